@@ -1,0 +1,71 @@
+"""Figures drawn from tidy tables, saved with the table and provenance beside them.
+
+Every figure gets a stable label; `save_figure` writes <label>.png/.svg/.pdf, the tidy table
+<label>.csv that the figure was drawn from, and <label>.json (parameters, tier, library code hash)
+into the book's figure folder, which the build copies to the site as /figures/.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+PAPER_TABLES = REPO / "data" / "paper_tables"
+PAPER_STYLE = dict(color="black", marker="x", linestyle=":", linewidth=1.0, markersize=6)  # paper series
+OURS_STYLE = dict(marker="o", linewidth=1.6, markersize=4)
+
+
+def figures_dir() -> Path:
+    """HEADCOUNT_FIGURES_DIR, default <repo>/book/figures (build output, not committed)."""
+    return Path(os.environ.get("HEADCOUNT_FIGURES_DIR", REPO / "book" / "figures"))
+
+
+def paper_table(name: str) -> pd.DataFrame:
+    """One of the paper's transcribed tables by file stem prefix, e.g. 'table2' -> DataFrame.
+
+    The first line of each file says what it is; it is kept in `df.attrs['caption']`."""
+    matches = sorted(PAPER_TABLES.glob(f"{name}*.csv"))
+    if len(matches) != 1:
+        avail = sorted(p.stem.split("_")[0] for p in PAPER_TABLES.glob("*.csv"))
+        raise ValueError(f"paper table {name!r} not found; available: {avail}")
+    caption = matches[0].read_text().splitlines()[0].lstrip("# ").strip()
+    df = pd.read_csv(matches[0], comment="#")
+    df.attrs["caption"] = caption
+    return df
+
+
+def save_figure(fig, table: pd.DataFrame, label: str, meta: dict | None = None,
+                directory: str | os.PathLike | None = None) -> dict[str, Path]:
+    """Write the figure in three formats, its tidy table and provenance; returns the paths."""
+    if not label.replace("-", "").replace("_", "").isalnum():
+        raise ValueError(f"figure label must be letters, digits, '-' or '_'; got {label!r}")
+    d = Path(directory) if directory is not None else figures_dir()
+    d.mkdir(parents=True, exist_ok=True)
+    out = {}
+    for ext in ("png", "svg", "pdf"):
+        out[ext] = d / f"{label}.{ext}"
+        fig.savefig(out[ext], dpi=150 if ext == "png" else None, bbox_inches="tight")
+    out["csv"] = d / f"{label}.csv"
+    table.to_csv(out["csv"], index=False)
+    out["json"] = d / f"{label}.json"
+    out["json"].write_text(json.dumps(meta or {}, indent=1, default=str))
+    return out
+
+
+def downloads_markdown(label: str) -> str:
+    """Links to a saved figure's files, relative to a page one folder below the book root."""
+    links = [f"[{ext.upper()}](../figures/{label}.{ext})" for ext in ("png", "svg", "pdf", "csv", "json")]
+    return f"Download figure `{label}`: " + " · ".join(links)
+
+
+def new_figure(ncols: int = 1, width: float = 5.2, height: float = 3.8):
+    fig, axes = plt.subplots(1, ncols, figsize=(width * ncols, height), squeeze=False)
+    return fig, list(axes[0])

@@ -1,0 +1,117 @@
+"""Execute the book's jupytext notebooks with papermill, parameters validated first.
+
+papermill cannot read jupytext text notebooks, so each notebook is read with `jupytext.read` and the
+NotebookNode is handed to `papermill.execute_notebook`. Before a kernel starts, every parameter name
+passed is checked against the notebook's `parameters` cell, and the values against the page's
+ParamSpec (module `headcount.pages.<notebook stem>`, attribute SPEC) when it has one.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+NOTEBOOKS = REPO / "notebooks"
+EXECUTED = REPO / "book" / "nb"  # the book renders executed notebooks from here (build output)
+
+
+def notebook_path(name: str | Path) -> Path:
+    """notebooks/<name>.py for a bare name, or the path given."""
+    p = Path(name)
+    if p.suffix != ".py":
+        p = NOTEBOOKS / f"{p.name}.py"
+    if not p.exists():
+        avail = sorted(q.stem for q in NOTEBOOKS.glob("*.py"))
+        raise ValueError(f"notebook {str(name)!r} not found; available: {avail}")
+    return p
+
+
+def parameter_names(nb) -> list[str]:
+    """Names assigned in the cell tagged `parameters`."""
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "parameters" in cell.get("metadata", {}).get("tags", []):
+            names = []
+            for node in ast.parse(cell.source).body:
+                targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+                names += [t.id for t in targets if isinstance(t, ast.Name)]
+            return names
+    raise ValueError("notebook has no cell tagged 'parameters'")
+
+
+def page_spec(stem: str):
+    """The ParamSpec of a page, or None when the page declares none."""
+    try:
+        mod = importlib.import_module(f"headcount.pages.{stem}")
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.startswith("headcount.pages"):
+            return None
+        raise
+    return getattr(mod, "SPEC", None)
+
+
+def validate(name: str | Path, params: dict) -> tuple[Path, object, dict]:
+    """Check a notebook's parameters without running it; returns (path, notebook, params)."""
+    import jupytext
+
+    path = notebook_path(name)
+    nb = jupytext.read(path)
+    allowed = parameter_names(nb)
+    unknown = sorted(set(params) - set(allowed))
+    if unknown:
+        raise ValueError(f"{path.stem}: unknown parameter(s) {unknown}; this notebook takes {allowed}")
+    spec = page_spec(path.stem)
+    if spec is not None:
+        given = {k: v for k, v in params.items() if k != "tier"}
+        spec.resolve(tier=params.get("tier", "laptop"), **given)
+    return path, nb, params
+
+
+def run(name: str | Path, params: dict | None = None, out_dir: Path | None = None, log_output: bool = False) -> Path:
+    """Validate, then execute one notebook with papermill; returns the executed .ipynb path."""
+    import papermill as pm
+
+    params = dict(params or {})
+    path, nb, params = validate(name, params)
+    nb.metadata.setdefault("kernelspec", {"name": "python3", "display_name": "Python 3", "language": "python"})
+    out_dir = Path(out_dir) if out_dir is not None else EXECUTED
+    out_dir.mkdir(parents=True, exist_ok=True)
+    out = out_dir / f"{path.stem}.ipynb"
+    tmp = out_dir / f".{path.stem}.running.ipynb"
+    t0 = time.perf_counter()
+    try:
+        pm.execute_notebook(nb, str(tmp), parameters=params, kernel_name="python3", cwd=str(REPO),
+                            log_output=log_output, progress_bar=False)
+    except Exception:
+        failed = out_dir / f"{path.stem}.failed.ipynb"
+        if tmp.exists():
+            tmp.replace(failed)  # keep the failed notebook for inspection; the last good one stays
+        raise
+    tmp.replace(out)  # the previous good output is replaced only by a complete run
+    print(f"executed {path.name} -> {out.relative_to(REPO) if out.is_relative_to(REPO) else out} "
+          f"({time.perf_counter() - t0:.0f} s)")
+    return out
+
+
+def book_notebooks(toc: Path | None = None) -> list[str]:
+    """Notebook stems in the order the book's table of contents lists them (entries under nb/)."""
+    import yaml
+
+    toc = toc or REPO / "book" / "_toc.yml"
+    found: list[str] = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            f = node.get("file")
+            if isinstance(f, str) and f.startswith("nb/"):
+                found.append(Path(f).stem)
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(yaml.safe_load(toc.read_text()))
+    return found

@@ -1,0 +1,110 @@
+"""A content-addressed results store: one JSON record per run.
+
+The key of a run is sha256(canonical JSON of its resolved config + the hash of the library code it
+depends on), so a change of that code can never serve a stale figure. Writes are atomic (temporary
+file in the same folder, fsync, rename): a killed sweep loses at most the runs in flight, two writers
+never interleave bytes, and a record that fails to parse or whose key does not match is treated as
+missing and recomputed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import tempfile
+from importlib import metadata
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+VERSIONED_PACKAGES = ("torch", "numpy", "pandas")
+
+
+def canonical_json(obj) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def code_hash(modules: tuple[str, ...]) -> str:
+    """sha256 over the source of the named library modules (e.g. ("model", "tasks", "train")).
+
+    A module name may name a subpackage folder, whose .py files are all hashed."""
+    h = hashlib.sha256()
+    for name in sorted(modules):
+        path = PACKAGE_DIR / f"{name.replace('.', '/')}.py"
+        files = [path] if path.exists() else sorted((PACKAGE_DIR / name.replace(".", "/")).rglob("*.py"))
+        if not files:
+            raise ValueError(f"code_hash: no library module named {name!r} under {PACKAGE_DIR}")
+        for f in files:
+            h.update(str(f.relative_to(PACKAGE_DIR)).encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def run_key(config: dict, code: str) -> str:
+    """The store key of a run: hash of its canonical config plus the code hash."""
+    return hashlib.sha256((canonical_json(config) + "|" + code).encode()).hexdigest()[:24]
+
+
+def environment() -> dict:
+    """Package versions and machine facts recorded with every run."""
+    versions = {}
+    for pkg in VERSIONED_PACKAGES:
+        try:
+            versions[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            versions[pkg] = None
+    return {"python": platform.python_version(), "machine": platform.machine(), "versions": versions}
+
+
+class ResultsStore:
+    """Records live at <root>/<experiment>/<key[:2]>/<key>.json."""
+
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root)
+
+    def path(self, experiment: str, key: str) -> Path:
+        return self.root / experiment / key[:2] / f"{key}.json"
+
+    def get(self, experiment: str, key: str) -> dict | None:
+        """The record, or None if absent or corrupt (a corrupt file is left for put() to replace)."""
+        p = self.path(experiment, key)
+        try:
+            rec = json.loads(p.read_text())
+        except FileNotFoundError:
+            return None
+        except (json.JSONDecodeError, UnicodeDecodeError, OSError):
+            return None
+        if not isinstance(rec, dict) or rec.get("key") != key or "metrics" not in rec:
+            return None
+        return rec
+
+    def put(self, experiment: str, record: dict) -> Path:
+        """Atomically write a record (must hold its 'key')."""
+        key = record["key"]
+        p = self.path(experiment, key)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{key}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(json.dumps(record, indent=1, sort_keys=True, default=str))
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, p)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+            raise
+        return p
+
+    def records(self, experiment: str) -> list[dict]:
+        """Every readable record of an experiment (stale ones included; filter by code hash if needed)."""
+        out = []
+        for p in sorted((self.root / experiment).glob("*/*.json")):
+            try:
+                out.append(json.loads(p.read_text()))
+            except (json.JSONDecodeError, OSError):
+                continue
+        return out
