@@ -108,3 +108,22 @@ class ResultsStore:
             except (json.JSONDecodeError, OSError):
                 continue
         return out
+
+
+def default_store() -> ResultsStore:
+    """The project's store: HEADCOUNT_STORE if set, else <repo>/data/results (committed result bundles)."""
+    root = os.environ.get("HEADCOUNT_STORE")
+    return ResultsStore(root if root else PACKAGE_DIR.parents[1] / "data" / "results")
+
+
+def cache_dir() -> Path:
+    """Where decoded data and embeddings are cached (never next to the shared data):
+    HEADCOUNT_CACHE if set, else ~/.cache/headcount."""
+    p = Path(os.environ.get("HEADCOUNT_CACHE", Path.home() / ".cache" / "headcount"))
+    p.mkdir(parents=True, exist_ok=True)
+    return p
+
+
+def shared_data_dir() -> Path:
+    """The offline copies of real data: HEADCOUNT_DATA if set, else <repo>/../shared/data."""
+    return Path(os.environ.get("HEADCOUNT_DATA", PACKAGE_DIR.parents[2] / "shared" / "data"))
