@@ -1,0 +1,125 @@
+"""Page: NMSE vs number of heads on the sum-of-max task (paper Figure 1a, Table 2, claims C15, C16)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .. import claims, synthetic
+from ..params import Param, ParamSpec
+from ..plots import OURS_STYLE, PAPER_STYLE, new_figure, paper_table
+
+PARAMS = [
+    Param("D", "int", "intrinsic dimension: number of vectors a_i in y = sum_i max_t a_i . x(t)", minimum=1),
+    Param("d", "int", "token width: x(t) ~ N(0, I_d)", minimum=1),
+    Param("a_seed", "int", "seed of the a_i (standard normal draws scaled to unit length)", minimum=0),
+    Param("T_grid", "int_list", "sequence lengths T", minimum=1),
+    Param("h_grid", "int_list", "head counts h", minimum=1),
+    Param("n", "int", "per-head width n (E = n h)", minimum=1),
+    Param("N", "int", "hidden width of the encoder MLP and of the feed-forward block", minimum=1),
+    Param("seeds", "int_list", "model seeds (initialisation and minibatch order) per (h, T)", minimum=0),
+    Param("epochs", "int", "passes over the training set", minimum=1),
+    Param("lr", "float", "peak learning rate of Adam (cosine decay to 0)", minimum=1e-8),
+    Param("batch_size", "int", "minibatch size", minimum=1),
+    Param("n_train", "int", "training sequences per T (paper: 8000)", minimum=2),
+    Param("n_val", "int", "validation sequences per T (paper: 2000)", minimum=2),
+    Param("data_seed", "int", "seed of the training/validation draws", minimum=0),
+    Param("engine", "str", "training engine: all models of a T stacked in one computation, or one at a time",
+          choices=("stacked", "single")),
+]
+
+_COMMON = dict(D=4, d=4, a_seed=0, n=8, N=32, batch_size=256, data_seed=1234, engine="stacked")
+SPEC = ParamSpec(
+    notebook="synthetic_heads",
+    params=PARAMS,
+    tiers={
+        "smoke": {**_COMMON, "T_grid": [8, 16], "h_grid": [1, 4], "seeds": [0], "epochs": 2, "lr": 3e-3,
+                  "n_train": 512, "n_val": 256},
+        "laptop": {**_COMMON, "T_grid": [8, 16, 32, 64], "h_grid": [1, 2, 3, 4, 5], "seeds": [0, 1, 2],
+                   "epochs": 120, "lr": 3e-3, "n_train": 8000, "n_val": 2000},
+        "paper": {**_COMMON, "T_grid": [8, 16, 32, 64, 128], "h_grid": [1, 2, 3, 4, 5], "seeds": [0, 1, 2, 3, 4],
+                  "epochs": 400, "lr": 3e-3, "n_train": 8000, "n_val": 2000},
+    },
+)
+
+
+def run_configs(P: dict) -> list[dict]:
+    """One SyntheticRun dict per (T, h, seed)."""
+    base = dict(task="sum_of_max", D=P["D"], d=P["d"], a_seed=P["a_seed"], n=P["n"], N=P["N"],
+                epochs=P["epochs"], lr=P["lr"], batch_size=P["batch_size"], n_train=P["n_train"],
+                n_val=P["n_val"], data_seed=P["data_seed"])
+    return synthetic.configs(base, T=P["T_grid"], h=P["h_grid"], seed=P["seeds"])
+
+
+def planned_sweeps(P: dict):
+    return [(synthetic.experiment(P["engine"]), run_configs(P))]
+
+
+def paper_summary() -> pd.DataFrame:
+    """Paper Table 2 as (h, T, mean, std)."""
+    t = paper_table("table2")
+    return t.rename(columns={"nmse_mean": "mean", "nmse_std": "std"})
+
+
+def figure(summary: pd.DataFrame, D: int, paper: pd.DataFrame | None, scale: str):
+    """NMSE vs h, log scale: min over seeds (solid, one line per T, band = mean +- std clipped) and the
+    paper's Table 2 means (dotted, black markers); the h = D boundary as a vertical line."""
+    fig, (ax,) = new_figure(width=6.4, height=4.4)
+    Ts = sorted(summary["T"].unique())
+    colors = dict(zip(Ts, _palette(len(Ts))))
+    for T in Ts:
+        s = summary[summary["T"] == T].sort_values("h")
+        ax.plot(s["h"], s["min"], color=colors[T], label=f"ours T={T} (min over seeds)", **OURS_STYLE)
+        lo = np.clip(s["mean"] - s["std"], s["min"] * 0.5, None)
+        ax.fill_between(s["h"], lo, s["mean"] + s["std"], color=colors[T], alpha=0.12, linewidth=0)
+    if paper is not None:
+        first = True
+        for T, s in paper.groupby("T"):
+            s = s.sort_values("h")
+            ax.plot(s["h"], s["mean"], label="paper Table 2 (mean), all T" if first else None, alpha=0.55,
+                    **PAPER_STYLE)
+            ax.annotate(f"T={T}", (s["h"].iloc[-1], s["mean"].iloc[-1]), fontsize=6, alpha=0.6,
+                        xytext=(3, 0), textcoords="offset points")
+            first = False
+    ax.axvline(D, color="grey", linestyle="--", linewidth=1)
+    ax.text(D, 1.0, f" h = D = {D}", transform=ax.get_xaxis_transform(),
+            va="top", fontsize=8, color="grey")
+    ax.set_yscale("log")
+    ax.set_xlabel("number of heads h")
+    ax.set_ylabel("validation NMSE")
+    ax.set_xticks(sorted(summary["h"].unique()))
+    ax.set_title(f"Sum-of-max task, D = {D} ({scale})", fontsize=10)
+    ax.legend(fontsize=7, loc="lower left")
+    return fig
+
+
+def _palette(k: int):
+    import seaborn as sns
+
+    return sns.color_palette("viridis", k)
+
+
+def side_by_side(summary: pd.DataFrame, paper: pd.DataFrame) -> pd.DataFrame:
+    """One row per (h, T): ours (min, mean +- std, seeds) beside the paper's mean +- std."""
+    ours = summary.rename(columns={"min": "ours_min", "mean": "ours_mean", "std": "ours_std", "seeds": "ours_seeds"})
+    pap = paper.rename(columns={"mean": "paper_mean", "std": "paper_std"})
+    return ours.merge(pap, on=["h", "T"], how="left").sort_values(["h", "T"]).reset_index(drop=True)
+
+
+def format_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Human-readable strings: 'mean ± std' in scientific notation."""
+    out = pd.DataFrame({"h": df["h"], "T": df["T"]})
+    out["ours: min over seeds"] = df["ours_min"].map(lambda v: f"{v:.2e}")
+    out["ours: mean ± std"] = [f"{m:.2e} ± {s:.1e}" for m, s in zip(df["ours_mean"], df["ours_std"])]
+    out["seeds"] = df["ours_seeds"]
+    out["paper: mean ± std"] = [
+        "—" if pd.isna(m) else f"{m:.2e} ± {s:.1e}" for m, s in zip(df["paper_mean"], df["paper_std"])
+    ]
+    return out
+
+
+def verdicts(summary: pd.DataFrame, D: int, tier: str) -> list[claims.Verdict]:
+    vs = [synthetic.drop_at_D(summary, D), synthetic.grows_with_T(summary, D), synthetic.flattens(summary, D)]
+    for v in vs:
+        v.tier = tier
+    return vs
