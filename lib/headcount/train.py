@@ -35,8 +35,8 @@ class SyntheticRun:
     n_layers: int = 1
     beta: float = 1.0
     epochs: int = 100
-    batch_size: int = 256
-    lr: float = 3e-3
+    batch_size: int = 128
+    lr: float = 1e-2
     weight_decay: float = 0.0
     optimizer: str = "adam"
     seed: int = 0  # model init and minibatch order

@@ -28,7 +28,7 @@ PARAMS = [
           choices=("stacked", "single")),
 ]
 
-_COMMON = dict(D=4, d=4, a_seed=0, n=8, N=32, batch_size=256, data_seed=1234, engine="stacked")
+_COMMON = dict(D=4, d=4, a_seed=0, n=8, N=32, batch_size=128, data_seed=1234, engine="stacked")
 SPEC = ParamSpec(
     notebook="synthetic_heads",
     params=PARAMS,
@@ -36,9 +36,9 @@ SPEC = ParamSpec(
         "smoke": {**_COMMON, "T_grid": [8, 16], "h_grid": [1, 4], "seeds": [0], "epochs": 2, "lr": 3e-3,
                   "n_train": 512, "n_val": 256},
         "laptop": {**_COMMON, "T_grid": [8, 16, 32, 64], "h_grid": [1, 2, 3, 4, 5], "seeds": [0, 1, 2],
-                   "epochs": 120, "lr": 3e-3, "n_train": 8000, "n_val": 2000},
+                   "epochs": 100, "lr": 1e-2, "n_train": 8000, "n_val": 2000},
         "paper": {**_COMMON, "T_grid": [8, 16, 32, 64, 128], "h_grid": [1, 2, 3, 4, 5], "seeds": [0, 1, 2, 3, 4],
-                  "epochs": 400, "lr": 3e-3, "n_train": 8000, "n_val": 2000},
+                  "epochs": 400, "lr": 1e-2, "n_train": 8000, "n_val": 2000},
     },
 )
 
