@@ -85,7 +85,7 @@ display(Markdown("The $a_i$ used here (rows):\n\n| i | " + " | ".join(f"coord {j
 
 # %% tags=["remove-input"]
 configs = page.run_configs(P)
-result = sweep(synthetic.experiment(P["engine"]), configs, default_store(), progress=False)
+result = sweep(synthetic.experiment(P["engine"]), configs, default_store())
 df = result.frame()
 summary = synthetic.summarise(df)
 paper = page.paper_summary() if (P["D"], P["d"], P["n"], P["N"]) == (4, 4, 8, 32) else None

@@ -12,6 +12,7 @@ Executors: None (in process, the default), `concurrent.futures.ProcessPoolExecut
 from __future__ import annotations
 
 import itertools
+import sys
 import time
 from concurrent.futures import Future, as_completed
 from dataclasses import dataclass, field
@@ -134,9 +135,11 @@ def sweep(
 
     bar = None
     if progress and todo:
-        from tqdm.auto import tqdm
+        from tqdm import tqdm
 
-        bar = tqdm(total=len(todo), desc=f"{exp.name}: {hits} cached, computing", unit="run")
+        # sys.__stderr__: inside a papermill kernel this is the terminal that runs the build, so a long
+        # sweep shows its progress there instead of in the rendered page.
+        bar = tqdm(total=len(todo), desc=f"{exp.name}: {hits} cached, computing", unit="run", file=sys.__stderr__)
     groups = _groups(exp, [configs[i] for i in todo])
     futures = {}
     for g in groups:
