@@ -93,6 +93,28 @@ def figure(summary: pd.DataFrame, D: int, paper: pd.DataFrame | None, scale: str
     return fig
 
 
+def figure_vs_T(summary: pd.DataFrame, D: int, paper: pd.DataFrame | None, scale: str):
+    """The same numbers against T, one panel per side of D: claims (b) and (c) are about these slopes."""
+    fig, axes = new_figure(ncols=2, width=4.2, height=3.6)
+    hs = sorted(summary["h"].unique())
+    colors = dict(zip(hs, _palette(len(hs))))
+    for ax, side, title in ((axes[0], lambda h: h < D, f"h < D = {D}"), (axes[1], lambda h: h >= D, f"h >= D = {D}")):
+        for h in [h for h in hs if side(h)]:
+            s = summary[summary["h"] == h].sort_values("T")
+            ax.plot(s["T"], s["min"], color=colors[h], label=f"ours h={h}", **OURS_STYLE)
+            if paper is not None:
+                p = paper[paper["h"] == h].sort_values("T")
+                ax.plot(p["T"], p["mean"], alpha=0.5, label=f"paper h={h}", **{**PAPER_STYLE, "color": colors[h]})
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel("sequence length T")
+        ax.set_title(title, fontsize=10)
+        ax.legend(fontsize=6)
+    axes[0].set_ylabel("validation NMSE (ours: min over seeds)")
+    fig.suptitle(scale, fontsize=8)
+    return fig
+
+
 def _palette(k: int):
     import seaborn as sns
 
