@@ -62,34 +62,30 @@ def paper_summary() -> pd.DataFrame:
 
 
 def figure(summary: pd.DataFrame, D: int, paper: pd.DataFrame | None, scale: str):
-    """NMSE vs h, log scale: min over seeds (solid, one line per T, band = mean +- std clipped) and the
-    paper's Table 2 means (dotted, black markers); the h = D boundary as a vertical line."""
+    """NMSE vs h, log scale, one colour per T: ours as solid lines (min over seeds, band = mean +- std)
+    and the paper's Table 2 means for the same T as dotted lines with x markers; h = D as a dashed line."""
     fig, (ax,) = new_figure(width=6.4, height=4.4)
     Ts = sorted(summary["T"].unique())
     colors = dict(zip(Ts, _palette(len(Ts))))
     for T in Ts:
         s = summary[summary["T"] == T].sort_values("h")
-        ax.plot(s["h"], s["min"], color=colors[T], label=f"ours T={T} (min over seeds)", **OURS_STYLE)
+        ax.plot(s["h"], s["min"], color=colors[T], label=f"ours, T={T}", **OURS_STYLE)
         lo = np.clip(s["mean"] - s["std"], s["min"] * 0.5, None)
         ax.fill_between(s["h"], lo, s["mean"] + s["std"], color=colors[T], alpha=0.12, linewidth=0)
-    if paper is not None:
-        first = True
-        for T, s in paper.groupby("T"):
-            s = s.sort_values("h")
-            ax.plot(s["h"], s["mean"], label="paper Table 2 (mean), all T" if first else None, alpha=0.55,
-                    **PAPER_STYLE)
-            ax.annotate(f"T={T}", (s["h"].iloc[-1], s["mean"].iloc[-1]), fontsize=6, alpha=0.6,
-                        xytext=(3, 0), textcoords="offset points")
-            first = False
+        if paper is not None:
+            p = paper[paper["T"] == T].sort_values("h")
+            if len(p):
+                ax.plot(p["h"], p["mean"], alpha=0.7, label=f"paper Table 2, T={T}",
+                        **{**PAPER_STYLE, "color": colors[T]})
     ax.axvline(D, color="grey", linestyle="--", linewidth=1)
-    ax.text(D, 1.0, f" h = D = {D}", transform=ax.get_xaxis_transform(),
-            va="top", fontsize=8, color="grey")
+    ax.text(D, 1.0, f" h = D = {D}", transform=ax.get_xaxis_transform(), va="top", fontsize=8, color="grey")
     ax.set_yscale("log")
     ax.set_xlabel("number of heads h")
-    ax.set_ylabel("validation NMSE")
-    ax.set_xticks(sorted(summary["h"].unique()))
-    ax.set_title(f"Sum-of-max task, D = {D} ({scale})", fontsize=10)
-    ax.legend(fontsize=7, loc="lower left")
+    ax.set_ylabel("validation NMSE (ours: min over seeds)")
+    hs = set(summary["h"]) | (set(paper["h"]) if paper is not None else set())
+    ax.set_xticks(sorted(hs))
+    ax.set_title(f"Sum-of-max task, D = {D}\n{scale}", fontsize=9)
+    ax.legend(fontsize=6.5, loc="lower left", ncol=2)
     return fig
 
 
