@@ -24,8 +24,8 @@ OURS_STYLE = dict(marker="o", linewidth=1.6, markersize=4)
 
 
 def figures_dir() -> Path:
-    """HEADCOUNT_FIGURES_DIR, default <repo>/book/figures (build output, not committed)."""
-    return Path(os.environ.get("HEADCOUNT_FIGURES_DIR", REPO / "book" / "figures"))
+    """HEADCOUNT_FIGURES_DIR, default <repo>/book/_extra/figures (build output, copied to the site as /figures/)."""
+    return Path(os.environ.get("HEADCOUNT_FIGURES_DIR", REPO / "book" / "_extra" / "figures"))
 
 
 def paper_table(name: str) -> pd.DataFrame:

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import ast
 import importlib
+import os
 import time
 from pathlib import Path
+
+from .store import cache_dir
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = REPO / "notebooks"
@@ -81,6 +84,10 @@ def run(name: str | Path, params: dict | None = None, out_dir: Path | None = Non
     out = out_dir / f"{path.stem}.ipynb"
     tmp = out_dir / f".{path.stem}.running.ipynb"
     t0 = time.perf_counter()
+    env_before = os.environ.get("HEADCOUNT_STORE")
+    if params.get("tier") == "smoke" and env_before is None:
+        # smoke runs are throwaway: keep them out of the committed results store
+        os.environ["HEADCOUNT_STORE"] = str(cache_dir() / "smoke-store")
     try:
         pm.execute_notebook(nb, str(tmp), parameters=params, kernel_name="python3", cwd=str(REPO),
                             log_output=log_output, progress_bar=False)
@@ -89,6 +96,9 @@ def run(name: str | Path, params: dict | None = None, out_dir: Path | None = Non
         if tmp.exists():
             tmp.replace(failed)  # keep the failed notebook for inspection; the last good one stays
         raise
+    finally:
+        if env_before is None:
+            os.environ.pop("HEADCOUNT_STORE", None)
     tmp.replace(out)  # the previous good output is replaced only by a complete run
     print(f"executed {path.name} -> {out.relative_to(REPO) if out.is_relative_to(REPO) else out} "
           f"({time.perf_counter() - t0:.0f} s)")

@@ -1,0 +1,52 @@
+# The reader's verbs. Every target sets up what it needs first (scripts/setup.sh is idempotent).
+TIER ?= laptop
+PY := .venv/bin/python
+BUILD_FLAGS := -W -n --keep-going
+
+.PHONY: setup book notebooks html linkcheck smoke-book test test-slow bench status run params screenshot clean
+
+setup:
+	./scripts/setup.sh
+
+## The main job: execute every page at $(TIER) with papermill, build the book (no execution), check links.
+book: setup notebooks html linkcheck
+
+notebooks: setup
+	.venv/bin/headcount notebooks --tier $(TIER)
+
+html: setup
+	rm -rf _build/html
+	.venv/bin/jupyter-book build book --config _config.yml --path-output . $(BUILD_FLAGS)
+
+linkcheck:
+	$(PY) scripts/linkcheck.py _build/html
+
+smoke-book:
+	$(MAKE) book TIER=smoke
+
+## The test suite (fast tests; includes every notebook at the smoke tier and a real book build).
+test: setup
+	$(PY) -m pytest -q
+
+test-slow: setup
+	$(PY) -m pytest -q -m slow
+
+## Throughput of the stacked training engine against one model at a time; last line: "speedup <x>x".
+bench: setup
+	$(PY) -m headcount.bench
+
+status: setup
+	.venv/bin/headcount status --tier $(TIER)
+
+## Re-run one page: make run NB=synthetic_heads TIER=laptop PARAMS='-p T_grid "[8, 32]" -p D 3'
+run: setup
+	.venv/bin/headcount run $(NB) --tier $(TIER) $(PARAMS)
+
+params: setup
+	.venv/bin/headcount params $(NB) --tier $(TIER) $(PARAMS)
+
+screenshot:
+	./scripts/screenshot.sh $(PAGES)
+
+clean:
+	rm -rf _build book/nb book/_extra/figures book/_claims

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Set everything up, idempotently: the virtual environment with the pinned requirements, the library in
+# editable mode, and MathJax 3 copied into the book so that equations render without a network.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3.11}
+command -v "$PY" >/dev/null 2>&1 || PY=python3
+
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+stamp=.venv/.requirements.sha256
+want=$(cat requirements.txt pyproject.toml | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  .venv/bin/python -m pip install -q --upgrade pip
+  # torch first and alone, pinned: nothing may pull a different (CUDA) build afterwards
+  .venv/bin/python -m pip install -q "$(grep '^torch==' requirements.txt)"
+  .venv/bin/python -m pip install -q -r requirements.txt
+  .venv/bin/python -m pip install -q --no-deps -e .
+  echo "$want" > "$stamp"
+fi
+
+# MathJax 3.2.2 from the npm registry, unpacked into a cache and copied into book/_mathjax (not committed).
+MJ_VERSION=3.2.2
+dest=book/_extra/mathjax
+if [ ! -f "$dest/tex-mml-chtml.js" ]; then
+  cache=${HEADCOUNT_CACHE:-$HOME/.cache/headcount}/npm-mathjax-$MJ_VERSION
+  if [ ! -f "$cache/package/es5/tex-mml-chtml.js" ]; then
+    mkdir -p "$cache"
+    (cd "$cache" && npm pack --silent "mathjax@$MJ_VERSION" >/dev/null && tar xzf "mathjax-$MJ_VERSION.tgz")
+  fi
+  mkdir -p "$dest/output/chtml/fonts"
+  cp "$cache/package/es5/tex-mml-chtml.js" "$dest/"
+  cp -r "$cache/package/es5/output/chtml/fonts/woff-v2" "$dest/output/chtml/fonts/"
+fi
+mkdir -p book/_extra/figures book/nb
+echo "setup: ok (.venv, headcount, MathJax $MJ_VERSION)"
