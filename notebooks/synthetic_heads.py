@@ -45,11 +45,10 @@ engine = None
 # %% tags=["remove-input"]
 import torch
 from IPython.display import Markdown, display
-from myst_nb import glue
 
 from headcount import claims, synthetic
 from headcount.pages import synthetic_heads as page
-from headcount.plots import downloads_markdown, save_figure
+from headcount.plots import downloads_markdown, glue_figure, markdown_table, save_figure
 from headcount.store import default_store
 from headcount.sweep import sweep
 from headcount.tasks import draw_a
@@ -91,33 +90,33 @@ summary = synthetic.summarise(df)
 paper = page.paper_summary() if (P["D"], P["d"], P["n"], P["N"]) == (4, 4, 8, 32) else None
 scale = (f"tier {P['tier']}: T in {P['T_grid']}, h in {P['h_grid']}, {len(P['seeds'])} seeds, "
          f"{P['n_train']} train / {P['n_val']} val, {P['epochs']} epochs")
-display(Markdown(f"Runs: {result.summary()}. Training time of the runs computed now or earlier, summed: "
+display(Markdown(f"Store: {result.summary()}. Training time of the runs computed now or earlier, summed: "
                  f"{df['train_seconds'].sum():.0f} s."))
 
 # %% tags=["remove-input"]
 fig = page.figure(summary, P["D"], paper, scale)
 side = page.side_by_side(summary, paper if paper is not None else page.paper_summary().iloc[0:0])
 save_figure(fig, side, "synthetic-heads-nmse", meta={"params": P, "code_hash": result.records[0]["code_hash"]})
-glue("fig-synthetic-heads", fig, display=False)
+glue_figure("fig-synthetic-heads", fig)
 
 # %% [markdown]
 # ```{glue:figure} fig-synthetic-heads
 # :name: fig-synthetic-heads
 #
 # Validation NMSE against the number of heads $h$, one coloured line per sequence length $T$ (ours: the
-# minimum over seeds, with a band from mean − std to mean + std). Black dotted lines: the paper's Table 2
-# means for $T \in \{8, \dots, 128\}$ (shown only when the page runs the paper's setting $D = d = 4$,
-# $n = 8$, $N = 32$). The dashed vertical line marks $h = D$. The tier and scale are in the title.
+# minimum over seeds, with a band from mean − std to mean + std). Dotted lines with × markers, same
+# colour: the paper's Table 2 means for the same $T$ (shown only when the page runs the paper's setting
+# $D = d = 4$, $n = 8$, $N = 32$). The dashed vertical line marks $h = D$. Tier and scale are in the title.
 # ```
 
 # %% tags=["remove-input"]
 display(Markdown(downloads_markdown("synthetic-heads-nmse")))
-display(Markdown("### Ours beside the paper's Table 2\n\n" + page.format_table(side).to_markdown(index=False)))
+display(Markdown("### Ours beside the paper's Table 2\n\n" + markdown_table(page.format_table(side))))
 
 # %% tags=["remove-input"]
 fig_T = page.figure_vs_T(summary, P["D"], paper, scale)
 save_figure(fig_T, side, "synthetic-heads-nmse-vs-T", meta={"params": P, "code_hash": result.records[0]["code_hash"]})
-glue("fig-synthetic-heads-vs-T", fig_T, display=False)
+glue_figure("fig-synthetic-heads-vs-T", fig_T)
 
 # %% [markdown]
 # ```{glue:figure} fig-synthetic-heads-vs-T

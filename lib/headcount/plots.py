@@ -11,11 +11,8 @@ import json
 import os
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import pandas as pd
 
 REPO = Path(__file__).resolve().parents[2]
 PAPER_TABLES = REPO / "data" / "paper_tables"
@@ -62,8 +59,23 @@ def save_figure(fig, table: pd.DataFrame, label: str, meta: dict | None = None,
 
 def downloads_markdown(label: str) -> str:
     """Links to a saved figure's files, relative to a page one folder below the book root."""
-    links = [f"[{ext.upper()}](../figures/{label}.{ext})" for ext in ("png", "svg", "pdf", "csv", "json")]
+    # raw HTML anchors: MyST would treat a markdown link to a non-page file as a cross-reference
+    links = [f'<a href="../figures/{label}.{ext}">{ext.upper()}</a>' for ext in ("png", "svg", "pdf", "csv", "json")]
     return f"Download figure `{label}`: " + " · ".join(links)
+
+
+def glue_figure(key: str, fig) -> None:
+    """Hand a figure to myst-nb glue (for a `{glue:figure}` on the page) and close it, so the kernel
+    does not also display it where the cell ends."""
+    from myst_nb import glue
+
+    glue(key, fig, display=False)
+    plt.close(fig)
+
+
+def markdown_table(df: pd.DataFrame) -> str:
+    """A DataFrame as a markdown table, cells printed exactly as given (no re-parsing of numbers)."""
+    return df.to_markdown(index=False, disable_numparse=True)
 
 
 def new_figure(ncols: int = 1, width: float = 5.2, height: float = 3.8):

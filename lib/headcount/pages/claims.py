@@ -75,7 +75,7 @@ def markdown(df: pd.DataFrame) -> str:
     """The ledger as a markdown table, each claim linked to the page that holds its evidence."""
     lines = ["| claim | statement | verdict | tier | evidence |", "|---|---|---|---|---|"]
     for r in df.itertuples():
-        cid = f"[{r.claim}]({r.page}.html)" if r.page else r.claim
+        cid = f"{{doc}}`{r.claim} <{r.page}>`" if r.page else r.claim
         ev = str(r.evidence).replace("|", "/")
         lines.append(f"| {cid} | {r.statement} | **{r.verdict}** | {r.tier} | {ev} |")
     return "\n".join(lines)
