@@ -140,17 +140,9 @@ def sweep(
         # sys.__stderr__: inside a papermill kernel this is the terminal that runs the build, so a long
         # sweep shows its progress there instead of in the rendered page.
         bar = tqdm(total=len(todo), desc=f"{exp.name}: {hits} cached, computing", unit="run", file=sys.__stderr__)
-    groups = _groups(exp, [configs[i] for i in todo])
-    futures = {}
-    for g in groups:
-        idx = [todo[j] for j in g]
-        fut = executor.submit(_timed_group, exp.run_group, [configs[i] for i in idx])
-        futures[fut] = idx
-    pending = list(futures)
-    done_iter = as_completed(pending) if all(isinstance(f, Future) for f in pending) else pending
-    for fut in done_iter:
-        idx = futures[fut]
-        metrics_list, seconds = fut.result()
+    groups = [[todo[j] for j in g] for g in _groups(exp, [configs[i] for i in todo])]
+
+    def finish(idx: list[int], metrics_list: list[dict], seconds: float) -> None:
         for i, metrics in zip(idx, metrics_list):
             rec = {
                 "key": keys[i],
@@ -160,16 +152,26 @@ def sweep(
                 "metrics": metrics,
                 "wall_seconds": seconds / len(idx),  # a group's wall time shared among its runs
                 "group_size": len(idx),
-                "device": device,
+                "device": metrics.get("device", device) if isinstance(metrics, dict) else device,
                 "code_hash": code,
                 "code_modules": list(exp.code_modules),
                 "env": env,
                 "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             }
-            store.put(exp.name, rec)
+            store.put(exp.name, rec)  # written as soon as its group is done: a kill loses only runs in flight
             records[i] = rec
         if bar is not None:
             bar.update(len(idx))
+
+    if isinstance(executor, InProcess):
+        for idx in groups:  # one group at a time, each stored before the next starts
+            finish(idx, *executor.submit(_timed_group, exp.run_group, [configs[i] for i in idx]).result())
+    else:
+        futures = {executor.submit(_timed_group, exp.run_group, [configs[i] for i in idx]): idx for idx in groups}
+        pending = list(futures)
+        done_iter = as_completed(pending) if all(isinstance(f, Future) for f in pending) else pending
+        for fut in done_iter:
+            finish(futures[fut], *fut.result())
     if bar is not None:
         bar.close()
     return SweepResult(records=records, hits=hits, misses=len(todo), stale=stale,

@@ -1,0 +1,141 @@
+"""The results store and the sweep: atomic writes, corrupt records, crash mid-write, resume, stale code."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from headcount import store as store_mod
+from headcount.store import ResultsStore, run_key
+from headcount.sweep import Experiment, grid, plan, sweep
+
+CALLS = []
+
+
+def square_group(configs):
+    """A fake experiment: records which configs it was asked to compute."""
+    CALLS.extend(c["x"] for c in configs)
+    return [{"y": c["x"] ** 2} for c in configs]
+
+
+def exp():
+    return Experiment("fake", square_group, code_modules=("tasks",))
+
+
+def test_put_get_roundtrip_and_key_depends_on_code(tmp_path):
+    s = ResultsStore(tmp_path)
+    k1, k2 = run_key({"a": 1}, "code1"), run_key({"a": 1}, "code2")
+    assert k1 != k2 and run_key({"a": 1, "b": 2}, "c") == run_key({"b": 2, "a": 1}, "c")
+    s.put("e", {"key": k1, "metrics": {"m": 1}})
+    assert s.get("e", k1)["metrics"] == {"m": 1}
+    assert s.get("e", k2) is None
+    assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_sweep_resumes_and_reports_hits(tmp_path):
+    CALLS.clear()
+    s = ResultsStore(tmp_path)
+    cfgs = grid({"x": 0}, x=[1, 2, 3])
+    r1 = sweep(exp(), cfgs[:2], s, progress=False)
+    assert (r1.hits, r1.misses) == (0, 2) and CALLS == [1, 2]
+    r2 = sweep(exp(), cfgs, s, progress=False)  # only x=3 is new
+    assert (r2.hits, r2.misses) == (2, 1) and CALLS == [1, 2, 3]
+    assert [r["metrics"]["y"] for r in r2.records] == [1, 4, 9]
+    assert plan(exp(), cfgs, s)["missing"] == 0
+    rec = r2.records[0]
+    for field in ("config", "metrics", "seed", "wall_seconds", "device", "env", "code_hash", "key"):
+        assert field in rec
+    assert "torch" in rec["env"]["versions"]
+
+
+def test_corrupt_record_is_detected_and_recomputed(tmp_path):
+    CALLS.clear()
+    s = ResultsStore(tmp_path)
+    cfgs = grid({"x": 0}, x=[5])
+    r = sweep(exp(), cfgs, s, progress=False)
+    path = s.path("fake", r.records[0]["key"])
+    path.write_text('{"key": "' + r.records[0]["key"] + '", "metr')  # truncated JSON
+    r2 = sweep(exp(), cfgs, s, progress=False)
+    assert r2.misses == 1 and CALLS == [5, 5]
+    assert json.loads(path.read_text())["metrics"]["y"] == 25
+
+
+def test_crash_mid_write_keeps_old_record_and_leaves_no_partial_file(tmp_path, monkeypatch):
+    s = ResultsStore(tmp_path)
+    key = run_key({"x": 1}, "c")
+    s.put("e", {"key": key, "metrics": {"v": "old"}})
+
+    def boom(src, dst):
+        raise KeyboardInterrupt("killed between write and rename")
+
+    monkeypatch.setattr(store_mod.os, "replace", boom)
+    with pytest.raises(KeyboardInterrupt):
+        s.put("e", {"key": key, "metrics": {"v": "new"}})
+    monkeypatch.undo()
+    assert s.get("e", key)["metrics"] == {"v": "old"}
+    assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_killed_sweep_process_resumes(tmp_path):
+    """A real process killed mid-sweep: the finished runs stay readable and a rerun computes only the rest."""
+    script = tmp_path / "run.py"
+    script.write_text(textwrap.dedent(f"""
+        import os, sys, time
+        from headcount.store import ResultsStore
+        from headcount.sweep import Experiment, grid, sweep
+        sys.path.insert(0, {str(tmp_path)!r})
+        import slowexp
+        s = ResultsStore({str(tmp_path / 'store')!r})
+        r = sweep(Experiment("slow", slowexp.run, ("tasks",)), grid({{"x": 0}}, x=list(range(6))), s, progress=False)
+        print(r.summary())
+    """))
+    (tmp_path / "slowexp.py").write_text(textwrap.dedent("""
+        import os, time
+        def run(configs):
+            c = configs[0]
+            if c["x"] == 3 and not os.environ.get("NO_KILL"):
+                os.kill(os.getpid(), 9)  # die like a killed job, mid-sweep
+            return [{"y": c["x"]}]
+    """))
+    p = subprocess.run([sys.executable, str(script)], capture_output=True)
+    assert p.returncode != 0
+    s = ResultsStore(tmp_path / "store")
+    assert len(s.records("slow")) == 3  # x = 0, 1, 2 finished before the kill
+    p2 = subprocess.run([sys.executable, str(script)], capture_output=True, env={**os.environ, "NO_KILL": "1"})
+    assert p2.returncode == 0, p2.stderr.decode()
+    assert "3 from the store, 3 computed" in p2.stdout.decode()
+    assert len(s.records("slow")) == 6
+    assert sorted(r["metrics"]["y"] for r in s.records("slow")) == list(range(6))
+
+
+def test_process_pool_executor_gives_the_same_records(tmp_path):
+    from concurrent.futures import ProcessPoolExecutor
+
+    cfgs = grid({"x": 0}, x=[1, 2, 3])
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        r = sweep(exp(), cfgs, ResultsStore(tmp_path), executor=pool, progress=False)
+    assert [rec["metrics"]["y"] for rec in r.records] == [1, 4, 9] and r.misses == 3
+
+
+def test_changed_code_is_reported_stale(tmp_path, monkeypatch):
+    s = ResultsStore(tmp_path)
+    cfgs = grid({"x": 0}, x=[1, 2])
+    sweep(exp(), cfgs, s, progress=False)
+    monkeypatch.setattr(Experiment, "code", lambda self: "other-code")
+    p = plan(exp(), cfgs, s)
+    assert p["missing"] == 2 and p["stale"] == 2
+
+
+def test_empty_grid_axis_is_an_error():
+    with pytest.raises(ValueError, match="'x' is empty"):
+        grid({}, x=[])
+    with pytest.raises(ValueError, match="empty"):
+        sweep(exp(), [], ResultsStore("/nonexistent"), progress=False)
+
+
+def test_code_hash_names_missing_modules():
+    with pytest.raises(ValueError, match="no library module named 'nope'"):
+        store_mod.code_hash(("nope",))
