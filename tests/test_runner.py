@@ -1,0 +1,68 @@
+"""The runner and CLI reject bad parameters before any kernel starts, and nothing already computed is lost."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from headcount import runner
+from headcount.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_parameter_names_come_from_the_parameters_cell():
+    import jupytext
+
+    names = runner.parameter_names(jupytext.read(REPO / "notebooks" / "synthetic_heads.py"))
+    assert names[0] == "tier" and {"D", "T_grid", "h_grid", "seeds", "epochs", "lr"} <= set(names)
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["-p", "heads", "3"], "unknown parameter(s) ['heads']"),
+        (["-p", "h_grid", "[0, 1]"], "'h_grid' must be a non-empty list of integers, each >= 1"),
+        (["-p", "T_grid", "[]"], "'T_grid'"),
+        (["-p", "D", "0"], "'D' must be an integer >= 1"),
+        (["-p", "lr", "fast"], "'lr' must be a number"),
+    ],
+)
+def test_bad_parameters_fail_before_work(tmp_path, capsys, monkeypatch, argv, message):
+    started = []
+    monkeypatch.setattr("papermill.execute_notebook", lambda *a, **k: started.append(1))
+    out = tmp_path / "nb"
+    assert main(["run", "synthetic_heads", "--tier", "smoke", "--out", str(out), *argv]) == 2
+    assert message in capsys.readouterr().err
+    assert not started and not out.exists()
+
+
+def test_unknown_notebook_and_tier_are_named():
+    with pytest.raises(ValueError, match="available"):
+        runner.validate("no_such_page", {})
+    p = subprocess.run([sys.executable, "-m", "headcount.cli", "run", "synthetic_heads", "--tier", "huge"],
+                       capture_output=True, text=True)
+    assert p.returncode == 2 and "invalid choice: 'huge'" in p.stderr
+
+
+def test_failed_run_keeps_the_last_good_output(tmp_path, monkeypatch):
+    out = tmp_path / "nb"
+    out.mkdir()
+    good = out / "claims.ipynb"
+    good.write_text("previous good output")
+
+    def fail(nb, path, **kw):
+        Path(path).write_text("partial")
+        raise RuntimeError("cell failed")
+
+    monkeypatch.setattr("papermill.execute_notebook", fail)
+    with pytest.raises(RuntimeError):
+        runner.run("claims", {"tier": "smoke"}, out_dir=out)
+    assert good.read_text() == "previous good output"
+    assert (out / "claims.failed.ipynb").read_text() == "partial"
+
+
+def test_book_lists_notebooks_in_toc_order():
+    names = runner.book_notebooks()
+    assert names[-1] == "claims" and "synthetic_heads" in names
