@@ -66,3 +66,11 @@ def test_failed_run_keeps_the_last_good_output(tmp_path, monkeypatch):
 def test_book_lists_notebooks_in_toc_order():
     names = runner.book_notebooks()
     assert names[-1] == "claims" and "synthetic_heads" in names
+
+
+def test_status_reports_counts_per_page(tmp_path, monkeypatch):
+    from headcount.status import report
+
+    monkeypatch.setenv("HEADCOUNT_STORE", str(tmp_path))
+    text = report("smoke")
+    assert "synthetic_heads" in text and "to compute" in text and "would train" in text
