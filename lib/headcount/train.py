@@ -85,21 +85,29 @@ def lr_at(step: int, total: int, lr: float) -> float:
     return 0.5 * lr * (1 + math.cos(math.pi * min(step, total) / total))
 
 
-def train_one(run: SyntheticRun, data: dict[str, torch.Tensor] | None = None, eval_every: int = 1) -> dict:
+def default_device() -> torch.device:
+    """CUDA when present (paper tier on a GPU), else the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def train_one(run: SyntheticRun, data: dict[str, torch.Tensor] | None = None, eval_every: int = 1,
+              device: torch.device | str | None = None) -> dict:
     """Train one model; returns metrics: val_nmse (final), train_nmse, curve (epoch, val_nmse), n_params."""
     if run.optimizer != "adam":
         raise ValueError(f"optimizer must be 'adam', got {run.optimizer!r}")
+    device = torch.device(device) if device is not None else default_device()
     data = data if data is not None else make_data(run)
-    Xtr, ytr, Xva, yva = data["Xtr"], data["ytr"], data["Xva"], data["yva"]
+    Xtr, ytr, Xva, yva = (data[k].to(device) for k in ("Xtr", "ytr", "Xva", "yva"))
     mu, sd = ytr.mean(), ytr.std()
-    model = HeadcountTransformer(run.model_config(), seed=run.seed)
+    # weights are drawn on the CPU from the run's seed, so a seed means the same model on every device
+    model = HeadcountTransformer(run.model_config(), seed=run.seed).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=run.lr, weight_decay=run.weight_decay)
     gen = torch.Generator().manual_seed(int(run.seed) + 1_000_003)  # minibatch order
     steps_per_epoch = math.ceil(run.n_train / run.batch_size)
     total = steps_per_epoch * run.epochs
     curve, step, t0 = [], 0, time.perf_counter()
     for epoch in range(run.epochs):
-        perm = torch.randperm(run.n_train, generator=gen)
+        perm = torch.randperm(run.n_train, generator=gen).to(device)
         model.train()
         for b in range(steps_per_epoch):
             idx = perm[b * run.batch_size : (b + 1) * run.batch_size]
@@ -118,6 +126,7 @@ def train_one(run: SyntheticRun, data: dict[str, torch.Tensor] | None = None, ev
         "curve": curve,
         "n_params": sum(p.numel() for p in model.parameters()),
         "train_seconds": time.perf_counter() - t0,
+        "device": str(device),
     }
 
 
