@@ -1,0 +1,366 @@
+"""Training a stack of independent synthetic-task models as one vectorised computation.
+
+M models of equation (4) that share the data and the optimiser settings (same T, task, epochs, batch size,
+learning rate, N, beta, L = 1) but may differ in seed, h and n are held as stacked tensors with a leading
+model axis M, padded to H = max h heads of width n_max = max n and to E_max = max E. Each model's weights
+are created at its true shape by `HeadcountTransformer(cfg, seed)` (so initialisation is the single
+model's, draw for draw) and copied into its slot; every padded entry is zero and is multiplied by a 0/1
+mask in the forward pass, so it contributes nothing and receives an exactly zero gradient. Adam is
+elementwise, so one Adam over the stack is M independent Adams, and a zero gradient leaves a padded
+entry at zero forever. The loss is the sum over models of each model's own mean-squared error, so each
+model's gradient is the one it would get alone.
+
+Two forward passes give the same function (the test suite checks both against the single model):
+
+- "direct": the model as written, with batched products (torch.bmm / einsum) over the model axis:
+  x_hat = P(x), k_i = W_K,i x_hat, v_i = W_V,i x_hat, softmax, W_O Concat, F.
+- "fused" (default): the same sums reassociated so that nothing of width E is computed per token.
+  With a(t) = relu(W1 x(t) + b1) (N wide) and x_hat(t) = W2 a(t) + b2,
+
+      beta q_i . W_K,i x_hat(t) = a(t) . (W2^T u_i) + b2 . u_i,        u_i = beta W_K,i^T W_Q,i c0,
+      W_V,i sum_t att_i(t) x_hat(t) = (W_V,i W2) sum_t att_i(t) a(t) + W_V,i b2   (sum_t att_i(t) = 1),
+
+  and W_O Concat_i(.) is folded into the same per-head matrices. Per token this costs d N + 2 N h
+  multiply-adds instead of d N + N E + 2 E^2 + 2 E; the per-model weight products are formed once per
+  step. Results agree with the direct form up to floating-point reordering.
+
+Minibatch order, learning-rate schedule, standardised targets and evaluation are those of
+`train.train_one`, drawn from the same per-model generators, so `train_stack(runs)[m]` reproduces
+`train_one(runs[m])` up to floating-point reordering.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import fields
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .model import HeadcountTransformer
+from .train import SyntheticRun, lr_at, make_data, nmse, train_one
+
+# Fields that every run of a stack must share: the data, the optimiser settings and the architecture
+# apart from h and n. Runs may differ only in seed, h and n.
+SHARED_FIELDS = tuple(f.name for f in fields(SyntheticRun) if f.name not in ("seed", "h", "n"))
+DATA_FIELDS = ("task", "D", "d", "T", "a_seed", "data_seed", "n_train", "n_val")
+FORMS = ("fused", "direct")
+
+# Largest number of floats one evaluation chunk may hold per activation tensor (keeps memory flat).
+_EVAL_FLOATS = 1 << 23
+
+
+def stack_key(config: dict) -> tuple:
+    """Group key for `Experiment.group_by`: configs with equal keys can train in one stack.
+
+    The key is the tuple of SHARED_FIELDS values (defaults filled in); runs with n_layers > 1 get keys of
+    their own and are trained one at a time by `run_synthetic_group`."""
+    run = SyntheticRun.from_dict(config)
+    return tuple(getattr(run, f) for f in SHARED_FIELDS)
+
+
+def stackable(run: SyntheticRun) -> bool:
+    """Whether a run can join a stack: single-layer equation (4), trained with Adam."""
+    return run.n_layers == 1 and run.optimizer == "adam"
+
+
+class StackedTransformers(nn.Module):
+    """M single-layer models of equation (4) as padded stacked tensors (leading axis M).
+
+    Built from trained or freshly initialised `HeadcountTransformer`s with `from_models`; `model(m)`
+    returns model m at its true shape again. forward: (M, B, T, d) (each model its own inputs) or
+    (B, T, d) (one input for all) -> predictions y_hat of shape (M, B)."""
+
+    def __init__(self, hs: list[int], ns: list[int], d: int, N: int, beta: float):
+        super().__init__()
+        if len(hs) != len(ns) or not hs:
+            raise ValueError("StackedTransformers needs one (h, n) per model and at least one model")
+        M, H, n_max = len(hs), max(hs), max(ns)
+        E_max = max(h * n for h, n in zip(hs, ns))
+        self.hs, self.ns, self.d, self.N, self.beta = list(hs), list(ns), d, N, float(beta)
+        self.M, self.H, self.n_max, self.E_max = M, H, n_max, E_max
+
+        def p(*shape):
+            return nn.Parameter(torch.zeros(M, *shape))
+
+        # Weights stored transposed where that lets a product run as x @ W without a copy.
+        self.W1, self.b1 = p(d, N), p(1, N)  # encoder layer 1: a = relu(x W1 + b1)
+        self.W2, self.b2 = p(N, E_max), p(1, E_max)  # encoder layer 2: x_hat = a W2 + b2
+        self.c0 = p(E_max)
+        self.W_Q, self.W_K, self.W_V = p(H, n_max, E_max), p(H, n_max, E_max), p(H, n_max, E_max)
+        self.W_O = p(E_max, H, n_max)  # W_O[:, i, j] is the column of head i, coordinate j
+        self.R1, self.r1 = p(E_max, N), p(1, N)  # readout F: r = gelu(z R1 + r1)
+        self.R2, self.r2 = p(N, 1), p(1, 1)  # y = r R2 + r2
+
+        e_mask = torch.zeros(M, E_max)  # 1 on the model's own E coordinates
+        hn_mask = torch.zeros(M, H, n_max)  # 1 on its own heads i < h and widths j < n
+        for m, (h, n) in enumerate(zip(hs, ns)):
+            e_mask[m, : h * n] = 1
+            hn_mask[m, :h, :n] = 1
+        qkv = hn_mask[:, :, :, None] * e_mask[:, None, None, :]
+        self.register_buffer("mask_E_row", e_mask[:, None, :].clone())  # for W2, b2 (…, E) layouts
+        self.register_buffer("mask_c0", e_mask.clone())
+        self.register_buffer("mask_QKV", qkv)
+        self.register_buffer("mask_O", e_mask[:, :, None, None] * hn_mask[:, None, :, :])
+        self.register_buffer("mask_R1", e_mask[:, :, None].expand(M, E_max, N).clone())
+
+    # ----------------------------------------------------------------------------------------------
+    @classmethod
+    def from_models(cls, models: list[HeadcountTransformer]) -> "StackedTransformers":
+        """Copy each model's tensors into its padded slot (init identical to the single models)."""
+        cfgs = [m.cfg for m in models]
+        for attr in ("d", "N", "beta", "out_dim", "n_layers"):
+            if len({getattr(c, attr) for c in cfgs}) != 1:
+                raise ValueError(f"models in one stack must share {attr}; got {[getattr(c, attr) for c in cfgs]}")
+        if cfgs[0].n_layers != 1 or cfgs[0].out_dim != 1:
+            raise ValueError("only single-layer models with a scalar output can be stacked")
+        st = cls([c.h for c in cfgs], [c.n for c in cfgs], cfgs[0].d, cfgs[0].N, cfgs[0].beta)
+        with torch.no_grad():
+            for m, model in enumerate(models):
+                h, n, E = model.cfg.h, model.cfg.n, model.cfg.E
+                enc, att, ro = model.encoder.mlp, model.attn, model.readout
+                st.W1[m] = enc.w1.T
+                st.b1[m, 0] = enc.b1
+                st.W2[m, :, :E] = enc.w2.T
+                st.b2[m, 0, :E] = enc.b2
+                st.c0[m, :E] = model.c0
+                st.W_Q[m, :h, :n, :E] = att.W_Q
+                st.W_K[m, :h, :n, :E] = att.W_K
+                st.W_V[m, :h, :n, :E] = att.W_V
+                st.W_O[m, :E, :h, :n] = att.W_O.view(E, h, n)  # concat index i n + j -> (i, j)
+                st.R1[m, :E] = ro.w1.T
+                st.r1[m, 0] = ro.b1
+                st.R2[m] = ro.w2.T
+                st.r2[m, 0] = ro.b2
+        return st
+
+    @torch.no_grad()
+    def model(self, m: int) -> HeadcountTransformer:
+        """Model m as a stand-alone HeadcountTransformer (CPU, float32) with the stack's current weights."""
+        from .model import ModelConfig
+
+        h, n = self.hs[m], self.ns[m]
+        E = h * n
+        out = HeadcountTransformer(ModelConfig(d=self.d, h=h, n=n, N=self.N, beta=self.beta), seed=0)
+        enc, att, ro = out.encoder.mlp, out.attn, out.readout
+        get = lambda t: t.detach().cpu().float()  # noqa: E731
+        enc.w1.copy_(get(self.W1[m]).T)
+        enc.b1.copy_(get(self.b1[m, 0]))
+        enc.w2.copy_(get(self.W2[m, :, :E]).T)
+        enc.b2.copy_(get(self.b2[m, 0, :E]))
+        out.c0.copy_(get(self.c0[m, :E]))
+        att.W_Q.copy_(get(self.W_Q[m, :h, :n, :E]))
+        att.W_K.copy_(get(self.W_K[m, :h, :n, :E]))
+        att.W_V.copy_(get(self.W_V[m, :h, :n, :E]))
+        att.W_O.copy_(get(self.W_O[m, :E, :h, :n]).reshape(E, E))
+        ro.w1.copy_(get(self.R1[m, :E]).T)
+        ro.b1.copy_(get(self.r1[m, 0]))
+        ro.w2.copy_(get(self.R2[m]).T)
+        ro.b2.copy_(get(self.r2[m, 0]))
+        return out
+
+    def padding_tensors(self) -> dict[str, torch.Tensor]:
+        """For each masked parameter, its entries outside the model's own shape (all must stay 0)."""
+        pairs = {"W2": self.mask_E_row, "b2": self.mask_E_row, "c0": self.mask_c0, "W_Q": self.mask_QKV,
+                 "W_K": self.mask_QKV, "W_V": self.mask_QKV, "W_O": self.mask_O, "R1": self.mask_R1}
+        return {k: getattr(self, k).detach()[mask.expand_as(getattr(self, k)) == 0] for k, mask in pairs.items()}
+
+    def n_params(self) -> list[int]:
+        """Trainable scalars of each model at its true shape (equal to count_parameters of the single model)."""
+        d, N = self.d, self.N
+        return [(d * N + N) + (N * h * n + h * n) + h * n + 4 * (h * n) ** 2 + (h * n * N + N) + (N + 1)
+                for h, n in zip(self.hs, self.ns)]
+
+    # ----------------------------------------------------------------------------------------------
+    def _masked(self) -> dict[str, torch.Tensor]:
+        # Multiplying by the 0/1 masks makes padded entries contribute nothing and get a zero gradient,
+        # whatever values they hold.
+        return {
+            "W1": self.W1, "b1": self.b1, "W2": self.W2 * self.mask_E_row, "b2": self.b2 * self.mask_E_row,
+            "c0": self.c0 * self.mask_c0, "W_Q": self.W_Q * self.mask_QKV, "W_K": self.W_K * self.mask_QKV,
+            "W_V": self.W_V * self.mask_QKV, "W_O": self.W_O * self.mask_O, "R1": self.R1 * self.mask_R1,
+            "r1": self.r1, "R2": self.R2, "r2": self.r2,
+        }
+
+    def forward(self, x: torch.Tensor, form: str = "fused") -> torch.Tensor:
+        """y_hat of every model, (M, B), for x of shape (M, B, T, d) or (B, T, d) (shared by all models)."""
+        if form not in FORMS:
+            raise ValueError(f"form must be one of {FORMS}, got {form!r}")
+        M = self.M
+        if x.ndim == 3:
+            x = x.unsqueeze(0).expand(M, *x.shape)
+        if x.ndim != 4 or x.shape[0] != M or x.shape[-1] != self.d:
+            raise ValueError(f"input must have shape (M={M}, B, T, d={self.d}) or (B, T, d), got {tuple(x.shape)}")
+        _, B, T, d = x.shape
+        w = self._masked()
+        # a(t) = relu(W1 x(t) + b1): (M, B T, N)
+        a = torch.relu(torch.baddbmm(w["b1"], x.reshape(M, B * T, d), w["W1"]))
+        q = torch.einsum("me,mhje->mhj", w["c0"], w["W_Q"])  # W_Q,i c0: (M, H, n)
+        if form == "direct":
+            z = self._attend_direct(a, q, w, B, T)
+        else:
+            z = self._attend_fused(a, q, w, B, T)
+        z = w["c0"][:, None, :] + z  # c0 + W_O Concat(...): (M, B, E)
+        r = F.gelu(torch.baddbmm(w["r1"], z, w["R1"]))  # (M, B, N)
+        return torch.baddbmm(w["r2"], r, w["R2"]).squeeze(-1)  # (M, B)
+
+    def _attend_direct(self, a, q, w, B, T):
+        """W_O Concat_i sum_t softmax_t(beta q_i . k_i(t)) v_i(t), computed as equation (4) is written."""
+        M, H, n = self.M, self.H, self.n_max
+        xh = torch.baddbmm(w["b2"], a, w["W2"])  # x_hat: (M, B T, E)
+        wkv = torch.cat([w["W_K"], w["W_V"]], dim=1).reshape(M, 2 * H * n, -1)  # (M, 2 H n, E)
+        kv = torch.bmm(xh, wkv.transpose(1, 2)).view(M, B, T, 2, H, n)  # (M, B, T, 2, H, n)
+        k, v = kv[:, :, :, 0], kv[:, :, :, 1]  # (M, B, T, H, n)
+        logits = self.beta * torch.einsum("mbthj,mhj->mbht", k, q)  # (M, B, H, T)
+        att = torch.softmax(logits, dim=-1)
+        heads = torch.einsum("mbht,mbthj->mbhj", att, v)  # (M, B, H, n)
+        return torch.bmm(heads.reshape(M, B, H * n), w["W_O"].reshape(M, -1, H * n).transpose(1, 2))
+
+    def _attend_fused(self, a, q, w, B, T):
+        """The same quantity with the E-wide products moved from every token onto the weights."""
+        M, H, N = self.M, self.H, self.N
+        W2, b2 = w["W2"], w["b2"]  # (M, N, E), (M, 1, E)
+        u = self.beta * torch.einsum("mhj,mhje->meh", q, w["W_K"])  # u_i = beta W_K,i^T q_i: (M, E, H)
+        A = torch.bmm(W2, u)  # W2^T u_i as columns: (M, N, H)
+        c = torch.bmm(b2, u)  # b2 . u_i: (M, 1, H)
+        logits = torch.baddbmm(c, a, A).view(M, B, T, H)  # beta q_i . k_i(t): (M, B, T, H)
+        att = torch.softmax(logits, dim=2)
+        # sum_t att_i(t) a(t) for every (model, sequence): batches of (H, T) @ (T, N) -> (M, B, H, N)
+        pooled = torch.matmul(att.transpose(2, 3), a.view(M, B, T, N))
+        # G_i = W_O,i W_V,i W2 (E x N per head) and g = sum_i W_O,i W_V,i b2 (the b2 part, as sum_t att = 1)
+        ov = torch.einsum("mrhj,mhje->mhre", w["W_O"], w["W_V"])  # W_O,i W_V,i: (M, H, E, E)
+        G = torch.einsum("mhre,mne->mhnr", ov, W2).reshape(M, H * N, -1)  # (M, H N, E)
+        g = torch.einsum("mhre,me->mr", ov, b2[:, 0])  # (M, E)
+        return torch.baddbmm(g[:, None, :], pooled.reshape(M, B, H * N), G)  # (M, B, E)
+
+    @torch.no_grad()
+    def predict(self, X: torch.Tensor, form: str = "fused") -> torch.Tensor:
+        """y_hat of every model on one shared input set X (n, T, d), in chunks: (M, n)."""
+        n, T = X.shape[0], X.shape[1]
+        per_seq = self.M * T * max(self.N, self.E_max, 2 * self.H * self.n_max)
+        chunk = max(1, _EVAL_FLOATS // per_seq)
+        return torch.cat([self(X[i : i + chunk], form=form) for i in range(0, n, chunk)], dim=1)
+
+
+def _device(device) -> torch.device:
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def _check_stack(runs: list[SyntheticRun]) -> None:
+    if not runs:
+        raise ValueError("train_stack needs at least one run")
+    for f in SHARED_FIELDS:
+        values = {getattr(r, f) for r in runs}
+        if len(values) != 1:
+            raise ValueError(f"runs in one stack must share {f!r}; got {sorted(values, key=str)}")
+    if not stackable(runs[0]):
+        raise ValueError(f"only n_layers = 1 with optimizer 'adam' can be stacked; got n_layers={runs[0].n_layers}, "
+                         f"optimizer={runs[0].optimizer!r} (use train.train_one)")
+
+
+def train_stack(
+    runs: list[SyntheticRun],
+    data: dict[str, torch.Tensor] | None = None,
+    eval_every: int = 1,
+    device=None,
+    form: str = "fused",
+) -> list[dict]:
+    """Train M runs that share SHARED_FIELDS as one stacked computation.
+
+    Returns, per run and in order, the metrics of `train_one`: val_nmse (final validation NMSE),
+    train_nmse, curve [(epoch, val_nmse)], n_params, train_seconds (the stack's wall time divided by M),
+    plus device, engine ("stacked/<form>") and stack_size M. device None picks cuda when available."""
+    _check_stack(runs)
+    if form not in FORMS:
+        raise ValueError(f"form must be one of {FORMS}, got {form!r}")
+    run0 = runs[0]
+    dev = _device(device)
+    t0 = time.perf_counter()
+    data = data if data is not None else make_data(run0)
+    Xtr, ytr, Xva, yva = (data[k].to(dev) for k in ("Xtr", "ytr", "Xva", "yva"))
+    mu, sd = ytr.mean(), ytr.std()
+    y_std = (ytr - mu) / sd  # the standardised targets train_one forms per minibatch, elementwise the same
+
+    stack = StackedTransformers.from_models([HeadcountTransformer(r.model_config(), seed=r.seed) for r in runs])
+    stack = stack.to(dev)
+    opt = torch.optim.Adam(stack.parameters(), lr=run0.lr, weight_decay=run0.weight_decay,
+                           foreach=True)
+    # One generator per model, seeded as train_one seeds it, so each model sees its own minibatch order.
+    gens = [torch.Generator().manual_seed(int(r.seed) + 1_000_003) for r in runs]
+    n_train, bs = run0.n_train, run0.batch_size
+    steps_per_epoch = math.ceil(n_train / bs)
+    total = steps_per_epoch * run0.epochs
+    curves: list[list[tuple[int, float]]] = [[] for _ in runs]
+    step = 0
+    for epoch in range(run0.epochs):
+        perms = torch.stack([torch.randperm(n_train, generator=g) for g in gens]).to(dev)  # (M, n_train)
+        stack.train()
+        for b in range(steps_per_epoch):
+            idx = perms[:, b * bs : (b + 1) * bs]  # (M, B): model m's minibatch
+            for g in opt.param_groups:
+                g["lr"] = lr_at(step, total, run0.lr)
+            pred = stack(Xtr[idx], form=form)  # (M, B)
+            # Sum over models of each model's own mean: model m's gradient is the one it gets alone.
+            loss = ((pred - y_std[idx]) ** 2).mean(dim=1).sum()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            step += 1
+        if (epoch + 1) % eval_every == 0 or epoch + 1 == run0.epochs:
+            for m, v in enumerate(_evaluate(stack, Xva, yva, mu, sd, form)):
+                curves[m].append((epoch + 1, v))
+    train_nmse = _evaluate(stack, Xtr, ytr, mu, sd, form)
+    seconds = time.perf_counter() - t0
+    M = len(runs)
+    return [
+        {
+            "val_nmse": curves[m][-1][1],
+            "train_nmse": train_nmse[m],
+            "curve": curves[m],
+            "n_params": stack.n_params()[m],
+            "train_seconds": seconds / M,
+            "device": dev.type,
+            "engine": f"stacked/{form}",
+            "stack_size": M,
+        }
+        for m in range(M)
+    ]
+
+
+def _evaluate(stack: StackedTransformers, X, y, mu, sd, form: str) -> list[float]:
+    """NMSE of every model of the stack on (X, y) in original units (as train.evaluate, per model)."""
+    stack.eval()
+    preds = stack.predict(X, form=form)  # (M, n)
+    return [nmse(p * sd + mu, y) for p in preds]
+
+
+def run_synthetic_group(configs: list[dict]) -> list[dict]:
+    """An `Experiment.run_group`: metrics for each SyntheticRun config, in input order.
+
+    Stackable configs with equal `stack_key` train together with `train_stack`; anything else (n_layers > 1)
+    falls back to `train.train_one`. Data is made once per data key."""
+    runs = [SyntheticRun.from_dict(c) for c in configs]
+    out: list[dict | None] = [None] * len(runs)
+    data_cache: dict[tuple, dict] = {}
+
+    def data_for(run: SyntheticRun) -> dict:
+        key = tuple(getattr(run, f) for f in DATA_FIELDS)
+        if key not in data_cache:
+            data_cache.clear()  # consecutive groups usually share data; keep at most one set in memory
+            data_cache[key] = make_data(run)
+        return data_cache[key]
+
+    groups: dict[tuple, list[int]] = {}
+    for i, run in enumerate(runs):
+        if stackable(run):
+            groups.setdefault(stack_key(configs[i]), []).append(i)
+        else:
+            out[i] = {**train_one(run, data_for(run)), "device": "cpu", "engine": "single"}
+    for idx in groups.values():
+        for i, metrics in zip(idx, train_stack([runs[i] for i in idx], data_for(runs[idx[0]]))):
+            out[i] = metrics
+    return out
