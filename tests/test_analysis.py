@@ -1,0 +1,118 @@
+"""The weighted reversal score, log-log fits and the transition check, on hand-computed cases."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from headcount import analysis, claims
+from headcount.plots import paper_table
+
+
+def test_reversal_score_hand_cases():
+    # increasing in T: no pair reverses
+    assert analysis.reversal_score([1.0, 2.0, 3.0]) == 0.0
+    # all equal (and a single T): defined as 0
+    assert analysis.reversal_score([5.0, 5.0, 5.0]) == 0.0
+    assert analysis.reversal_score({8: 0.3}) == 0.0
+    # strictly decreasing, K = 3: every pair reverses; drops 1 + 2 + 1 = 4 over w = 2
+    assert analysis.reversal_score([3.0, 2.0, 1.0]) == pytest.approx(2.0)
+    # e = 4, 3, 2, 1: drops 1+2+3 + 1+2 + 1 = 10 over w = 3
+    assert analysis.reversal_score([4.0, 3.0, 2.0, 1.0]) == pytest.approx(10 / 3)
+    # one reversal: e = 1, 3, 2 -> only (T2, T3) drops by 1; w = 2
+    assert analysis.reversal_score([1.0, 3.0, 2.0]) == pytest.approx(0.5)
+    # scale invariance
+    assert analysis.reversal_score([1e-6, 3e-6, 2e-6]) == pytest.approx(0.5)
+
+
+def test_reversal_score_orders_mapping_and_series_by_T():
+    # the dict is given out of order; sorted by T it is 1, 3, 2
+    assert analysis.reversal_score({32: 2.0, 8: 1.0, 16: 3.0}) == pytest.approx(0.5)
+    assert analysis.reversal_score(pd.Series([2.0, 1.0, 3.0], index=[32, 8, 16])) == pytest.approx(0.5)
+
+
+def test_reversal_score_rejects_bad_input():
+    with pytest.raises(ValueError):
+        analysis.reversal_score([])
+    with pytest.raises(ValueError):
+        analysis.reversal_score([1.0, float("nan")])
+    with pytest.raises(TypeError):
+        analysis.reversal_score("123")
+
+
+def test_reversal_scores_on_paper_table3_match_the_digest():
+    t = paper_table("table3")
+    r = analysis.reversal_scores(t, "h", "T", "nmse").set_index("h")["R"]
+    assert [round(v, 2) for v in r.tolist()] == [0.0, 0.0, 0.0, 3.98, 4.17]
+
+
+def test_reversal_scores_on_paper_table2_means_match_the_digest():
+    t = paper_table("table2")
+    r = analysis.reversal_scores(t, "h", "T", "nmse_mean").set_index("h")["R"]
+    assert r[1] == 0.0 and r[2] == 0.0
+    assert round(r[3], 2) == 0.06 and round(r[4], 1) == 5.3 and round(r[5], 1) == 4.5
+
+
+def test_reversal_scores_refuse_duplicate_rows():
+    df = pd.DataFrame({"h": [1, 1], "T": [8, 8], "err": [0.1, 0.2]})
+    with pytest.raises(ValueError, match="reduce over seeds"):
+        analysis.reversal_scores(df)
+    with pytest.raises(ValueError, match="columns"):
+        analysis.reversal_scores(df, err_col="nmse")
+
+
+def test_loglog_fit_recovers_exact_power_laws():
+    x = np.array([8, 16, 32, 64, 128])
+    for p, c in [(-1.5, 3.0), (0.5, 1e-4), (0.0, 2.0)]:
+        slope, intercept = analysis.loglog_fit(x, c * x**p)
+        assert slope == pytest.approx(p, abs=1e-12) and intercept == pytest.approx(np.log10(c), abs=1e-12)
+        assert analysis.loglog_r2(x, c * x**p) == pytest.approx(1.0)
+    # a noisy curve has r2 < 1
+    assert analysis.loglog_r2(x, x ** -1.0 * np.array([1, 3, 1, 3, 1])) < 0.99
+
+
+def test_loglog_fit_rejects_bad_input():
+    with pytest.raises(ValueError):
+        analysis.loglog_fit([1, 2], [1, 0])
+    with pytest.raises(ValueError):
+        analysis.loglog_fit([4, 4], [1, 2])
+    with pytest.raises(ValueError):
+        analysis.loglog_fit([1, 2, 3], [1, 2])
+
+
+def summary_from(table: pd.DataFrame, col: str) -> pd.DataFrame:
+    return table.rename(columns={col: "min"})[["h", "T", "min"]]
+
+
+def test_transition_at_passes_on_paper_tables_and_fails_elsewhere():
+    t3 = summary_from(paper_table("table3"), "nmse")
+    assert analysis.transition_at(t3, 4, "C19", "fixed E").verdict == claims.REPRODUCED
+    # the same numbers do not put the transition at h = 3
+    assert analysis.transition_at(t3, 3, "C19", "fixed E").verdict == claims.NOT_REPRODUCED
+    t4 = summary_from(paper_table("table4"), "nmse")
+    assert analysis.transition_at(t4, 3, "C20", "D = 3").verdict == claims.REPRODUCED
+    t5 = summary_from(paper_table("table5"), "nmse")
+    assert analysis.transition_at(t5, 2, "C21", "two layers").verdict == claims.REPRODUCED
+    assert analysis.transition_at(t5, 4, "C21", "two layers").verdict == claims.NOT_REPRODUCED
+    # a grid without h_star - 1 cannot test it
+    assert analysis.transition_at(t5[t5["h"] >= 2], 2, "C21", "x").verdict == claims.NOT_TESTED
+
+
+def test_transition_at_needs_the_factor():
+    # the largest drop is at h = 2 but only 3x: fails with factor 10, passes with factor 2
+    s = pd.DataFrame({"h": [1, 2, 3], "T": [8, 8, 8], "min": [0.3, 0.1, 0.08]})
+    assert analysis.transition_at(s, 2, "X", "x").verdict == claims.NOT_REPRODUCED
+    assert analysis.transition_at(s, 2, "X", "x", factor=2.0).verdict == claims.REPRODUCED
+
+
+def test_reversal_turns_positive_at():
+    t3 = analysis.reversal_scores(paper_table("table3"), "h", "T", "nmse")
+    assert analysis.reversal_turns_positive_at(t3, 4, "C22", "x").verdict == claims.REPRODUCED
+    assert analysis.reversal_turns_positive_at(t3, 3, "C22", "x").verdict == claims.PARTIAL
+    t2 = analysis.reversal_scores(paper_table("table2"), "h", "T", "nmse_mean")
+    # the Table 2 means give R(3) = 0.06: not zero unless a tolerance absorbs it
+    assert analysis.reversal_turns_positive_at(t2, 4, "C22", "x").verdict == claims.PARTIAL
+    assert analysis.reversal_turns_positive_at(t2, 4, "C22", "x", tol=0.5).verdict == claims.REPRODUCED
+    flat = pd.DataFrame({"h": [1, 2, 3], "R": [0.0, 0.0, 0.0]})
+    assert analysis.reversal_turns_positive_at(flat, 2, "C22", "x").verdict == claims.PARTIAL
+    backwards = pd.DataFrame({"h": [1, 2, 3], "R": [1.0, 0.0, 0.0]})
+    assert analysis.reversal_turns_positive_at(backwards, 2, "C22", "x").verdict == claims.NOT_REPRODUCED
