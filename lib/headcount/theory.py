@@ -1,0 +1,684 @@
+"""Closed forms and numerical checks behind the theory chapter (paper Sections 3-4, Appendix A).
+
+Everything here is a function of the paper's symbols and returns numbers or tidy DataFrames; the
+claim checks at the bottom turn those numbers into verdicts and must be able to fail (the tests feed
+them contradicting numbers). Symbols: T sequence length, s = h < D heads, n per-head width, D intrinsic
+dimension, beta softmax temperature, eps target accuracy, m = T/4 subset size in Lemma 2, q the
+sharpness of Lemma 3's selector.
+
+Contents
+- Theorem 2(2): the lower-bound exponent k(T, s, n, D), where it is vacuous, tables of it.
+- Corollary 1: the arithmetic k(T, D1, 2, D2) > max(D1, D2) whenever D1^2 + D2^2 <= T/50.
+- Lemma 2: subset-minimum identities by brute force over all m-subsets.
+- Lemma 3: the smooth selector and its exact worst-case error.
+- Lemma 1: a one-dimensional run of the bump-and-shift repair of a continuous feature.
+- Theorem 2(1): the soft-min bound (15), its exact worst case, and the temperatures each implies.
+- Lemma 4 and Lemma 5: the Lipschitz inequalities, on random networks and a concrete feature.
+- The lower-bound mechanism: the Lipschitz constant a feed-forward block would need, found by a pair search.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import torch
+
+from . import claims
+
+# ----------------------------------------------------------------------------------------------------
+# Theorem 2(2): the exponent of the lower bound
+# ----------------------------------------------------------------------------------------------------
+
+
+def lower_bound_exponent(T, s, n, D):
+    """k = (T/4 - s - D + 1) / ((n + 1) s + 1) - 1: with h = s < D heads of width n, the parameter count
+    needed for accuracy eps is Omega(1/eps^k). Works elementwise on arrays."""
+    T, s, n, D = (np.asarray(v, dtype=float) for v in (T, s, n, D))
+    k = (T / 4 - s - D + 1) / ((n + 1) * s + 1) - 1
+    return float(k) if k.ndim == 0 else k
+
+
+def vacuity_threshold(s, n, D):
+    """4((n + 2) s + D): the bound says nothing (k <= 0) for every T at or below this length."""
+    return 4 * ((n + 2) * s + D)
+
+
+def is_vacuous(T, s, n, D) -> bool:
+    """True when k(T, s, n, D) <= 0, i.e. T <= 4((n + 2) s + D): Omega(1/eps^k) then allows O(1) parameters."""
+    return bool(lower_bound_exponent(T, s, n, D) <= 0)
+
+
+def exponent_table(T_grid, s_grid, n_grid, D_grid) -> pd.DataFrame:
+    """One row per (T, s, n, D) with s < D: k, the threshold 4((n+2)s+D), whether k is vacuous, and k/4
+    (the exponent the paper's tightness remark gives for a five-layer feed-forward block)."""
+    rows = []
+    for T, s, n, D in itertools.product(T_grid, s_grid, n_grid, D_grid):
+        if s >= D:
+            continue
+        k = lower_bound_exponent(T, s, n, D)
+        rows.append(dict(T=T, s=s, n=n, D=D, k=k, threshold=vacuity_threshold(s, n, D), vacuous=k <= 0,
+                         k_five_layer=k / 4))
+    return pd.DataFrame(rows)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Corollary 1: uniqueness of the intrinsic dimension
+# ----------------------------------------------------------------------------------------------------
+
+
+def corollary1_margins(T_max: int) -> pd.DataFrame:
+    """For every pair D1 < D2 with 50 (D1^2 + D2^2) <= T_max, the margin k(T, s=D1, n=2, D=D2) - max(D1, D2)
+    minimised over every integer T in [50 (D1^2 + D2^2), T_max] (the T allowed by the corollary's
+    condition), the T where that minimum sits, and the smallest T at which k > max(D1, D2) holds at all
+    (the condition is sufficient, not necessary)."""
+    rows = []
+    T_all = np.arange(1, T_max + 1)
+    D2 = 2
+    while 50 * (1 + D2 * D2) <= T_max:
+        for D1 in range(1, D2):
+            T_cond = 50 * (D1 * D1 + D2 * D2)
+            if T_cond > T_max:
+                break
+            Ts = T_all[T_all >= T_cond]
+            margin = lower_bound_exponent(Ts, D1, 2, D2) - max(D1, D2)
+            ok_all = lower_bound_exponent(T_all, D1, 2, D2) > max(D1, D2)
+            rows.append(dict(D1=D1, D2=D2, T_condition=T_cond, min_margin=float(margin.min()),
+                             T_at_min=int(Ts[int(margin.argmin())]), k_at_T_condition=float(margin[0] + max(D1, D2)),
+                             T_first_ok=int(T_all[ok_all][0]) if ok_all.any() else None, n_T_checked=len(Ts)))
+        D2 += 1
+    return pd.DataFrame(rows)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Lemma 2: order statistics from subset minima (brute force over all m-subsets)
+# ----------------------------------------------------------------------------------------------------
+
+
+def subset_minima_bruteforce(x: np.ndarray, m: int) -> dict[str, np.ndarray]:
+    """For a sequence x of shape (T, d), by enumerating every m-subset of [T]:
+    U_j = max_{|B|=m} min_{u in B} x(u)_j (shape (d,)),
+    Y_{t,j} = max_{|A|=m, t in A} min_{u in A} x(u)_j and Z_{t,j} the same for 1 - x (shapes (T, d))."""
+    x = np.asarray(x, dtype=float)
+    T = x.shape[0]
+    subsets = np.array(list(itertools.combinations(range(T), m)))  # (C(T, m), m)
+    mins = x[subsets].min(axis=1)  # (C, d): min over each subset, per coordinate
+    mins_c = (1.0 - x)[subsets].min(axis=1)
+    member = np.zeros((len(subsets), T), dtype=bool)
+    np.put_along_axis(member, subsets, True, axis=1)  # member[c, t]: t is in subset c
+    Y = np.stack([mins[member[:, t]].max(axis=0) for t in range(T)])
+    Z = np.stack([mins_c[member[:, t]].max(axis=0) for t in range(T)])
+    return dict(U=mins.max(axis=0), Y=Y, Z=Z, n_subsets=len(subsets))
+
+
+def order_statistics_closed_form(x: np.ndarray, m: int) -> dict[str, np.ndarray]:
+    """Lemma 2's right-hand sides: v_m (m-th largest per coordinate), Y = min(x, v_m), and
+    Z = 1 - max(x, w_m) with w_m the m-th smallest."""
+    x = np.asarray(x, dtype=float)
+    srt = np.sort(x, axis=0)
+    v_m, w_m = srt[-m], srt[m - 1]
+    return dict(U=v_m, Y=np.minimum(x, v_m), Z=1.0 - np.maximum(x, w_m), v_m=v_m, w_m=w_m)
+
+
+def lemma2_inputs(T: int, d: int, n_random: int, seed: int) -> list[tuple[str, np.ndarray]]:
+    """Named test sequences in [0,1]^(T x d): uniform draws, and adversarial ones with ties (values from
+    {0, 1/2, 1}, all equal, the m-th largest tied with its neighbours, only two distinct values)."""
+    rng = np.random.default_rng(seed)
+    cases = [(f"uniform #{i}", rng.random((T, d))) for i in range(n_random)]
+    cases += [(f"ties in {{0, 1/2, 1}} #{i}", rng.integers(0, 3, size=(T, d)) / 2.0) for i in range(n_random)]
+    cases.append(("all equal", np.full((T, d), 0.3)))
+    block = np.tile(np.linspace(0.1, 0.9, T)[:, None], (1, d))
+    block[T // 2 - 2:T // 2 + 2] = 0.5  # a run of ties straddling the middle order statistics
+    cases.append(("tied run in the middle", block))
+    cases.append(("two values", np.where(np.arange(T)[:, None] % 3 == 0, 0.9, 0.2) * np.ones((1, d))))
+    return cases
+
+
+def lemma2_check(T: int = 8, m: int = 2, d: int = 2, n_random: int = 20, seed: int = 0) -> pd.DataFrame:
+    """One row per test sequence: the largest |brute force - closed form| of each identity (exact
+    equality expected: min and max only select entries)."""
+    rows = []
+    for name, x in lemma2_inputs(T, d, n_random, seed):
+        bf, cf = subset_minima_bruteforce(x, m), order_statistics_closed_form(x, m)
+        rows.append(dict(input=name, T=T, m=m, d=d, subsets=bf["n_subsets"],
+                         err_U=float(np.abs(bf["U"] - cf["U"]).max()),
+                         err_Y=float(np.abs(bf["Y"] - cf["Y"]).max()),
+                         err_Z=float(np.abs(bf["Z"] - cf["Z"]).max())))
+    return pd.DataFrame(rows)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Lemma 3: the smooth selector
+# ----------------------------------------------------------------------------------------------------
+
+
+def smooth_selector(Y: np.ndarray, Z: np.ndarray, v_m: np.ndarray, w_m: np.ndarray, q: float) -> np.ndarray:
+    """x~_q(t)_j = [e^{q a^2} (1 - Z) + e^{q b^2} Y] / [e^{q a^2} + e^{q b^2}], a = 1 - Z - w_m, b = Y - v_m:
+    a smooth function of subset-minimum primitives that tends to x(t)_j. Computed with the larger exponent
+    subtracted, so large q does not overflow."""
+    ea, eb = q * (1.0 - Z - w_m) ** 2, q * (Y - v_m) ** 2
+    top = np.maximum(ea, eb)
+    wa, wb = np.exp(ea - top), np.exp(eb - top)
+    return (wa * (1.0 - Z) + wb * Y) / (wa + wb)
+
+
+def selector_worst_case(q: float, grid: int = 200001) -> tuple[float, float]:
+    """The exact sup over [0,1]^T of |x~_q - x| and the gap b where it sits: sup_b b / (1 + e^{q b^2}),
+    b in [0, 1]. (Off the band [w_m, v_m] the error is (w_m - x)/(1 + e^{q (v_m - x)^2}) or its mirror,
+    largest when v_m = w_m; inside the band the selector is exact.) Always below 1/sqrt(2 e q)."""
+    b = np.linspace(0.0, 1.0, grid)
+    with np.errstate(over="ignore"):
+        err = b / (1.0 + np.exp(np.minimum(q * b * b, 700.0)))
+    i = int(err.argmax())
+    return float(err[i]), float(b[i])
+
+
+def selector_errors(q_grid, T: int = 8, m: int = 2, n_random: int = 50, n_adversarial: int = 50,
+                    seed: int = 0, use_bruteforce: bool = True) -> pd.DataFrame:
+    """Sup error of the smooth selector per q on two input families: uniform random sequences, and the
+    adversarial family (T - 1 tokens at c, one token at c - b, with b at and around the worst gap).
+    Y and Z come from the brute-force subset minima of Lemma 2 (so only subset minima are used) unless
+    use_bruteforce is False. Columns: q, family, sup_error, exact_sup, bound = 1/sqrt(2 e q)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for q in q_grid:
+        exact, b_star = selector_worst_case(q)
+        families = {"uniform random": [rng.random((T, 1)) for _ in range(n_random)]}
+        adv = []
+        for k in range(n_adversarial):
+            b = min(1.0, b_star * (0.5 + k / max(1, n_adversarial - 1)))  # gaps from b*/2 to 3 b*/2
+            c = b + (1.0 - b) * rng.random()
+            x = np.full((T, 1), c)
+            x[rng.integers(T)] = c - b
+            adv.append(x)
+        families["adversarial (ties at w_m = v_m)"] = adv
+        for fam, xs in families.items():
+            worst = 0.0
+            for x in xs:
+                cf = order_statistics_closed_form(x, m)
+                if use_bruteforce:
+                    bf = subset_minima_bruteforce(x, m)
+                    Y, Z = bf["Y"], bf["Z"]
+                else:
+                    Y, Z = cf["Y"], cf["Z"]
+                xt = smooth_selector(Y, Z, cf["v_m"], cf["w_m"], q)
+                worst = max(worst, float(np.abs(xt - x).max()))
+            rows.append(dict(q=q, family=fam, sup_error=worst, exact_sup=exact, bound=1 / math.sqrt(2 * math.e * q)))
+    return pd.DataFrame(rows)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Lemma 1: bump-and-shift repair of a continuous feature, in one dimension
+# ----------------------------------------------------------------------------------------------------
+
+
+def bernstein(values: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """The Bernstein polynomial sum_j f(j/K) C(K, j) x^j (1-x)^(K-j) of degree K = len(values) - 1 at x.
+
+    A constructive Stone-Weierstrass approximant; it stays within [min f, max f], so no squashing is
+    needed when f maps into [0, 1]."""
+    K = len(values) - 1
+    j = torch.arange(K + 1, dtype=torch.float64)
+    xs = torch.as_tensor(x, dtype=torch.float64).clamp(1e-300, 1 - 1e-16)[:, None]
+    logc = torch.lgamma(torch.tensor(K + 1.0, dtype=torch.float64)) - torch.lgamma(j + 1) - torch.lgamma(K - j + 1)
+    logb = logc + j * torch.log(xs) + (K - j) * torch.log1p(-xs)  # (len(x), K+1) log basis
+    return (torch.exp(logb) @ torch.as_tensor(values, dtype=torch.float64)).numpy()
+
+
+def smooth_bump(x: np.ndarray, centre: float, radius: float) -> np.ndarray:
+    """phi(x) = exp(1 - 1/(1 - u^2)), u = (x - centre)/radius, zero outside: C-infinity, phi(centre) = 1,
+    a strict maximum there with phi'' < 0 (negative definite Hessian)."""
+    u = (np.asarray(x, dtype=float) - centre) / radius
+    out = np.zeros_like(u)
+    inside = np.abs(u) < 1
+    out[inside] = np.exp(1.0 - 1.0 / (1.0 - u[inside] ** 2))
+    return out
+
+
+def smooth_cutoff(x: np.ndarray, centre: float, inner: float, outer: float) -> np.ndarray:
+    """chi = 1 on |x - centre| <= inner, 0 beyond outer, C-infinity in between (ratio of bump-type terms)."""
+    r = np.abs(np.asarray(x, dtype=float) - centre)
+    s = np.clip((r - inner) / (outer - inner), 0.0, 1.0)
+
+    def g(v):
+        out = np.zeros_like(v)
+        pos = v > 0
+        out[pos] = np.exp(-1.0 / v[pos])
+        return out
+
+    return g(1 - s) / (g(1 - s) + g(s))
+
+
+def lemma1_repair(f_tilde: Callable[[np.ndarray], np.ndarray], eta: float, shift_sign: int = 0,
+                  degrees=(50, 100, 200, 400, 800, 1600, 3200), grid: int = 20001,
+                  bump_radius: float = 0.05) -> dict:
+    """The repair of Lemma 1 for one feature on [0, 1]:
+    1. p: the lowest-degree Bernstein polynomial of f~ with sup |p - f~| <= eta (Stone-Weierstrass step);
+    2. g = p - delta1 phi + delta2 phi (x - xi)^2 around the minimiser xi of p (a unique minimiser with
+       positive curvature), delta1 + delta2 radius^2 <= eta;
+    3. f = g o Phi with Phi(x) = x - shift chi(x) (a diffeomorphism when |shift chi'| < 1) that moves the
+       minimiser by shift = shift_sign * 0.9 eta / Lip(g) (used to make the minimisers of different
+       features distinct), costing at most Lip(g) |shift| < eta; shift_sign = 0 skips the step;
+    4. squash into [0, 1] (the identity here if the values already lie there; recorded).
+    Returns the grid, every intermediate curve, the sup error of each step, the minimiser and the
+    curvature of the result."""
+    x = np.linspace(0.0, 1.0, grid)
+    ft = f_tilde(x)
+    p = None
+    for K in degrees:  # the smallest degree that is eta-accurate on the grid
+        p = bernstein(f_tilde(np.linspace(0.0, 1.0, K + 1)), x)
+        if np.abs(p - ft).max() <= eta:
+            break
+    poly_err = float(np.abs(p - ft).max())
+    i0 = int(p.argmin())
+    xi = float(x[i0])
+    delta1, delta2 = 0.5 * eta, 0.5 * eta / bump_radius**2
+    phi = smooth_bump(x, xi, bump_radius)
+    g = p - delta1 * phi + delta2 * phi * (x - xi) ** 2
+    bump_err = float(np.abs(g - p).max())
+    lip_g = float(np.abs(np.diff(g) / np.diff(x)).max())
+    shift = shift_sign * 0.9 * eta / lip_g
+    if shift:
+        inner, outer = 2 * bump_radius, 2 * bump_radius + max(4 * abs(shift), 0.05)
+        chi = smooth_cutoff(x, xi + shift, inner, outer)
+        dchi = np.gradient(chi, x)
+        if np.abs(shift * dchi).max() >= 1:
+            raise ValueError("shift too large: Phi would not be a diffeomorphism")
+        phi_map = x - shift * chi  # Phi(x): equals x - shift near the new minimiser, x far from it
+        f = np.interp(phi_map, x, g)
+    else:
+        f = g.copy()
+    shift_err = float(np.abs(f - g).max())
+    in_range = bool(f.min() >= 0 and f.max() <= 1)
+    f_final = np.clip(f, 0.0, 1.0)  # the squash; identity when in_range
+    j = int(f_final.argmin())
+    others = np.delete(f_final, j)
+    far = np.abs(x - x[j]) > 2 * bump_radius  # outside the repaired well: the other basins
+    h = x[1] - x[0]
+    curvature = float((f_final[j + 1] - 2 * f_final[j] + f_final[j - 1]) / h**2) if 0 < j < grid - 1 else float("nan")
+    return dict(x=x, f_tilde=ft, p=p, g=g, f=f_final, degree=K, xi=xi, eta=eta,
+                errors=dict(polynomial=poly_err, bump=bump_err, shift=shift_err,
+                            total=float(np.abs(f_final - ft).max())),
+                squash_is_identity=in_range, argmin=float(x[j]), min_value=float(f_final[j]), shift=shift,
+                strict_min=bool(others.min() > f_final[j]), unique_min_gap=float(f_final[far].min() - f_final[j]),
+                curvature=curvature)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Theorem 2(1): the soft-min bound (15) and the temperature it needs
+# ----------------------------------------------------------------------------------------------------
+
+
+def softmin_bound(S_size, T, beta):
+    """Equation (15)'s excess: (|S_i| - 1)/(e beta) + T e^{-beta}; with S_i = [T] only the first term is
+    needed (no token is outside S_i), which is what `softmin_bound(T, 0, beta)`-style calls give with
+    T set to 0 for the second term."""
+    S_size, T, beta = (np.asarray(v, dtype=float) for v in (S_size, T, beta))
+    out = (S_size - 1) / (math.e * beta) + T * np.exp(-beta)
+    return float(out) if out.ndim == 0 else out
+
+
+def softmin_worst_case(T: int, beta: float, grid: int = 20001) -> float:
+    """The exact sup over sequences in [0,1]^T of z~ - min_t Psi(t) for one soft-min head with S = [T]:
+    (1/beta) max_{u in [0, beta]} N u e^{-u} / (1 + N e^{-u}), N = T - 1. For a fixed total weight the
+    excess is a sum of -w log w terms, which is largest when all N other tokens share one gap (Jensen),
+    so a one-dimensional search is exact. Grows like log(T)/beta, not T/beta."""
+    N = T - 1
+    if N == 0:
+        return 0.0
+    u_hi = min(float(beta), math.log(N) + 60.0)
+    u = np.linspace(0.0, u_hi, grid)
+    val = N * u * np.exp(-u) / (1.0 + N * np.exp(-u))
+    # refine around the grid maximum
+    i = int(val.argmax())
+    lo, hi = u[max(i - 1, 0)], u[min(i + 1, grid - 1)]
+    u2 = np.linspace(lo, hi, 2001)
+    val2 = N * u2 * np.exp(-u2) / (1.0 + N * np.exp(-u2))
+    return float(max(val.max(), val2.max()) / beta)
+
+
+def theorem21_beta(T: int, eps: float, L0: float, D: int) -> float:
+    """The temperature the proof of Theorem 2(1) prescribes: max{1, 4 C_T L0 D / eps, log(4 C_T L0 D / eps)}
+    with C_T = max(T/e, T) = T and L0 = sup ||grad F0||_1. It grows like T/eps."""
+    a = 4 * T * L0 * D / eps
+    return max(1.0, a, math.log(a))
+
+
+def _invert_decreasing(fn: Callable[[float], float], target: float, lo: float = 1e-3, hi: float = 1e15) -> float:
+    """Smallest beta in [lo, hi] with fn(beta) <= target for fn decreasing in beta (bisection on log beta)."""
+    if fn(hi) > target:
+        return float("inf")
+    for _ in range(200):
+        mid = math.sqrt(lo * hi)
+        if fn(mid) <= target:
+            hi = mid
+        else:
+            lo = mid
+        if hi / lo < 1 + 1e-9:
+            break
+    return hi
+
+
+def beta_needed(T: int, eps: float, kind: str) -> float:
+    """Smallest beta with soft-min excess <= eps for one head with S = [T]: kind 'bound' inverts (T-1)/(e beta)
+    (equation (15)); kind 'worst case' inverts the exact worst case over [0,1]^T."""
+    if kind == "bound":
+        return (T - 1) / (math.e * eps) if T > 1 else 0.0
+    if kind == "worst case":
+        return _invert_decreasing(lambda b: softmin_worst_case(T, b), eps)
+    raise ValueError(f"kind must be 'bound' or 'worst case', got {kind!r}")
+
+
+# ----------------------------------------------------------------------------------------------------
+# Lemma 4: Lipschitz constant of a bounded two-layer network
+# ----------------------------------------------------------------------------------------------------
+
+
+def _two_layer(U, b, V, c, x, act):
+    return (act(x @ U.T + b)) @ V.T + c
+
+
+def lemma4_check(width_grid=(4, 16, 64), in_dim_grid=(2, 8, 32), n_nets: int = 20, n_pairs: int = 200,
+                 seed: int = 0) -> pd.DataFrame:
+    """For random two-layer networks F(x) = V act(U x + b) + c with every entry in [-1, 1] and a 1-Lipschitz
+    activation (ReLU or tanh), the largest ratio |F_j(x1) - F_j(x2)| / (p sqrt(n_in) ||x1 - x2||) over
+    random pairs, per (p, n_in, act); p is the hidden width and n_in the input width (the lemma's n).
+    Lemma 4's inequality says every ratio is <= 1. Each row also gives the ratio reached by the extremal
+    network (all entries 1, all units active, x1 - x2 along the all-ones direction), which shows the
+    inequality is tight."""
+    gen = torch.Generator().manual_seed(seed)
+    rows = []
+    acts = {"relu": torch.relu, "tanh": torch.tanh}
+    for p, n_in, (an, act) in itertools.product(width_grid, in_dim_grid, acts.items()):
+        worst = 0.0
+        for _ in range(n_nets):
+            U = torch.rand(p, n_in, generator=gen, dtype=torch.float64) * 2 - 1
+            b = torch.rand(p, generator=gen, dtype=torch.float64) * 2 - 1
+            V = torch.rand(3, p, generator=gen, dtype=torch.float64) * 2 - 1
+            c = torch.rand(3, generator=gen, dtype=torch.float64) * 2 - 1
+            # pairs: random points, plus pairs along the direction that aligns with the first layer
+            x1 = torch.randn(n_pairs, n_in, generator=gen, dtype=torch.float64)
+            dx = torch.randn(n_pairs, n_in, generator=gen, dtype=torch.float64) * 10 ** (
+                torch.rand(n_pairs, 1, generator=gen, dtype=torch.float64) * 4 - 3)
+            dx[: n_pairs // 2] = torch.sign(U[0]) * dx[: n_pairs // 2].abs().mean(1, keepdim=True)
+            x2 = x1 + dx
+            dF = (_two_layer(U, b, V, c, x1, act) - _two_layer(U, b, V, c, x2, act)).abs()  # (pairs, 3)
+            ratio = dF / (p * math.sqrt(n_in) * dx.norm(dim=1, keepdim=True))
+            worst = max(worst, float(ratio.max()))
+        # extremal network: U = V = 1, b large enough that ReLU is the identity on the test points
+        U = torch.ones(p, n_in, dtype=torch.float64)
+        V = torch.ones(1, p, dtype=torch.float64)
+        b = torch.ones(p, dtype=torch.float64)
+        x1 = torch.zeros(1, n_in, dtype=torch.float64)
+        x2 = x1 + 1e-3 / math.sqrt(n_in)
+        dF = (_two_layer(U, b, V, torch.zeros(1, dtype=torch.float64), x1, torch.relu)
+              - _two_layer(U, b, V, torch.zeros(1, dtype=torch.float64), x2, torch.relu)).abs()
+        tight = float(dF.max() / (p * math.sqrt(n_in) * (x2 - x1).norm()))
+        rows.append(dict(p=p, n_in=n_in, activation=an, nets=n_nets, pairs=n_pairs, max_ratio=worst,
+                         extremal_ratio=tight))
+    return pd.DataFrame(rows)
+
+
+def width_needed(lipschitz: float, in_dim: int) -> float:
+    """Lemma 4 read backwards: a two-layer block with entries <= 1 and input width n_in whose Lipschitz
+    constant (per output) is at least L needs hidden width p >= L / sqrt(n_in)."""
+    return lipschitz / math.sqrt(in_dim)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Lemma 5: local linear growth of a feature near its minimiser
+# ----------------------------------------------------------------------------------------------------
+
+
+def gaussian_well(x_star, A) -> Callable[[torch.Tensor], torch.Tensor]:
+    """f(x) = 1 - exp(-(x - x*)^T A (x - x*)/2): C^2, values in [0, 1), unique minimum 0 at x*, Hessian A at
+    x* (positive definite for a positive definite A), and concave far from x* (so r is not arbitrary)."""
+    xs = torch.as_tensor(x_star, dtype=torch.float64)
+    A = torch.as_tensor(A, dtype=torch.float64)
+
+    def f(x: torch.Tensor) -> torch.Tensor:
+        dx = x - xs
+        return 1.0 - torch.exp(-0.5 * torch.einsum("...i,ij,...j->...", dx, A, dx))
+
+    return f
+
+
+def hessian_min_eig(f, points: torch.Tensor) -> torch.Tensor:
+    """lambda_min of the Hessian of f at each point (rows of `points`)."""
+    H = torch.func.vmap(torch.func.hessian(f))(points)  # (P, d, d)
+    return torch.linalg.eigvalsh(H)[:, 0]
+
+
+def lemma5_radius(f, x_star, lam_min: float, r_grid, n_probe: int = 400, seed: int = 0) -> float:
+    """The largest r in r_grid such that the Hessian stays >= lam_min/2 at n_probe random points of the
+    ball B(x*, r) (the region where the lemma's Taylor argument applies). Returns 0 if none."""
+    gen = torch.Generator().manual_seed(seed)
+    xs = torch.as_tensor(x_star, dtype=torch.float64)
+    d = xs.numel()
+    best = 0.0
+    for r in sorted(r_grid):
+        v = torch.randn(n_probe, d, generator=gen, dtype=torch.float64)
+        v = v / v.norm(dim=1, keepdim=True) * r * torch.rand(n_probe, 1, generator=gen, dtype=torch.float64) ** (1 / d)
+        if float(hessian_min_eig(f, xs + v).min()) >= lam_min / 2:
+            best = r
+        else:
+            break
+    return best
+
+
+def lemma5_check(f, x_star, r: float, lam_min: float, n_directions: int = 64, n_pairs: int = 400,
+                 seed: int = 0) -> pd.DataFrame:
+    """On segments G = {x* + t v : t in [r/4, r/2]} for n_directions unit directions v, the smallest ratio
+    |f(x) - f(y)| / (L ||x - y||) over random pairs, with L = lam_min r / 8 (Lemma 5 says >= 1), and the
+    smallest f - f(x*) on G (Lemma 5 says > 0)."""
+    gen = torch.Generator().manual_seed(seed)
+    xs = torch.as_tensor(x_star, dtype=torch.float64)
+    d = xs.numel()
+    L = lam_min * r / 8
+    z = float(f(xs))
+    rows = []
+    for k in range(n_directions):
+        if d == 2:  # evenly spread directions in the plane, so the worst one is not missed
+            ang = 2 * math.pi * k / n_directions
+            v = torch.tensor([math.cos(ang), math.sin(ang)], dtype=torch.float64)
+        else:
+            v = torch.randn(d, generator=gen, dtype=torch.float64)
+            v = v / v.norm()
+        t1 = r / 4 + (r / 4) * torch.rand(n_pairs, generator=gen, dtype=torch.float64)
+        t2 = r / 4 + (r / 4) * torch.rand(n_pairs, generator=gen, dtype=torch.float64)
+        keep = (t1 - t2).abs() > 1e-9
+        p1, p2 = xs + t1[keep, None] * v, xs + t2[keep, None] * v
+        ratio = (f(p1) - f(p2)).abs() / (L * (p1 - p2).norm(dim=1))
+        ends = xs + torch.linspace(r / 4, r / 2, 101, dtype=torch.float64)[:, None] * v
+        rows.append(dict(direction=k, r=r, L=L, min_ratio=float(ratio.min()), min_excess=float((f(ends) - z).min())))
+    return pd.DataFrame(rows)
+
+
+# ----------------------------------------------------------------------------------------------------
+# The lower-bound mechanism: the Lipschitz constant a feed-forward block would need
+# ----------------------------------------------------------------------------------------------------
+
+
+def required_lipschitz(model, task, eps: float, n_base: int = 200, seed: int = 0,
+                       deltas=(3.0, 5.0, 10.0), margin: float = 0.1) -> dict:
+    """Pair search on a task whose targets depend on the extreme tokens (max + min, d = 1).
+
+    Base sequences are drawn uniformly in [margin, 1 - margin]; each partner moves the arg-max token up,
+    the arg-min token down, or both, by delta * eps (delta in `deltas`), so every pair has targets at
+    least 3 eps apart. A feed-forward block F that is eps-accurate on both sequences of a pair must change
+    by |H1 - H2| - 2 eps across the head outputs u1, u2 (the pre-readout vectors), so it needs Lipschitz
+    constant at least (|H1 - H2| - 2 eps) / ||u1 - u2||. Returns the largest such value over all pairs,
+    the smallest ||u1 - u2|| among pairs with |H1 - H2| >= 3 eps, and the pair count."""
+    gen = torch.Generator().manual_seed(seed)
+    dtype = next(model.parameters(), torch.zeros((), dtype=torch.float64)).dtype
+    T = task.T
+    lo, hi = margin, 1 - margin
+    X = lo + (hi - lo) * torch.rand(n_base, T, 1, generator=gen, dtype=dtype)
+    rows = torch.arange(n_base)
+    imax, imin = X[..., 0].argmax(1), X[..., 0].argmin(1)
+    partners = []
+    for dlt in deltas:
+        step = dlt * eps
+        up = X.clone()
+        up[rows, imax, 0] += step
+        down = X.clone()
+        down[rows, imin, 0] -= step
+        both = X.clone()
+        both[rows, imax, 0] += step
+        both[rows, imin, 0] -= 2 * step  # net change of max + min is -step: a different direction
+        partners += [up, down, both]
+    with torch.no_grad():
+        u0 = model.pre_readout(X)
+        H0 = task.target(X)
+        best_L, min_du, n_pairs = 0.0, float("inf"), 0
+        for Xp in partners:
+            up = model.pre_readout(Xp)
+            dH = (task.target(Xp) - H0).abs()
+            du = (up - u0).norm(dim=1)
+            ok = dH >= 3 * eps - 1e-12
+            n_pairs += int(ok.sum())
+            if ok.any():
+                L = (dH[ok] - 2 * eps) / du[ok].clamp_min(1e-300)
+                best_L = max(best_L, float(L.max()))
+                min_du = min(min_du, float(du[ok].min()))
+    return dict(T=T, eps=eps, required_lipschitz=best_L, min_head_output_gap=min_du, pairs=n_pairs)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Claim checks: numbers in, verdict out. Each can fail.
+# ----------------------------------------------------------------------------------------------------
+
+
+def check_lemma2(df: pd.DataFrame, tol: float = 0.0) -> claims.Verdict:
+    """C2: every identity holds to `tol` on every test sequence (exact equality by default)."""
+    worst = df[["err_U", "err_Y", "err_Z"]].max()
+    flags = [bool((df[c] <= tol).all()) for c in ("err_U", "err_Y", "err_Z")]
+    sizes = ", ".join(sorted({f"T={r.T}, m={r.m} ({r.subsets} subsets)" for r in df.itertuples()}))
+    return claims.Verdict(
+        "C2", "Lemma 2: U = m-th largest, Y_t = min(x(t), v_m), 1 - Z_t = max(x(t), w_m) (brute force over all m-subsets)",
+        claims.verdict_from(flags),
+        f"{len(df)} sequences ({sizes}), incl. ties; largest discrepancies U {worst['err_U']:.1e}, "
+        f"Y {worst['err_Y']:.1e}, Z {worst['err_Z']:.1e} (tolerance {tol:g})")
+
+
+def check_selector(df: pd.DataFrame, rel_tol: float = 1e-6) -> claims.Verdict:
+    """C3: (a) the sup error over all tested inputs never exceeds the exact worst case (nor 1/sqrt(2 e q));
+    (b) it does not increase with q; (c) it tends to 0: at the largest q it is below 1% of its value at
+    the smallest q."""
+    sup = df.groupby("q").agg(sup_error=("sup_error", "max"), exact=("exact_sup", "first"), bound=("bound", "first"))
+    sup = sup.sort_index()
+    a = bool((sup["sup_error"] <= sup["exact"] * (1 + rel_tol) + 1e-15).all() and (sup["exact"] <= sup["bound"]).all())
+    b = bool((np.diff(sup["sup_error"].to_numpy()) <= 1e-15).all())
+    c = bool(sup["sup_error"].iloc[-1] <= 0.01 * sup["sup_error"].iloc[0])
+    ev = (f"sup error {sup['sup_error'].iloc[0]:.3g} at q={sup.index[0]:g} -> {sup['sup_error'].iloc[-1]:.3g} at "
+          f"q={sup.index[-1]:g}; never above the exact worst case: {a}; non-increasing in q: {b}; "
+          f"below 1% of the first value at the largest q: {c}")
+    return claims.Verdict("C3", "Lemma 3: the smooth selector converges uniformly as q grows", claims.verdict_from([a, b, c]), ev)
+
+
+def check_lemma1(results: list[dict]) -> claims.Verdict:
+    """C4 (one-dimensional illustration): every repaired feature is within 5 eta of the original, has a
+    unique minimiser on the grid with positive curvature, lies in [0, 1], and the minimisers differ."""
+    flags, parts = [], []
+    for k, r in enumerate(results, 1):
+        ok = (r["errors"]["total"] <= 5 * r["eta"] and r["strict_min"] and r["unique_min_gap"] > 0
+              and r["curvature"] > 0 and r["squash_is_identity"])
+        flags.append(bool(ok))
+        parts.append(f"f_{k}: sup err {r['errors']['total']:.4f} (5 eta = {5 * r['eta']:.3f}), argmin {r['argmin']:.4f}, "
+                     f"f'' {r['curvature']:.3g}, other basins higher by {r['unique_min_gap']:.1e}")
+    mins = [r["argmin"] for r in results]
+    distinct = len(results) < 2 or min(abs(a - b) for a, b in itertools.combinations(mins, 2)) > 1e-3
+    flags.append(bool(distinct))
+    return claims.Verdict("C4", "Lemma 1 (1-d): bump-and-shift turns continuous features into admissible ones within 5 eta",
+                          claims.verdict_from(flags), "; ".join(parts) + f"; minimisers distinct: {distinct}")
+
+
+def check_density(sub: list[claims.Verdict]) -> claims.Verdict:
+    """C1: a theorem; what can be computed is that each numerical step its proof relies on holds."""
+    flags = [v.verdict == claims.REPRODUCED for v in sub]
+    return claims.Verdict("C1", "Theorem 1 (density): the computable steps of its proof (Lemmas 1-3) hold numerically",
+                          claims.verdict_from(flags),
+                          "proof-only claim; steps checked: " + ", ".join(f"{v.claim_id} {v.verdict}" for v in sub))
+
+
+def check_exponent(table: pd.DataFrame) -> claims.Verdict:
+    """C7: k is linear in T (constant slope 1/(4((n+1)s+1)) per (s, n, D)), and k <= 0 exactly when
+    T <= 4((n+2)s + D)."""
+    flags, slopes = [], []
+    for (s, n, D), g in table.groupby(["s", "n", "D"]):
+        g = g.sort_values("T")
+        if len(g) >= 3:
+            sl = np.diff(g["k"]) / np.diff(g["T"])
+            want = 1 / (4 * ((n + 1) * s + 1))
+            flags.append(bool(np.allclose(sl, want, rtol=1e-9, atol=1e-12)))
+            slopes.append(f"(s={s}, n={n}, D={D}): {sl.mean():.4f}")
+        flags.append(bool(((g["k"] <= 0) == (g["T"] <= g["threshold"])).all()))
+    return claims.Verdict("C7", "Theorem 2(2): k grows linearly in T and is vacuous exactly when T <= 4((n+2)s + D)",
+                          claims.verdict_from(flags), f"{len(table)} (T, s, n, D) points; slopes dk/dT " + "; ".join(slopes[:4])
+                          + ("; ..." if len(slopes) > 4 else ""))
+
+
+def check_corollary1(df: pd.DataFrame, T_max: int) -> claims.Verdict:
+    """C14: k(T, D1, 2, D2) - max(D1, D2) > 0 for every pair and every T allowed by D1^2 + D2^2 <= T/50."""
+    if df.empty:
+        return claims.Verdict("C14", "Corollary 1 arithmetic", claims.NOT_TESTED, f"no pair fits T <= {T_max}")
+    worst = df.loc[df["min_margin"].idxmin()]
+    ok = bool((df["min_margin"] > 0).all())
+    return claims.Verdict(
+        "C14", "Corollary 1: k(T, s=D1, n=2, D=D2) > max(D1, D2) whenever D1 < D2 and D1^2 + D2^2 <= T/50",
+        claims.verdict_from(ok),
+        f"{len(df)} pairs (D1, D2), every integer T up to {T_max} ({int(df['n_T_checked'].sum())} cases); smallest margin "
+        f"{worst['min_margin']:.3f} at D1={int(worst['D1'])}, D2={int(worst['D2'])}, T={int(worst['T_at_min'])}")
+
+
+def check_lemma4(df: pd.DataFrame, tol: float = 1e-9) -> claims.Verdict:
+    """C8: no random network exceeds the bound |dF_j| <= p sqrt(n_in) ||dx||, and the extremal network reaches
+    it (ratio >= 0.999), so the inequality is tight."""
+    a = bool((df["max_ratio"] <= 1 + tol).all())
+    b = bool((df["extremal_ratio"] >= 0.999).all() and (df["extremal_ratio"] <= 1 + tol).all())
+    return claims.Verdict("C8", "Lemma 4: |F_j(x1) - F_j(x2)| <= p sqrt(n) ||x1 - x2|| for two-layer nets with entries <= 1",
+                          claims.verdict_from([a, b]),
+                          f"{int(df['nets'].sum())} random nets over {len(df)} (p, n_in, activation) settings: largest "
+                          f"ratio to the bound {df['max_ratio'].max():.3f}; extremal net reaches {df['extremal_ratio'].min():.4f}")
+
+
+def check_lemma5(df: pd.DataFrame, r: float) -> claims.Verdict:
+    """C9: on every segment, |f(x) - f(y)| >= (lam_min r / 8) ||x - y|| and f > z."""
+    if r <= 0:
+        return claims.Verdict("C9", "Lemma 5: local linear growth near the minimiser", claims.NOT_REPRODUCED,
+                              "no radius r with a Hessian >= lambda_min/2 was found")
+    a = bool((df["min_ratio"] >= 1).all())
+    b = bool((df["min_excess"] > 0).all())
+    return claims.Verdict("C9", "Lemma 5: |f(x) - f(y)| >= (lambda_min r/8) ||x - y|| on G = {x* + t v: t in [r/4, r/2]}",
+                          claims.verdict_from([a, b]),
+                          f"{len(df)} directions, r = {r:.3g}, L = {df['L'].iloc[0]:.4g}: smallest ratio to L "
+                          f"{df['min_ratio'].min():.3f}; smallest f - z on G {df['min_excess'].min():.3g}")
+
+
+def check_mechanism(df: pd.DataFrame, one_head: str = "one head", enough: str = "h = D construction",
+                    factor: float = 2.0) -> claims.Verdict:
+    """C10: for every one-head model the required Lipschitz constant grows with T (ratio from the shortest to
+    the longest T >= factor and a positive rank correlation), while for the h = D construction it grows by
+    less than `factor`. df has columns model, kind ('one head' / 'h = D construction'), T, required_lipschitz."""
+    flags, parts = [], []
+    for model, g in df.groupby("model", sort=False):
+        g = g.sort_values("T")
+        L = g["required_lipschitz"].to_numpy()
+        growth = L[-1] / L[0]
+        rho = float(np.corrcoef(pd.Series(g["T"]).rank(), pd.Series(L).rank())[0, 1]) if len(g) > 1 else 0.0
+        kind = g["kind"].iloc[0]
+        if kind == one_head:
+            ok = growth >= factor and rho > 0
+        elif kind == enough:
+            ok = growth < factor
+        else:
+            continue
+        flags.append(bool(ok))
+        parts.append(f"{model}: x{growth:.3g} from T={g['T'].iloc[0]} to T={g['T'].iloc[-1]}")
+    if not flags:
+        return claims.Verdict("C10", "lower-bound mechanism", claims.NOT_TESTED, "no models")
+    return claims.Verdict("C10", "with one head (h < D) the Lipschitz constant F must have grows with T; with h = D it does not",
+                          claims.verdict_from(flags), "; ".join(parts))
