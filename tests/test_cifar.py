@@ -1,0 +1,341 @@
+"""CIFAR-10: loaders on the shipped archive and on a tiny canonical-format archive, checksums, edge
+padding at random positions, patch counts, the ViT's per-head shapes, the page's claim checks (which
+must be able to fail), and the page's pipeline end to end at the smoke tier."""
+
+import hashlib
+import io
+import pickle
+import tarfile
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from headcount import claims
+from headcount.pages import cifar10 as page
+from headcount.realdata import cifar
+from headcount.vit import CifarRun, ViT, ViTConfig, lr_at, make_tokens, offsets_for, train_cifar
+
+needs_archive = pytest.mark.skipif(not cifar.jpg_archive_path().is_file(),
+                                   reason="the offline CIFAR-10 JPEG copy is not present")
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path, monkeypatch):
+    """Every test writes its caches, results, figures and verdicts under tmp_path."""
+    monkeypatch.setenv("HEADCOUNT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("HEADCOUNT_STORE", str(tmp_path / "store"))
+    monkeypatch.setenv("HEADCOUNT_FIGURES_DIR", str(tmp_path / "figures"))
+    monkeypatch.setenv("HEADCOUNT_CLAIMS_DIR", str(tmp_path / "claims"))
+    torch.set_num_threads(1)
+
+
+# ---------------------------------------------------------------------------------------------- loaders
+
+
+@needs_archive
+def test_jpg_subset_decode_of_the_shipped_archive():
+    s = cifar.read_jpg_archive(split="test", per_class=3)  # the test split comes first: a short read
+    assert s.images.shape == (30, 32, 32, 3) and s.images.dtype == np.uint8
+    assert s.labels.dtype == np.int64 and set(s.labels.tolist()) == set(range(10))
+    assert np.bincount(s.labels, minlength=10).tolist() == [3] * 10
+    assert s.index.tolist() == [0, 1, 2] * 10  # class-major, source order within a class
+    assert 40 < s.images.mean() < 200 and s.images.std() > 20  # real photographs, not a blank array
+    assert len({s.images[i].tobytes() for i in range(30)}) == 30
+
+
+@needs_archive
+def test_load_caches_decoded_arrays_outside_the_shared_data(tmp_path):
+    a = cifar.load_cifar10("test", per_class=2, source="jpg")
+    files = list((tmp_path / "cache" / "cifar10").glob("*.npz"))
+    assert len(files) == 1 and "test-k2" in files[0].name
+    b = cifar.load_cifar10("test", per_class=2, source="jpg")  # now from the cache
+    assert np.array_equal(a.images, b.images) and np.array_equal(a.labels, b.labels)
+    assert not list(cifar.jpg_archive_path().parent.glob("*.npz"))
+
+
+def test_corrupt_archive_gives_a_clear_error(tmp_path):
+    bad = tmp_path / "cifar10-jpg.tar.xz"
+    bad.write_bytes(b"not the archive")
+    with pytest.raises(cifar.CifarDataError, match="sha256 .* expected 613bffa3"):
+        cifar.read_jpg_archive(bad, split="test", per_class=1)
+    with pytest.raises(FileNotFoundError, match="not found"):
+        cifar.read_jpg_archive(tmp_path / "absent.tar.xz", split="test")
+
+
+def test_missing_archives_name_both_places_and_the_download(tmp_path, monkeypatch):
+    monkeypatch.setenv("HEADCOUNT_DATA", str(tmp_path / "no-data"))
+    with pytest.raises(FileNotFoundError, match="download_python_archive"):
+        cifar.load_cifar10("train", per_class=1)
+
+
+def _python_archive(path, per_batch=6, seed=0):
+    """A tiny archive in the canonical format: data_batch_1..5 and test_batch, pickled dicts with bytes
+    keys, rows of 3072 bytes (R plane, G plane, B plane)."""
+    rng = np.random.default_rng(seed)
+    truth = {"train": [], "test": []}
+    with tarfile.open(path, "w:gz") as tar:
+        for name in cifar.PY_MEMBERS["train"] + cifar.PY_MEMBERS["test"]:
+            imgs = rng.integers(0, 256, size=(per_batch, 32, 32, 3), dtype=np.uint8)
+            labels = [int(v) for v in rng.integers(0, 10, size=per_batch)]
+            batch = {b"batch_label": b"x", b"labels": labels,
+                     b"data": imgs.transpose(0, 3, 1, 2).reshape(per_batch, 3072),
+                     b"filenames": [b"f.png"] * per_batch}
+            blob = pickle.dumps(batch, protocol=2)
+            info = tarfile.TarInfo(name)
+            info.size = len(blob)
+            tar.addfile(info, io.BytesIO(blob))
+            truth["test" if name.endswith("test_batch") else "train"].append((imgs, labels))
+    return truth
+
+
+def test_python_archive_reader_on_a_tiny_archive(tmp_path):
+    path = tmp_path / "cifar-10-python.tar.gz"
+    truth = _python_archive(path)
+    md5 = hashlib.md5(path.read_bytes()).hexdigest()
+    s = cifar.read_python_archive(path, split="train", expected_md5=md5)
+    imgs = np.concatenate([b[0] for b in truth["train"]])
+    labs = np.concatenate([b[1] for b in truth["train"]])
+    assert s.images.shape == (30, 32, 32, 3) and s.images.dtype == np.uint8
+    order = np.lexsort((np.arange(30), labs))  # the reader returns class-major, batch order within a class
+    assert np.array_equal(s.images, imgs[order]) and np.array_equal(s.labels, labs[order])
+    t = cifar.read_python_archive(path, split="test", per_class=1, expected_md5=None)
+    assert np.array_equal(np.sort(t.labels), np.unique(truth["test"][0][1]))
+    assert (t.index == 0).all()
+    with pytest.raises(cifar.CifarDataError, match="md5"):
+        cifar.read_python_archive(path, split="train")  # not the canonical file: its md5 differs
+
+
+def test_python_archive_refuses_code_in_pickles(tmp_path):
+    path = tmp_path / "evil.tar.gz"
+    blob = pickle.dumps({b"data": eval, b"labels": []}, protocol=2)  # a pickle that references a builtin
+    with tarfile.open(path, "w:gz") as tar:
+        info = tarfile.TarInfo(cifar.PY_MEMBERS["test"][0])
+        info.size = len(blob)
+        tar.addfile(info, io.BytesIO(blob))
+    with pytest.raises(cifar.CifarDataError, match="refusing to unpickle"):
+        cifar.read_python_archive(path, split="test", expected_md5=None)
+
+
+def test_download_checks_the_md5_and_keeps_nothing_bad(tmp_path):
+    src = tmp_path / "remote.tar.gz"
+    src.write_bytes(b"payload")
+    good = hashlib.md5(b"payload").hexdigest()
+    dest = cifar.download_python_archive(tmp_path / "d", url=src.as_uri(), expected_md5=good)
+    assert dest.read_bytes() == b"payload"
+    with pytest.raises(cifar.CifarDataError, match="md5"):
+        cifar.download_python_archive(tmp_path / "e", url=src.as_uri(), expected_md5="0" * 32)
+    assert list((tmp_path / "e").iterdir()) == []
+
+
+# ---------------------------------------------------------------------------------------------- padding
+
+
+@pytest.mark.parametrize("canvas", [32, 48, 64])
+def test_padding_keeps_the_image_at_its_position_and_repeats_edges(canvas):
+    rng = np.random.default_rng(1)
+    imgs = rng.integers(0, 256, size=(5, 32, 32, 3), dtype=np.uint8)
+    off = cifar.draw_offsets(5, canvas, seed=3)
+    assert off.min() >= 0 and off.max() <= canvas - 32
+    out = cifar.pad_to_canvas(torch.from_numpy(imgs), canvas, torch.from_numpy(off)).numpy()
+    assert out.shape == (5, canvas, canvas, 3) and out.dtype == np.uint8
+    for b in range(5):
+        r, c = off[b]
+        assert np.array_equal(out[b, r:r + 32, c:c + 32], imgs[b])  # intact where it was placed
+        ref = np.pad(imgs[b], ((r, canvas - 32 - r), (c, canvas - 32 - c), (0, 0)), mode="edge")
+        assert np.array_equal(out[b], ref)
+
+
+def test_offsets_are_seeded_and_cover_the_canvas():
+    a, b = cifar.draw_offsets(2000, 64, seed=[0, 64, 0]), cifar.draw_offsets(2000, 64, seed=[0, 64, 0])
+    assert np.array_equal(a, b)
+    assert not np.array_equal(a, cifar.draw_offsets(2000, 64, seed=[0, 64, 1]))
+    assert a.min() == 0 and a.max() == 32  # every position 0..S-32 can occur
+    run = CifarRun(canvas=64, patch=8, placement="per_epoch")
+    assert not torch.equal(offsets_for(run, 50, "train", 0), offsets_for(run, 50, "train", 1))
+    assert torch.equal(offsets_for(run, 50, "train"), offsets_for(run, 50, "train"))
+
+
+@pytest.mark.parametrize("canvas,p", [(32, 4), (48, 4), (128, 4), (32, 8), (64, 8)])
+def test_patch_count_is_T_minus_one(canvas, p):
+    T = cifar.seq_len(canvas, p)
+    assert T == (canvas // p) ** 2 + 1
+    x = torch.zeros(2, canvas, canvas, 3)
+    assert cifar.patchify(x, p).shape == (2, T - 1, 3 * p * p)
+
+
+def test_paper_T_values_come_from_patch_4():
+    assert [cifar.seq_len(S, 4) for S in (32, 48, 64, 96, 128)] == [65, 145, 257, 577, 1025]
+    assert [cifar.seq_len(S, 8) for S in (32, 48, 64, 96, 128)] == [17, 37, 65, 145, 257]
+    with pytest.raises(ValueError, match="multiple of the patch"):
+        cifar.seq_len(36, 8)
+
+
+def test_patchify_keeps_pixels_of_each_patch_together():
+    x = torch.arange(8 * 8 * 3).reshape(1, 8, 8, 3)
+    p = cifar.patchify(x, 4)  # 4 patches, row-major
+    assert torch.equal(p[0, 1], x[0, 0:4, 4:8].reshape(-1))
+    assert torch.equal(p[0, 2], x[0, 4:8, 0:4].reshape(-1))
+
+
+# ---------------------------------------------------------------------------------------------- model
+
+
+@pytest.mark.parametrize("h", [1, 3, 8])
+def test_vit_shapes_per_head(h):
+    cfg = ViTConfig(h=h, n=16, T=17, patch_dim=192)
+    assert cfg.E == 16 * h
+    model = ViT(cfg)
+    for blk in model.blocks:
+        assert blk.attn.W_Q.shape == blk.attn.W_K.shape == blk.attn.W_V.shape == (h, 16 * h, 16)
+        assert blk.attn.W_O.shape == (h, 16, 16 * h)
+    assert len(model.blocks) == 4 and model.pos.shape == (1, 17, 16 * h)
+    x = torch.randn(5, 16, 192)
+    assert model(x).shape == (5, 10)
+    w = model.eval().attention_weights(x)
+    assert len(w) == 4 and w[0].shape == (5, h, 17, 17)
+    assert torch.allclose(w[0].sum(-1), torch.ones(5, h, 17), atol=1e-5)
+    with pytest.raises(ValueError, match="T = 17"):
+        model(torch.randn(5, 15, 192))
+
+
+def test_attention_matches_an_explicit_per_head_loop():
+    torch.manual_seed(0)
+    model = ViT(ViTConfig(h=3, n=4, T=5, patch_dim=6, n_layers=1, dropout=0.0)).eval()
+    att = model.blocks[0].attn
+    x = torch.randn(2, 5, 12)
+    heads = []
+    for i in range(3):
+        q, k, v = (x @ W[i] + b[i] for W, b in ((att.W_Q, att.b_Q), (att.W_K, att.b_K), (att.W_V, att.b_V)))
+        a = torch.softmax(q @ k.transpose(-1, -2) / 2.0, dim=-1)
+        heads.append(a @ v @ att.W_O[i])
+    assert torch.allclose(att(x), sum(heads) + att.b_O, atol=1e-5)
+
+
+def test_schedule_warms_up_then_decays_to_zero():
+    lrs = [lr_at(s, 100, 1.0, 10) for s in range(101)]
+    assert lrs[0] == pytest.approx(0.1) and lrs[9] == pytest.approx(1.0)
+    assert lrs[10] == pytest.approx(1.0) and lrs[100] == pytest.approx(0.0, abs=1e-12)
+    assert all(a >= b for a, b in zip(lrs[10:], lrs[11:]))
+
+
+def _random_data(n_per_class=4, seed=0):
+    rng = np.random.default_rng(seed)
+    x = torch.from_numpy(rng.integers(0, 256, size=(10 * n_per_class, 32, 32, 3), dtype=np.uint8))
+    y = torch.arange(10).repeat_interleave(n_per_class)
+    return {"xtr": x, "ytr": y, "xva": x[:20], "yva": y[:20], "mean": torch.full((3,), 0.5),
+            "std": torch.full((3,), 0.29)}
+
+
+def test_training_is_deterministic_and_can_fit():
+    run = CifarRun(h=2, canvas=32, patch=8, epochs=2, batch_size=16, lr=3e-3)
+    data = _random_data()
+    a, b = train_cifar(run, data, "cpu"), train_cifar(run, data, "cpu")
+    assert a["train_acc"] == b["train_acc"] and a["curve"] == b["curve"] and a["T"] == 17 and a["E"] == 32
+    fit = train_cifar(CifarRun(h=2, canvas=32, patch=8, epochs=40, batch_size=20, lr=3e-3, dropout=0.0,
+                               weight_decay=0.0), _random_data(2), "cpu")
+    assert fit["train_acc"] >= 0.6  # memorises 20 random images (chance: 0.1)
+
+
+def test_tokens_are_standardised_patches_of_the_padded_canvas():
+    run = CifarRun(canvas=48, patch=8)
+    imgs = torch.full((2, 32, 32, 3), 255, dtype=torch.uint8)
+    tok = make_tokens(imgs, torch.tensor([[0, 0], [16, 16]]), run, torch.zeros(3), torch.full((3,), 0.5))
+    assert tok.shape == (2, 36, 192) and torch.allclose(tok, torch.full_like(tok, 2.0))
+
+
+# ---------------------------------------------------------------------------------------------- analysis
+
+
+def test_reversal_score_definition():
+    assert page.reversal_score({65: 0.1, 145: 0.2, 257: 0.3}) == 0.0  # error grows with T: no reversal
+    assert page.reversal_score({65: 0.3, 145: 0.2, 257: 0.1}) == pytest.approx(0.4 / 0.2 / 1)  # (0.1+0.2+0.1)/0.2
+    assert page.reversal_score({65: 0.1, 145: 0.1}) == 0.0
+    assert page.reversal_score(pd.Series({145: 0.3, 65: 0.1})) == 0.0  # sorted by T, not by position
+
+
+def test_reversal_score_on_the_papers_table_8():
+    R = page.reversal_scores(page.paper_summary()).set_index("h")["R"]
+    assert (R[[1, 2, 4, 8]] == 0).all()
+    assert R[10] == pytest.approx(0.2 * 0.01 / (0.016))  # only 96.5 -> 96.7 reverses; w = 98.1 - 96.5
+    assert R[16] > 0 and R[20] > 0 and R[24] > 0
+
+
+def _summary(drop_below=5.0, drop_above=0.3, val_best=10, hs=(1, 2, 4, 8, 10, 12, 16, 24), Ts=(65, 145, 257)):
+    rows = []
+    for h in hs:
+        for i, T in enumerate(Ts):
+            base = 50 + 2 * h if h < 10 else 98.0
+            drop = drop_below if h < 10 else drop_above
+            # past h = 10 the longest T ends a little above the middle one: a reversal, as in the paper
+            train = base - drop * i / (len(Ts) - 1) + (0.2 * (i == len(Ts) - 1) if h >= 10 else 0)
+            val = 70 - abs(h - val_best) - 3 * i
+            rows.append(dict(h=h, T=T, canvas=32, patch=4, train_mean=train, train_std=0.1, val_mean=val,
+                             val_std=0.1, seeds=3))
+    return pd.DataFrame(rows)
+
+
+def test_claim_checks_pass_on_paperlike_numbers_and_on_the_paper():
+    for vs in (page.verdicts(_summary(), "t"), page.verdicts(page.paper_summary(), "t")):
+        got = {v.claim_id: v.verdict for v in vs}
+        assert got["C26a"] == got["C26b"] == got["C28a"] == got["C28b"] == claims.REPRODUCED, got
+    assert page.verdicts(_summary(), "t")[2].verdict == claims.REPRODUCED  # C27 on unrounded numbers
+    # the paper's own rounded Table 8 ties at h = 12 and 14, so R = 0 there: only partly reproduced
+    assert page.verdicts(page.paper_summary(), "t")[2].verdict == claims.PARTIAL
+
+
+def test_claim_checks_fail_on_contradicting_numbers():
+    flat = {v.claim_id: v.verdict for v in page.verdicts(_summary(drop_below=0.0), "t")}
+    assert flat["C26a"] == claims.NOT_REPRODUCED
+    steep = {v.claim_id: v.verdict for v in page.verdicts(_summary(drop_above=6.0), "t")}
+    assert steep["C26b"] == claims.NOT_REPRODUCED and steep["C27"] == claims.PARTIAL  # R = 0 below holds
+    swapped = pd.DataFrame([dict(h=h, R=(0.5 if h < 10 else 0.0)) for h in (1, 2, 4, 8, 10, 12)])
+    assert page.reversal_transition(swapped).verdict == claims.NOT_REPRODUCED
+    assert {v.claim_id: v.verdict for v in page.verdicts(_summary(val_best=24), "t")}["C28a"] == claims.NOT_REPRODUCED
+    s = _summary()
+    s.loc[s["T"] == 257, "val_mean"] += 10  # validation accuracy rising with T
+    assert page.val_falls_with_T(s).verdict == claims.NOT_REPRODUCED
+
+
+def test_claims_beyond_the_grid_are_not_tested():
+    vs = {v.claim_id: v for v in page.verdicts(_summary(hs=(1, 2, 4, 8)), "t")}
+    assert vs["C26b"].verdict == vs["C27"].verdict == vs["C28a"].verdict == claims.NOT_TESTED
+    assert "holds" in vs["C27"].evidence
+    noisy = _summary(hs=(1, 2, 4, 8))
+    noisy.loc[(noisy["h"] == 4) & (noisy["T"] == 257), "train_mean"] += 20  # a reversal below h = 10
+    v = page.reversal_transition(page.reversal_scores(noisy))
+    assert v.verdict == claims.PARTIAL and "fails" in v.evidence  # the half that can be judged fails
+
+
+def test_spec_rejects_a_canvas_that_is_not_a_multiple_of_the_patch():
+    with pytest.raises(ValueError, match="multiple of patch"):
+        page.SPEC.resolve("smoke", canvas_grid=[32, 36])
+    P = page.SPEC.resolve("paper")
+    assert [cifar.seq_len(S, P["patch"]) for S in P["canvas_grid"]] == [65, 145, 257, 577, 1025]
+    assert P["h_grid"] == [1, 2, 4, 8, 10, 11, 12, 13, 14, 16, 20, 24] and P["train_per_class"] == 5000
+
+
+# ---------------------------------------------------------------------------------------------- end to end
+
+
+@needs_archive
+@pytest.mark.slow
+def test_smoke_tier_end_to_end(tmp_path):
+    from headcount.store import default_store
+    from headcount.sweep import sweep
+
+    P = page.SPEC.resolve("smoke")
+    cfgs = page.run_configs(P)
+    res = sweep(page.experiment(), cfgs, default_store(), progress=False)
+    assert res.misses == len(cfgs) == 4
+    s = page.summarise(res.frame())
+    assert len(s) == 4 and s["train_mean"].between(0, 100).all() and set(s["T"]) == {17, 37}
+    again = sweep(page.experiment(), cfgs, default_store(), progress=False)
+    assert again.hits == 4 and again.frame()["train_acc"].tolist() == res.frame()["train_acc"].tolist()
+    vs = page.verdicts(s, "smoke")
+    assert {v.claim_id for v in vs} == {"C26a", "C26b", "C27", "C28a", "C28b"}
+    fig = page.figure_accuracy(s, page.paper_summary(), page.scale_text(P))
+    side = page.side_by_side(s, page.paper_summary())
+    assert side["paper_train_mean"].isna().all()  # patch 8: no cell is a setting the paper ran
+    assert fig is not None
