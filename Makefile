@@ -24,10 +24,11 @@ linkcheck:
 smoke-book:
 	$(MAKE) book TIER=smoke
 
-## The test suite (fast tests; includes every notebook at the smoke tier and a real book build).
+## The fast test suite (what CI runs): library, parameters, store, runner, a partial book build with -W.
 test: setup
 	$(PY) -m pytest -q
 
+## Slow tests: every page at the smoke tier, then the whole book built from them with -W and linkcheck.
 test-slow: setup
 	$(PY) -m pytest -q -m slow
 

@@ -25,6 +25,5 @@ from headcount.pages import claims as page
 
 page.SPEC.resolve(tier=tier)
 ledger = page.ledger_table()
-counts = ledger["verdict"].value_counts().to_dict()
-display(Markdown("**Summary:** " + ", ".join(f"{k}: {v}" for k, v in counts.items()) + "."))
+display(Markdown(f"**Summary** ({len(ledger)} rows): {page.summary(ledger)}."))
 display(Markdown(page.markdown(ledger)))

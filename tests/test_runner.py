@@ -74,3 +74,39 @@ def test_status_reports_counts_per_page(tmp_path, monkeypatch):
     monkeypatch.setenv("HEADCOUNT_STORE", str(tmp_path))
     text = report("smoke")
     assert "synthetic_heads" in text and "to compute" in text and "would train" in text
+
+
+TINY = '''# ---
+# jupyter:
+#   jupytext:
+#     text_representation: {extension: .py, format_name: percent}
+#   kernelspec: {display_name: Python 3, language: python, name: python3}
+# ---
+
+# %% [markdown]
+# # A tiny page
+
+# %% tags=["parameters"]
+tier = "laptop"
+k = None
+
+# %%
+k = 3 if k is None else k
+print(f"tier={tier} k^2={k * k}")
+'''
+
+
+def test_a_text_notebook_runs_under_papermill_with_parameters(tmp_path):
+    import nbformat
+
+    src = tmp_path / "tiny_runner_page.py"
+    src.write_text(TINY)
+    with pytest.raises(ValueError, match=r"unknown parameter\(s\) \['kk'\]; this notebook takes \['tier', 'k'\]"):
+        runner.run(src, {"tier": "smoke", "kk": 1}, out_dir=tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    out = runner.run(src, {"tier": "smoke", "k": 7}, out_dir=tmp_path / "out")
+    nb = nbformat.read(out, as_version=4)
+    tags = [c.metadata.get("tags", []) for c in nb.cells]
+    assert ["injected-parameters"] in tags  # papermill recorded what it was given
+    printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    assert "tier=smoke k^2=49" in printed

@@ -1,39 +1,42 @@
 """`headcount status`: what the results store holds for each page at a tier, and what a build would compute.
 
-A page that trains models exposes `planned_sweeps(P) -> [(Experiment, configs), ...]` in its
-`headcount.pages.<page>` module; pages without it compute everything at build time (cheap pages)."""
+Convention: a page that trains models exposes `planned_sweeps(P) -> [(Experiment, configs), ...]` in its
+`headcount.pages.<page>` module, P being its SPEC resolved at the tier: exactly the sweeps the notebook
+will run. Pages without it compute everything at build time and store nothing.
+"""
 
 from __future__ import annotations
 
-from .runner import book_notebooks, page_spec
+import importlib
 import os
 
+from .runner import NOTEBOOKS, book_notebooks, page_spec
 from .store import ResultsStore, cache_dir, default_store
 from .sweep import plan
 
 
-def report(tier: str = "laptop") -> str:
-    """One line per page of the book: cached / missing / stale runs in the store at this tier."""
-    import importlib
-
+def tier_store(tier: str) -> ResultsStore:
+    """The store a build at this tier uses: smoke runs go to a throwaway store (as `runner.run` does)."""
     if tier == "smoke" and not os.environ.get("HEADCOUNT_STORE"):
-        store = ResultsStore(cache_dir() / "smoke-store")  # where the runner sends smoke runs
-    else:
-        store = default_store()
+        return ResultsStore(cache_dir() / "smoke-store")
+    return default_store()
+
+
+def report(tier: str = "laptop") -> str:
+    """One line per stored sweep of each page of the book: cached / missing / stale runs at this tier."""
+    store = tier_store(tier)
     lines = [f"results store: {store.root}", f"tier: {tier}"]
     total_missing = 0
     for name in book_notebooks():
+        if not (NOTEBOOKS / f"{name}.py").exists():
+            lines.append(f"  {name:28s} listed in the book, but notebooks/{name}.py does not exist")
+            continue
         spec = page_spec(name)
-        try:
-            mod = importlib.import_module(f"headcount.pages.{name}")
-        except ModuleNotFoundError:
-            mod = None
-        planner = getattr(mod, "planned_sweeps", None)
+        planner = getattr(importlib.import_module(f"headcount.pages.{name}"), "planned_sweeps", None) if spec else None
         if spec is None or planner is None:
             lines.append(f"  {name:28s} computes at build time (no stored runs)")
             continue
-        P = spec.resolve(tier=tier)
-        for exp, configs in planner(P):
+        for exp, configs in planner(spec.resolve(tier=tier)):
             p = plan(exp, configs, store)
             total_missing += p["missing"]
             lines.append(f"  {name:28s} {exp.name:12s} {p['cached']:5d} cached  {p['missing']:5d} to compute"

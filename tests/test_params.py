@@ -1,0 +1,78 @@
+"""ParamSpec: a bad value stops before any work with a message that names the parameter and what it allows."""
+
+import pytest
+
+from headcount.params import Param, ParamSpec
+
+
+def spec() -> ParamSpec:
+    tier = {"h": 4, "T_grid": [8, 16], "lr": 1e-2, "init": "normal", "pinned": False}
+    return ParamSpec(
+        notebook="toy",
+        params=[
+            Param("h", "int", "number of heads", minimum=1),
+            Param("T_grid", "int_list", "sequence lengths T", minimum=2),
+            Param("lr", "float", "learning rate", minimum=0, check=lambda v: "must be below 1" if v >= 1 else None),
+            Param("init", "str", "weight init", choices=("normal", "uniform")),
+            Param("pinned", "bool", "pin memory"),
+        ],
+        tiers={"smoke": dict(tier, T_grid=[4]), "laptop": tier, "paper": dict(tier, T_grid=[8, 16, 32, 64, 128])},
+        rules=[lambda P: f"h = {P['h']} exceeds the longest T" if P["h"] > max(P["T_grid"]) else None],
+    )
+
+
+def test_tier_values_and_overrides():
+    s = spec()
+    assert s.resolve("smoke")["T_grid"] == [4]
+    P = s.resolve("laptop", h=2, T_grid=None)  # None means "the tier's value"
+    assert P == {"tier": "laptop", "h": 2, "T_grid": [8, 16], "lr": 0.01, "init": "normal", "pinned": False}
+    assert s.resolve("paper", h=3.0)["h"] == 3 and isinstance(s.resolve("paper", h=3.0)["h"], int)
+    assert s.resolve("laptop", lr=0)["lr"] == 0.0
+
+
+@pytest.mark.parametrize(
+    "given,message",
+    [
+        ({"h": 0}, "parameter 'h' must be an integer >= 1; got 0"),
+        ({"h": -3}, "parameter 'h' must be an integer >= 1; got -3"),
+        ({"h": 2.5}, "parameter 'h' must be an integer >= 1; got 2.5"),
+        ({"h": "4"}, "parameter 'h' must be an integer >= 1; got '4'"),
+        ({"h": True}, "parameter 'h' must be an integer"),
+        ({"T_grid": []}, "parameter 'T_grid' must be a non-empty list of integers, each >= 2; got [] (the grid is empty)"),
+        ({"T_grid": [8, 1]}, "parameter 'T_grid' must be a non-empty list of integers, each >= 2"),
+        ({"T_grid": [8, 8]}, "(values repeat)"),
+        ({"T_grid": "8,16"}, "parameter 'T_grid' must be a non-empty list of integers"),
+        ({"T_grid": 8}, "parameter 'T_grid' must be a non-empty list of integers"),
+        ({"lr": "fast"}, "parameter 'lr' must be a number >= 0; got 'fast'"),
+        ({"lr": 2.0}, "parameter 'lr': must be below 1; got 2.0"),
+        ({"init": "zeros"}, "parameter 'init' must be a string from ['normal', 'uniform']; got 'zeros'"),
+        ({"pinned": 1}, "parameter 'pinned' must be True or False; got 1"),
+        ({"heads": 4}, "toy: unknown parameter(s) ['heads']; allowed: ['h', 'T_grid', 'lr', 'init', 'pinned']"),
+        ({"h": 32}, "toy: h = 32 exceeds the longest T"),
+    ],
+)
+def test_bad_values_name_the_parameter_and_what_is_allowed(given, message):
+    with pytest.raises(ValueError) as info:
+        spec().resolve("laptop", **given)
+    assert message in str(info.value)
+
+
+def test_unknown_tier_lists_the_tiers():
+    with pytest.raises(ValueError, match=r"parameter 'tier' must be one of \['smoke', 'laptop', 'paper'\]; got 'huge'"):
+        spec().resolve("huge")
+
+
+def test_a_tier_must_give_every_parameter():
+    with pytest.raises(ValueError, match=r"toy: tier 'smoke' misses \['b'\]"):
+        ParamSpec("toy", [Param("a", "int", ""), Param("b", "int", "")],
+                  tiers={"smoke": {"a": 1}, "laptop": {"a": 1, "b": 2}, "paper": {"a": 1, "b": 2}})
+    with pytest.raises(ValueError, match=r"has unknown \['c'\]"):
+        ParamSpec("toy", [Param("a", "int", "")], tiers={"smoke": {"a": 1, "c": 0}, "laptop": {"a": 1}, "paper": {"a": 1}})
+
+
+def test_table_states_every_resolved_choice():
+    s = spec()
+    table = s.table(s.resolve("smoke", h=2))
+    for row in ("| tier | `smoke` |", "| `h` | `2` | number of heads |", "| `T_grid` | `[4]` |", "| `init` | `normal` |"):
+        assert row in table
+    assert table.count("\n") == 2 + len(s.params)  # header, rule, tier row, one row per parameter
