@@ -313,31 +313,46 @@ def lemma1_repair(f_tilde: Callable[[np.ndarray], np.ndarray], eta: float, shift
 
 
 def softmin_bound(S_size, T, beta):
-    """Equation (15)'s excess: (|S_i| - 1)/(e beta) + T e^{-beta}; with S_i = [T] only the first term is
-    needed (no token is outside S_i), which is what `softmin_bound(T, 0, beta)`-style calls give with
-    T set to 0 for the second term."""
+    """Equation (15)'s excess: (|S_i| - 1)/(e beta) + T e^{-beta}. When S_i = [T] no token lies outside S_i
+    and the second term is not needed: pass T = 0 for it, i.e. softmin_bound(T, 0, beta)."""
     S_size, T, beta = (np.asarray(v, dtype=float) for v in (S_size, T, beta))
     out = (S_size - 1) / (math.e * beta) + T * np.exp(-beta)
     return float(out) if out.ndim == 0 else out
 
 
-def softmin_worst_case(T: int, beta: float, grid: int = 20001) -> float:
-    """The exact sup over sequences in [0,1]^T of z~ - min_t Psi(t) for one soft-min head with S = [T]:
-    (1/beta) max_{u in [0, beta]} N u e^{-u} / (1 + N e^{-u}), N = T - 1. For a fixed total weight the
-    excess is a sum of -w log w terms, which is largest when all N other tokens share one gap (Jensen),
-    so a one-dimensional search is exact. Grows like log(T)/beta, not T/beta."""
+def softmin_worst_gap(T: int, beta: float, grid: int = 20001) -> tuple[float, float]:
+    """(sup excess, gap g*) for one soft-min head with S = [T] over sequences in [0,1]^T: the sup of
+    z~ - min_t Psi(t) is (1/beta) max_{u in [0, beta]} N u e^{-u} / (1 + N e^{-u}), N = T - 1, attained when
+    the other N tokens all sit g* = u*/beta above the minimum. (For a fixed total weight the excess is a sum
+    of -w log w terms, largest when all weights are equal, by Jensen; so a one-dimensional search is exact.)"""
     N = T - 1
     if N == 0:
-        return 0.0
+        return 0.0, 0.0
     u_hi = min(float(beta), math.log(N) + 60.0)
     u = np.linspace(0.0, u_hi, grid)
     val = N * u * np.exp(-u) / (1.0 + N * np.exp(-u))
-    # refine around the grid maximum
-    i = int(val.argmax())
-    lo, hi = u[max(i - 1, 0)], u[min(i + 1, grid - 1)]
-    u2 = np.linspace(lo, hi, 2001)
+    i = int(val.argmax())  # refine around the grid maximum
+    u2 = np.linspace(u[max(i - 1, 0)], u[min(i + 1, grid - 1)], 2001)
     val2 = N * u2 * np.exp(-u2) / (1.0 + N * np.exp(-u2))
-    return float(max(val.max(), val2.max()) / beta)
+    j = int(val2.argmax())
+    if val2[j] >= val[i]:
+        return float(val2[j] / beta), float(u2[j] / beta)
+    return float(val[i] / beta), float(u[i] / beta)
+
+
+def softmin_worst_case(T: int, beta: float) -> float:
+    """The exact sup over [0,1]^T of z~ - min_t Psi(t) for one soft-min head with S = [T] (see
+    softmin_worst_gap). It grows like log(T)/beta, not like the bound's (T - 1)/(e beta)."""
+    return softmin_worst_gap(T, beta)[0]
+
+
+def softmin_interval(S_size: int, T: int, beta: float, offset: float) -> tuple[float, float]:
+    """Two-sided range of z~_i - min_{S_i} Psi_i for Psi_i in [0, 1] and r_i = -offset off S_i:
+    [-(T - |S|) e^{-beta (offset - 1)}, (|S| - 1)/(e beta) + (T - |S|) e^{-beta (offset - 1)}].
+    Off S_i a token's logit is at least offset - 1 below the best one in S_i (Psi differs by at most 1), so
+    offset 2 gives the e^{-beta} terms of equation (15), while offset 1 gives no separation at all."""
+    out = (T - S_size) * math.exp(-beta * (offset - 1))
+    return -out, (S_size - 1) / (math.e * beta) + out
 
 
 def theorem21_beta(T: int, eps: float, L0: float, D: int) -> float:
@@ -639,7 +654,7 @@ def check_lemma4(df: pd.DataFrame, tol: float = 1e-9) -> claims.Verdict:
     it (ratio >= 0.999), so the inequality is tight."""
     a = bool((df["max_ratio"] <= 1 + tol).all())
     b = bool((df["extremal_ratio"] >= 0.999).all() and (df["extremal_ratio"] <= 1 + tol).all())
-    return claims.Verdict("C8", "Lemma 4: |F_j(x1) - F_j(x2)| <= p sqrt(n) ||x1 - x2|| for two-layer nets with entries <= 1",
+    return claims.Verdict("C8", "Lemma 4: abs(F_j(x1) - F_j(x2)) <= p sqrt(n) norm(x1 - x2) for two-layer nets with entries <= 1",
                           claims.verdict_from([a, b]),
                           f"{int(df['nets'].sum())} random nets over {len(df)} (p, n_in, activation) settings: largest "
                           f"ratio to the bound {df['max_ratio'].max():.3f}; extremal net reaches {df['extremal_ratio'].min():.4f}")
@@ -652,7 +667,7 @@ def check_lemma5(df: pd.DataFrame, r: float) -> claims.Verdict:
                               "no radius r with a Hessian >= lambda_min/2 was found")
     a = bool((df["min_ratio"] >= 1).all())
     b = bool((df["min_excess"] > 0).all())
-    return claims.Verdict("C9", "Lemma 5: |f(x) - f(y)| >= (lambda_min r/8) ||x - y|| on G = {x* + t v: t in [r/4, r/2]}",
+    return claims.Verdict("C9", "Lemma 5: abs(f(x) - f(y)) >= (lambda_min r/8) norm(x - y) on G = {x* + t v: t in [r/4, r/2]}",
                           claims.verdict_from([a, b]),
                           f"{len(df)} directions, r = {r:.3g}, L = {df['L'].iloc[0]:.4g}: smallest ratio to L "
                           f"{df['min_ratio'].min():.3f}; smallest f - z on G {df['min_excess'].min():.3g}")

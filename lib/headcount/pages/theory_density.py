@@ -115,9 +115,9 @@ def lemma1_frame(res: list[dict]) -> pd.DataFrame:
 def lemma1_table(res: list[dict]) -> pd.DataFrame:
     rows = []
     for k, r in enumerate(res, 1):
-        rows.append({"feature": f"f_{k}", "Bernstein degree": r["degree"], "sup |p - f~|": r["errors"]["polynomial"],
-                     "sup |g - p| (bump)": r["errors"]["bump"], "sup |f - g| (shift)": r["errors"]["shift"],
-                     "sup |f - f~| (total)": r["errors"]["total"], "5 eta": 5 * r["eta"], "argmin": r["argmin"],
+        rows.append({"feature": f"f_{k}", "Bernstein degree": r["degree"], "max abs(p - f~)": r["errors"]["polynomial"],
+                     "max abs(g - p) (bump)": r["errors"]["bump"], "max abs(f - g) (shift)": r["errors"]["shift"],
+                     "max abs(f - f~) (total)": r["errors"]["total"], "5 eta": 5 * r["eta"], "argmin": r["argmin"],
                      "f'' at argmin": r["curvature"], "other basins higher by": r["unique_min_gap"],
                      "values in [0,1] (squash = identity)": r["squash_is_identity"]})
     return pd.DataFrame(rows)

@@ -1,0 +1,396 @@
+"""Page: Theorem 2(1), h = D heads suffice (claims C5, C6): the explicit construction, run as an eq. (4) model."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .. import claims, constructions as C, theory
+from ..model import count_parameters
+from ..params import Param, ParamSpec
+from ..plots import new_figure
+from ..tasks import RetrievalTask, make_task
+
+PARAMS = [
+    Param("T_grid", "int_list", "sequence lengths T", minimum=2),
+    Param("beta_grid", "float_list", "temperatures beta for the error-vs-beta sweep", minimum=1e-3),
+    Param("eps_grid", "float_list", "target accuracies eps (temperature needed, the proof's rule, fitted widths)",
+          minimum=1e-6),
+    Param("n_eval", "int", "sampled sequences per (task, T) for the sup error", minimum=1),
+    Param("D", "int", "intrinsic dimension of the sum-of-max task", minimum=1),
+    Param("d", "int", "token width of the sum-of-max task", minimum=1),
+    Param("a_seed", "int", "seed of the a_i of the sum-of-max task", minimum=0),
+    Param("seed", "int", "seed of the evaluation draws", minimum=0),
+]
+
+SPEC = ParamSpec(
+    notebook="theory_heads_suffice",
+    params=PARAMS,
+    tiers={
+        "smoke": dict(T_grid=[8, 32], beta_grid=[1.0, 100.0, 10000.0], eps_grid=[0.1, 0.01], n_eval=200, D=4, d=4,
+                      a_seed=0, seed=0),
+        "laptop": dict(T_grid=[8, 32, 128, 512], beta_grid=[float(10**k) for k in range(0, 7)],
+                       eps_grid=[0.1, 0.03, 0.01, 0.003, 0.001], n_eval=500, D=4, d=4, a_seed=0, seed=0),
+        "paper": dict(T_grid=[8, 16, 32, 64, 128, 256, 512, 1024], beta_grid=[float(10 ** (k / 4)) for k in range(0, 29)],
+                      eps_grid=[0.1, 0.03, 0.01, 0.003, 0.001, 0.0003], n_eval=10000, D=4, d=4, a_seed=0, seed=0),
+    },
+)
+
+
+# ---- tasks used on this page besides the two registered ones ------------------------------------------
+
+
+def smooth_pair(T: int) -> RetrievalTask:
+    """A D = 2 task with curved features, for the fitted-network part: f_1(x) = 1 - sin(pi x) (smallest at
+    x = 1/2), f_2(x) = x^2, S_1 = S_2 = [T], F0(z) = z_1 + z_2, x(t) ~ U[0, 1]."""
+    base = make_task("max_plus_min", T=T)
+    return RetrievalTask("smooth_pair", 1, T, [lambda X: 1.0 - torch.sin(math.pi * X[..., 0]), lambda X: X[..., 0] ** 2],
+                         [list(range(T))] * 2, lambda z: z[:, 0] + z[:, 1], base.sampler,
+                         info={"F0_coeffs": [1.0, 1.0], "F0_bias": 0.0})
+
+
+def subset_variant(T: int) -> RetrievalTask:
+    """max + min with proper subsets: H = max_{t in S_1} x(t) + min_{t in S_2} x(t), S_1 = the first half of the
+    positions, S_2 = the even positions (both of size T/2 >= T/4)."""
+    base = make_task("max_plus_min", T=T)
+    return RetrievalTask("max_min_subsets", 1, T, base.features, [list(range(T // 2)), list(range(0, T, 2))],
+                         base.F0, base.sampler, info={"F0_coeffs": [-1.0, 1.0], "F0_bias": 1.0})
+
+
+def tasks_for(P: dict, T: int) -> dict[str, RetrievalTask]:
+    return {"max_plus_min": make_task("max_plus_min", T=T),
+            "sum_of_max": C.float64_task(make_task("sum_of_max", D=P["D"], d=P["d"], T=T, a_seed=P["a_seed"]))}
+
+
+def adversarial_max_plus_min(T: int, beta: float, n: int, seed: int) -> torch.Tensor:
+    """Sequences in [0,1]^T that put one head at its exact worst case: a minimum a and T - 1 tokens g* above
+    it (or the mirror image for the max head), g* from theory.softmin_worst_gap."""
+    _, g = theory.softmin_worst_gap(T, beta)
+    g = min(g, 0.5)
+    gen = torch.Generator().manual_seed(seed)
+    a = (1 - g) * torch.rand(n, 1, generator=gen, dtype=torch.float64)
+    X = (a + g).expand(n, T).clone()
+    X[:, 0] = a[:, 0]
+    X[n // 2:] = 1.0 - X[n // 2:]  # second half: the max head's worst case
+    return X[..., None]
+
+
+def _coeffs(task: RetrievalTask) -> np.ndarray:
+    return C.exact_parts(task)[1].coeffs.abs().numpy()
+
+
+# ---- the construction, shown as parameters -------------------------------------------------------------
+
+
+def weights_markdown(model) -> str:
+    """c0, W_Q, W_K, W_V of every head and W_O of a heads_suffice model, as markdown matrices."""
+    def mat(t: torch.Tensor) -> str:
+        rows = [" & ".join(f"{v:g}" for v in row) for row in t.tolist()]
+        return r"\begin{pmatrix}" + r" \\ ".join(rows) + r"\end{pmatrix}"
+
+    a = model.attn
+    lines = [f"$c_0^\\top = {mat(model.c0[None])}$, $\\; W_O = I_{{{a.W_O.shape[0]}}}$, $\\; \\beta$ free.", ""]
+    for i in range(a.h):
+        lines.append(f"- head {i + 1}: $W_{{Q,{i + 1}}} = {mat(a.W_Q[i])}$, $W_{{K,{i + 1}}} = {mat(a.W_K[i])}$, "
+                     f"$W_{{V,{i + 1}}} = {mat(a.W_V[i])}$")
+    return "\n".join(lines)
+
+
+# ---- sweeps --------------------------------------------------------------------------------------------
+
+
+def error_sweep(P: dict) -> pd.DataFrame:
+    """Per (task, T, beta, input family): the sup over sequences of each head's excess z~_i - z_i (and the
+    smallest one, which must be >= 0), the model's sup error |y_hat - H|, and the bounds: eq. (15) per head,
+    sum_i |c_i| (15) for the model (F0 linear with coefficients c), and for [0,1] tasks the exact worst case."""
+    rows = []
+    for T in P["T_grid"]:
+        for name, task in tasks_for(P, T).items():
+            X = task.sample(P["n_eval"], seed=P["seed"] + T)[0].double()
+            y = task.target(X)  # targets in float64 too
+            c = _coeffs(task)
+            for beta in P["beta_grid"]:
+                model = C.heads_suffice(task, beta)
+                fams = {"random": (X, y)}
+                if name == "max_plus_min":
+                    Xa = adversarial_max_plus_min(T, beta, 64, P["seed"])
+                    fams["adversarial"] = (Xa, task.target(Xa))
+                for fam, (Xf, yf) in fams.items():
+                    with torch.no_grad():
+                        exc = C.head_minima(model, Xf) - task.z(Xf)
+                        err = (model(Xf) - yf).abs()
+                    b15 = theory.softmin_bound(T, 0, beta)  # S_i = [T]: no tokens off S_i
+                    rows.append(dict(task=name, T=T, beta=beta, family=fam, head_excess_max=float(exc.max()),
+                                     head_excess_min=float(exc.min()), model_sup_error=float(err.max()),
+                                     bound_head=b15, bound_model=float(c.sum() * b15),
+                                     worst_case_head=theory.softmin_worst_case(T, beta) if name == "max_plus_min" else np.nan))
+    return pd.DataFrame(rows)
+
+
+def error_figure(df: pd.DataFrame, scale: str):
+    """Model sup error against beta, one panel per task, one colour per T: measured (random: circles,
+    adversarial: squares), the bound sum_i |c_i| (15) (dashed), the exact worst case (thin solid)."""
+    import seaborn as sns
+
+    tasks = list(df["task"].unique())
+    fig, axes = new_figure(ncols=len(tasks), width=4.6, height=4.0)
+    Ts = sorted(df["T"].unique())
+    colors = dict(zip(Ts, sns.color_palette("viridis", len(Ts))))
+    for ax, name in zip(axes, tasks):
+        sub = df[df["task"] == name]
+        for T in Ts:
+            s = sub[(sub["T"] == T) & (sub["family"] == "random")].sort_values("beta")
+            ax.plot(s["beta"], s["model_sup_error"].clip(lower=1e-16), "o-", color=colors[T], markersize=3, linewidth=1,
+                    label=f"T={T} measured, random")
+            ax.plot(s["beta"], s["bound_model"], "--", color=colors[T], linewidth=1, label=f"T={T} bound (15)")
+            a = sub[(sub["T"] == T) & (sub["family"] == "adversarial")].sort_values("beta")
+            if len(a):
+                ax.plot(a["beta"], a["model_sup_error"], "s", color=colors[T], markersize=4, fillstyle="none",
+                        label=f"T={T} measured, adversarial")
+                ax.plot(a["beta"], a["worst_case_head"], "-", color=colors[T], linewidth=0.6, alpha=0.7)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_ylim(1e-9, 1e2)
+        ax.set_xlabel("temperature beta")
+        ax.set_title(name, fontsize=10)
+    axes[0].set_ylabel("sup |y_hat - H| over sequences")
+    axes[0].legend(fontsize=5.5, ncol=2, loc="lower left")
+    fig.suptitle(f"Theorem 2(1) construction, h = D, n = 2: error against beta\n{scale}", fontsize=9)
+    return fig
+
+
+def _model_error(task, model, X, y) -> float:
+    with torch.no_grad():
+        return float((model(X) - y).abs().max())
+
+
+def beta_needed_measured(task: RetrievalTask, eps: float, X: torch.Tensor, y: torch.Tensor,
+                         lo: float = 1.0, hi: float = 1e10) -> float:
+    """Smallest beta (to 1%) at which the construction's sup error over the given sequences is <= eps.
+    The soft-min is non-increasing in beta (its derivative is minus a variance), so bisection is valid."""
+    def err(b):
+        return _model_error(task, C.heads_suffice(task, b), X, y)
+
+    if err(hi) > eps:
+        return float("inf")
+    if err(lo) <= eps:
+        return lo
+    while hi / lo > 1.01:
+        mid = math.sqrt(lo * hi)
+        lo, hi = (lo, mid) if err(mid) <= eps else (mid, hi)
+    return hi
+
+
+def temperature_sweep(P: dict) -> pd.DataFrame:
+    """Per (task, T, eps): the proof's beta_eps, the beta that makes the bound sum |c_i| (15) equal eps, the
+    beta the exact worst case needs ([0,1] task only), the beta measured on sampled sequences, and the
+    model's sup error at the proof's beta_eps on random (and adversarial) sequences."""
+    rows = []
+    for T in P["T_grid"]:
+        for name, task in tasks_for(P, T).items():
+            X = task.sample(P["n_eval"], seed=P["seed"] + T)[0].double()
+            y = task.target(X)  # targets in float64 too
+            c = _coeffs(task)
+            L0, D = float(c.sum()), len(c)
+            for eps in P["eps_grid"]:
+                b_rule = theory.theorem21_beta(T, eps, L0, D)
+                model = C.heads_suffice(task, b_rule)
+                err_rule = _model_error(task, model, X, y)
+                row = dict(task=name, T=T, eps=eps, beta_rule=b_rule, beta_bound=theory.beta_needed(T, eps / L0, "bound"),
+                           beta_measured=beta_needed_measured(task, eps, X, y), error_at_rule=err_rule,
+                           beta_worst_case=np.nan, error_at_rule_adversarial=np.nan)
+                if name == "max_plus_min":
+                    # one head errs at a time and the two enter with opposite signs, so the model's worst case
+                    # is one head's worst case
+                    row["beta_worst_case"] = theory.beta_needed(T, eps, "worst case")
+                    Xa = adversarial_max_plus_min(T, b_rule, 64, P["seed"])
+                    row["error_at_rule_adversarial"] = _model_error(task, model, Xa, task.target(Xa))
+                rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def temperature_figure(df: pd.DataFrame, eps: float, scale: str):
+    """beta needed against T at one eps (log-log): the proof's rule, the bound, the exact worst case and
+    the measured typical value."""
+    fig, axes = new_figure(ncols=2, width=4.6, height=3.9)
+    for ax, name in zip(axes, ("max_plus_min", "sum_of_max")):
+        s = df[(df["task"] == name) & (df["eps"] == eps)].sort_values("T")
+        ax.plot(s["T"], s["beta_rule"], "o-", color="black", label="proof's rule 4 T L0 D / eps")
+        ax.plot(s["T"], s["beta_bound"], "s--", color="tab:blue", label="bound (15) = eps")
+        if s["beta_worst_case"].notna().any():
+            ax.plot(s["T"], s["beta_worst_case"], "^-", color="tab:red", label="exact worst case over [0,1]^T")
+        ax.plot(s["T"], s["beta_measured"], "d:", color="tab:green", label="measured on sampled sequences")
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel("sequence length T")
+        ax.set_title(f"{name}, eps = {eps:g}", fontsize=10)
+    axes[0].set_ylabel("temperature beta needed")
+    axes[0].legend(fontsize=6.5)
+    fig.suptitle(scale, fontsize=8)
+    return fig
+
+
+def parameter_table(P: dict) -> pd.DataFrame:
+    """Per (task, T): M = parameters of P_phi and F (the paper's count), attention entries, the size of the
+    fixed position table r (not a parameter; all zeros here), and the proof's beta at the smallest eps."""
+    rows = []
+    eps = min(P["eps_grid"])
+    for T in P["T_grid"]:
+        for name, task in tasks_for(P, T).items():
+            m = C.heads_suffice(task, 1.0)
+            c = _coeffs(task)
+            rows.append(dict(task=name, T=T, h=m.cfg.h, n=m.cfg.n, E=m.cfg.E, M_encoder_plus_F=count_parameters(m, "ffn"),
+                             attention_entries=sum(p.numel() for p in m.attn.parameters()) + m.c0.numel(),
+                             position_table_r=int(m.encoder.r.numel()), r_nonzero=int((m.encoder.r != 0).sum()),
+                             **{f"beta_rule_eps={eps:g}": theory.theorem21_beta(T, eps, float(c.sum()), len(c))}))
+    return pd.DataFrame(rows)
+
+
+def fitted_sweep(P: dict, K_max: int = 4096) -> pd.DataFrame:
+    """Fitted features on the smooth_pair task: for each eps, the smallest width K of the ReLU interpolants with
+    sum_i |c_i| sup|Psi_i - f_i| <= eps/2 (sup on a fine grid of [0, 1], the whole token domain), then for every
+    T the model with beta making sum_i |c_i| (T-1)/(e beta) = eps/2, its M and its sup error on samples."""
+    grid = torch.linspace(0, 1, 20001, dtype=torch.float64)[:, None]
+    rows = []
+    for eps in P["eps_grid"]:
+        t0 = smooth_pair(8)
+        c = _coeffs(t0)
+
+        def feat_err(K):
+            psis, _ = C.fitted_parts(t0, K)
+            with torch.no_grad():
+                return float(sum(ci * (psi(grid) - f(grid)).abs().max() for ci, psi, f in zip(c, psis, t0.features)))
+
+        lo, hi = 1, 2
+        while feat_err(hi) > eps / 2:
+            lo, hi = hi, hi * 2
+            if hi > K_max:
+                raise ValueError(f"no width up to {K_max} reaches eps/2 = {eps / 2:g}")
+        while hi - lo > 1:  # the interpolation error falls with K (up to parity wiggles; checked at the end)
+            mid = (lo + hi) // 2
+            lo, hi = (lo, mid) if feat_err(mid) <= eps / 2 else (mid, hi)
+        K = hi if feat_err(lo) > eps / 2 else lo
+        for T in P["T_grid"]:
+            task = smooth_pair(T)
+            psis, F0 = C.fitted_parts(task, K)
+            beta = theory.beta_needed(T, eps / 2 / float(c.sum()), "bound")
+            model = C.heads_suffice(task, beta, psis, F0)
+            X = task.sample(P["n_eval"], seed=P["seed"] + T)[0].double()
+            rows.append(dict(eps=eps, T=T, K=K, feature_error=feat_err(K), beta=beta, M=count_parameters(model, "ffn"),
+                             sup_error=_model_error(task, model, X, task.target(X))))
+    return pd.DataFrame(rows)
+
+
+def fitted_figure(df: pd.DataFrame, scale: str):
+    fig, (ax,) = new_figure(width=5.4, height=3.9)
+    groups = list(df.groupby("T"))
+    for k, (T, s) in enumerate(groups):  # nested hollow markers: identical lines stay visible
+        s = s.sort_values("eps")
+        ax.plot(1 / s["eps"], s["M"], marker="o", markersize=4 + 3 * (len(groups) - 1 - k), fillstyle="none",
+                linewidth=1, label=f"T = {T}")
+    e = np.array(sorted(df["eps"].unique()))
+    ref = df["M"].max() * np.sqrt(e.min() / e)
+    ax.plot(1 / e, ref, "k:", linewidth=1, label="slope 1/2 (gamma = 1/2)")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("1 / eps")
+    ax.set_ylabel("parameters M of P_phi and F")
+    ax.set_title(f"Fitted features: M needed for accuracy eps, per T\n{scale}", fontsize=9)
+    ax.legend(fontsize=7)
+    return fig
+
+
+def subset_offsets(P: dict) -> pd.DataFrame:
+    """Proper subsets S_i: head excess z~_i - z_i against eq. (15) with the paper's r = -1 off S_i and with
+    r = -2, on random sequences and on the adversarial one (x = 0 on S_1, x = 1 off S_1), at the largest
+    beta of the grid and every T."""
+    beta = max(P["beta_grid"])
+    rows = []
+    for T in P["T_grid"]:
+        task = subset_variant(T)
+        X, _ = task.sample(P["n_eval"], seed=P["seed"] + T)
+        adv = torch.ones(1, T, 1, dtype=torch.float64)
+        adv[0, task.subsets[0]] = 0.0
+        for offset in (1.0, 2.0):
+            model = C.heads_suffice(task, beta, offset=offset)
+            for fam, Xf in (("random", X.double()), ("adversarial", adv)):
+                exc = C.head_minima(model, Xf) - task.z(Xf)
+                for i, S in enumerate(task.subsets):
+                    lo, hi = theory.softmin_interval(len(S), T, beta, offset)
+                    paper = theory.softmin_bound(len(S), T, beta)
+                    e = exc[:, i]
+                    rows.append(dict(T=T, beta=beta, offset=offset, family=fam, head=i + 1, S_size=len(S),
+                                     excess_min=float(e.min()), excess_max=float(e.max()), bound_15=paper,
+                                     within_15=bool(e.min() >= 0 and e.max() <= paper),
+                                     interval_lo=lo, interval_hi=hi,
+                                     within_interval=bool(e.min() >= lo - 1e-12 and e.max() <= hi + 1e-12)))
+    return pd.DataFrame(rows)
+
+
+# ---- verdicts ------------------------------------------------------------------------------------------
+
+
+def check_bound(err: pd.DataFrame, sub: pd.DataFrame) -> claims.Verdict:
+    """C5: eq. (15) holds (0 <= z~_i - z_i <= bound) for every head, sequence, T and beta, in three settings:
+    S_i = [T] (both tasks, random and adversarial inputs), proper subsets on random inputs, proper subsets
+    on the adversarial input, each with the paper's offset r = -1."""
+    a = bool((err["head_excess_min"] >= -1e-12).all() and (err["head_excess_max"] <= err["bound_head"] * (1 + 1e-9)).all())
+    p1 = sub[sub["offset"] == 1.0]
+    b = bool(p1[p1["family"] == "random"]["within_15"].all())
+    c = bool(p1[p1["family"] == "adversarial"]["within_15"].all())
+    bad = p1[~p1["within_15"]]
+    worst = bad.loc[bad[["excess_min", "excess_max"]].abs().max(axis=1).idxmax()] if len(bad) else None
+    ev = (f"S_i = [T]: {len(err)} (task, T, beta, inputs) cases within (15): {a}, largest ratio to the bound "
+          f"{(err['head_excess_max'] / err['bound_head']).max():.3f}; proper subsets, r = -1, random inputs: {b}; "
+          f"adversarial input (x = 0 on S_1, 1 off it): {c}")
+    if worst is not None:
+        ev += (f" (head {int(worst['head'])} at T = {int(worst['T'])}, beta = {worst['beta']:g}: excess in "
+               f"[{worst['excess_min']:.3f}, {worst['excess_max']:.3f}] against the bound {worst['bound_15']:.2g})")
+    return claims.Verdict("C5", "Theorem 2(1), eq. (15): 0 <= z~_i - min_{S_i} Psi_i <= (#S_i - 1)/(e beta) + T e^-beta",
+                          claims.verdict_from([a, b, c]), ev)
+
+
+def check_offset_repair(sub: pd.DataFrame) -> claims.Verdict:
+    """C5b (our repair): with r = -2 off S_i, the two-sided interval of theory.softmin_interval holds on random
+    and adversarial inputs."""
+    p2 = sub[sub["offset"] == 2.0]
+    flags = [bool(p2[p2["family"] == f]["within_interval"].all()) for f in ("random", "adversarial")]
+    return claims.Verdict("C5b", "(our repair of eq. (15)) with r_i = -2 off S_i: -(T - #S_i) e^-beta <= z~_i - min_{S_i} Psi_i "
+                          "<= (#S_i - 1)/(e beta) + (T - #S_i) e^-beta",
+                          claims.verdict_from(flags),
+                          f"{len(p2)} (T, head, inputs) cases; random inside: {flags[0]}, adversarial inside: {flags[1]}; "
+                          f"largest abs(excess) on the adversarial input {p2[p2['family'] == 'adversarial'][['excess_min', 'excess_max']].abs().max().max():.2g}")
+
+
+def check_construction(err: pd.DataFrame, temp: pd.DataFrame, params: pd.DataFrame, fitted: pd.DataFrame) -> claims.Verdict:
+    """C6: (a) at the proof's beta_eps the model's sup error is <= eps for every task, T, eps (random and
+    adversarial inputs); (b) the error falls with beta, to below 1% of its value at the smallest beta;
+    (c) M (P_phi + F) is the same for every T, exact and fitted features; (d) the fitted width K needed for eps
+    does not depend on T, and the fitted model reaches eps at every T."""
+    a = bool((temp["error_at_rule"] <= temp["eps"]).all()
+             and (temp["error_at_rule_adversarial"].fillna(0) <= temp["eps"]).all())
+    b_flags = []
+    for _, g in err[err["family"] == "random"].groupby(["task", "T"]):
+        e = g.sort_values("beta")["model_sup_error"].to_numpy()
+        b_flags.append(bool((np.diff(e) <= 1e-12).all() and e[-1] <= 0.01 * e[0]))
+    b = all(b_flags)
+    c = bool(params.groupby("task")["M_encoder_plus_F"].nunique().eq(1).all()
+             and fitted.groupby("eps")["M"].nunique().eq(1).all())
+    d = bool(fitted.groupby("eps")["K"].nunique().eq(1).all() and (fitted["sup_error"] <= fitted["eps"]).all())
+    Ms = ", ".join(f"{t}: M = {g['M_encoder_plus_F'].iloc[0]}" for t, g in params.groupby("task"))
+    ev = (f"(a) error <= eps at the proof's beta in all {len(temp)} (task, T, eps) cases: {a} (largest error/eps "
+          f"{(temp['error_at_rule'] / temp['eps']).max():.2g}); (b) error falls with beta to < 1% in every (task, T): {b}; "
+          f"(c) M independent of T: {c} ({Ms}); (d) fitted width independent of T and eps reached: {d} "
+          f"(K = {', '.join(f'{int(k)} at eps={e:g}' for e, k in fitted.groupby('eps')['K'].first().items())})")
+    return claims.Verdict("C6", "Theorem 2(1): the hand-set h = D model reaches eps at beta ~ T/eps with a parameter count "
+                          "that does not depend on T", claims.verdict_from([a, b, c, d]), ev)
+
+
+def verdicts(err, sub, temp, params, fitted, tier: str) -> list[claims.Verdict]:
+    vs = [check_bound(err, sub), check_offset_repair(sub), check_construction(err, temp, params, fitted)]
+    for v in vs:
+        v.tier = tier
+    return vs
