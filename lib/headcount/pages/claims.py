@@ -23,13 +23,13 @@ PAPER_CLAIMS = {
     "C2": r"Lemma 2: maxima of subset minima ($m = T/4$) give the $m$-th order statistics and clipped coordinates.",
     "C3": r"Lemma 3: the smooth selector $\tilde x_q(t)$ converges to $x(t)$ uniformly as $q \to \infty$.",
     "C4": r"Lemma 1: a bump and a small shift turn a continuous $\tilde f_i$ into an admissible $C^2$ $f_i$ within $5\eta$.",
-    "C5": r"Theorem 2(1), eq. (15): $0 \le \tilde z_i - \min_{S_i}\Psi_i \le (\lvert S_i\rvert-1)/(e\beta) + T e^{-\beta}$.",
+    "C5": r"Theorem 2(1), eq. (15): head $i$ returns $\min_{S_i}\Psi_i$ up to $(\lvert S_i\rvert-1)/(e\beta) + T e^{-\beta}$.",
     "C6": r"Theorem 2(1): hand-set weights with $h = D$ heads reach error $\varepsilon$ with $\beta \approx 4 C_T L_0 D/\varepsilon$; "
           r"the $\varepsilon$-exponent of the parameter count does not grow with $T$.",
     "C7": r"Theorem 2(2): $k = \frac{T/4 - s - D + 1}{(n+1)s + 1} - 1$ grows linearly in $T$; vacuous unless $T > 4((n+2)s + D)$.",
     "C8": r"Lemma 4: a two-layer $\hat F$ with entries $\le 1$ separating outputs by $B$ on inputs $A$ apart needs "
           r"$\Omega(B/(A\sqrt n))$ parameters.",
-    "C9": r"Lemma 5: $\lvert f_i(x) - f_i(y)\rvert \ge (\lambda_{\min} r/8)\,\lVert x - y\rVert$ on a segment near the minimiser of $f_i$.",
+    "C9": r"Lemma 5: near its minimiser, $f_i$ changes at least linearly, with slope $\lambda_{\min} r/8$, along a segment.",
     "C10": r"Theorem 2(2) mechanism: with $h < D$, two sequences with near-equal head outputs have targets $\ge 3\varepsilon$ apart.",
     "C11": r"Theorem 2(3): the encoder $e_t \otimes x(t)$ with $\hat c_0 = 0$ makes one head output $\frac1T(x(1), \dots, x(T))$.",
     "C12": r"Lemma 9: a 3-layer ReLU network computes the max within $1/n$, with widths $\le 2T\lceil 1/\varepsilon\rceil$.",
@@ -93,11 +93,15 @@ def summary(df: pd.DataFrame) -> str:
 
 
 def markdown(df: pd.DataFrame) -> str:
-    """The ledger as a markdown table, each claim linked to the page that holds its evidence."""
-    lines = ["| claim | statement | verdict | tier | evidence |", "|---|---|---|---|---|"]
+    """The ledger as a MyST list-table (column widths set, so long evidence stays readable), each claim
+    linked to the page that holds its evidence."""
+    lines = ["```{list-table}", ":header-rows: 1", ":widths: 8 34 15 9 34", ":width: 100%", ":class: claims-ledger", "",
+             "* - claim", "  - statement", "  - verdict", "  - tier", "  - evidence"]
     for r in df.itertuples():
         cid = f"{{doc}}`{r.claim} <{r.page}>`" if r.page else r.claim
-        # a "|" inside a cell would split it into two columns
-        text, ev = (str(x).replace("|", "\\|") for x in (r.statement, r.evidence))
-        lines.append(f"| {cid} | {text} | **{r.verdict}** | {r.tier} | {ev} |")
+        cells = [cid, r.statement, f"**{r.verdict}**", r.tier, r.evidence]
+        # one line per cell: a newline inside a cell would end the list item
+        cells = [" ".join(str(c).split()) for c in cells]
+        lines += [f"* - {cells[0]}", *(f"  - {c}" for c in cells[1:])]
+    lines.append("```")
     return "\n".join(lines)
