@@ -1,0 +1,220 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation: {extension: .py, format_name: percent}
+#   kernelspec: {display_name: Python 3, language: python, name: python3}
+# ---
+
+# %% [markdown]
+# (theory-too-few-heads)=
+# # Theorem 2(2): too few heads cost a size exponential in T
+#
+# The negative half of the main result. With fewer heads than features, at least one head has to serve two
+# features; a softmax head only forms weighted averages, so the information about both is squeezed into $n$
+# numbers, and the feed-forward block must untangle it. The theorem quantifies the price.
+#
+# ```{admonition} Theorem 2(2) (too few heads)
+# :class: note
+# Let $H \in \mathcal F_D$ satisfy Assumption 2, and let the model have $h = s < D$ heads of width $n$ and satisfy
+# Assumption 1. With
+#
+# $$ k = \frac{T/4 - s - D + 1}{(n+1)s + 1} - 1 , $$
+#
+# the smallest parameter count $M$ at which the class $\mathcal H(s, n, d, T, M)$ approximates $H$ within $\varepsilon$
+# is $\Omega(1/\varepsilon^{k})$. For fixed $n, s, D$, $k$ grows linearly in $T$: the size needed is
+# $1/\varepsilon^{\Omega(T)}$.
+# ```
+#
+# **Assumptions.** Assumption 1 restricts the model: $\lVert P_\phi(x, t) \rVert_2 \le 1$ (1.1); $\hat F$ is a two-layer network
+# with a 1-Lipschitz activation (1.2); every entry of $\hat F$, $W_{Q,i}$, $W_{K,i}$, $W_{V,i}$, $W_O$ is at most 1 in magnitude
+# (1.3). Assumption 2 restricts the target: unique minimisers $x^{(i)}$ of the $f_i$ (2.1), pairwise distinct (2.2), with
+# positive definite Hessians (2.3), and $\partial_i F_0 \ne 0$ at the vector of minima (2.4). The $\Omega$ hides constants
+# that depend on the $f_i$ and $F_0$.
+
+# %% tags=["parameters"]
+tier = "laptop"
+table_T = None
+plot_T_max = None
+lemma4_widths = None
+lemma4_in_dims = None
+lemma4_nets = None
+lemma5_directions = None
+mech_T_grid = None
+mech_eps = None
+mech_base = None
+mech_seeds = None
+mech_betas = None
+seed = None
+
+# %% tags=["remove-input"]
+import time
+
+import torch
+from IPython.display import Markdown, display
+from myst_nb import glue
+
+from headcount import claims, theory
+from headcount.pages import theory_too_few_heads as page
+from headcount.plots import downloads_markdown, save_figure
+
+torch.set_num_threads(1)
+t_start = time.perf_counter()
+P = page.SPEC.resolve(tier=tier, table_T=table_T, plot_T_max=plot_T_max, lemma4_widths=lemma4_widths,
+                      lemma4_in_dims=lemma4_in_dims, lemma4_nets=lemma4_nets, lemma5_directions=lemma5_directions,
+                      mech_T_grid=mech_T_grid, mech_eps=mech_eps, mech_base=mech_base, mech_seeds=mech_seeds,
+                      mech_betas=mech_betas, seed=seed)
+display(Markdown(f"**Tier `{P['tier']}`.** Parameters of this page:\n\n" + page.SPEC.table(P)))
+
+# %% [markdown]
+# ## The exponent k and where it says nothing
+#
+# $k > 0$ exactly when $T/4 - s - D + 1 > (n+1)s + 1$, i.e. when
+#
+# $$ T > 4\big((n+2)s + D\big) . $$
+#
+# At or below that length the bound allows a constant number of parameters: it is vacuous. The slope of $k$ in $T$ is
+# $1/(4((n+1)s+1))$, so wider heads ($n$) and more heads ($s$) both flatten it.
+
+# %% tags=["remove-input"]
+table = page.exponent_table(P)
+exp_scale = page.experiment_scale()
+k128 = theory.lower_bound_exponent(128, 3, 8, 4)
+thr = theory.vacuity_threshold(3, 8, 4)
+display(Markdown(
+    f"**At the paper's own experiment scale the bound is vacuous.** The synthetic experiment compares $h = 3$ with "
+    f"$h = 4 = D$ heads of width $n = 8$ at $T \\le 128$; there $k = {k128:.3f}$ at $T = 128$ (and smaller below), because "
+    f"the bound needs $T > {thr}$. The D = 3 variant ($h = 2$, $n = 8$) needs $T > {theory.vacuity_threshold(2, 8, 3)}$. "
+    f"So Theorem 2(2) does not predict the drop at $h = D$ seen in those experiments; it predicts it for "
+    f"much longer sequences (e.g. $k = {theory.lower_bound_exponent(512, 3, 8, 4):.2f}$ at $T = 512$, "
+    f"${theory.lower_bound_exponent(4096, 3, 8, 4):.1f}$ at $T = 4096$). The experiments are consistent with the "
+    f"theory's mechanism, not a test of its constant. For the one-head max + min toy ($s = 1$, $n = 2$, $D = 2$) the bound "
+    f"is already non-trivial at short lengths: $k = {theory.lower_bound_exponent(128, 1, 2, 2):.1f}$ at $T = 128$."))
+display(Markdown("Exponents at the synthetic experiment's grid:\n\n" + exp_scale.to_markdown(index=False, floatfmt=".3g")))
+display(Markdown("Exponents for a range of settings ($k/4$ is the exponent the paper gives if $\\hat F$ may have five "
+                 "layers, see the end of the page):\n\n" + table.to_markdown(index=False, floatfmt=".3g")))
+
+# %% tags=["remove-input"]
+curve = page.exponent_curve(P)
+fig_k = page.exponent_figure(curve, f"closed form, T up to {P['plot_T_max']}")
+save_figure(fig_k, curve, "theory-too-few-heads-k", meta={"params": P})
+glue("fig-theory-too-few-heads-k", fig_k, display=False)
+
+# %% [markdown]
+# ```{glue:figure} fig-theory-too-few-heads-k
+# :name: fig-theory-too-few-heads-k
+#
+# The lower-bound exponent $k(T)$ for four settings (closed form). The grey band is $k \le 0$, where the bound is
+# vacuous; each dotted vertical line is that setting's threshold $4((n+2)s+D)$. Black crosses: the synthetic experiment's
+# lengths $T = 8, \dots, 128$ with $h = 3$, $n = 8$, $D = 4$, all inside the vacuous band.
+# ```
+
+# %% tags=["remove-input"]
+display(Markdown(downloads_markdown("theory-too-few-heads-k")))
+
+# %% [markdown]
+# ## Lemma 4: a large Lipschitz constant needs many parameters
+#
+# ```{admonition} Lemma 4
+# :class: note
+# Let $\hat F(x) = V\sigma(Ux + b) + c$ be a two-layer network with every entry at most 1 in magnitude and $\sigma$
+# 1-Lipschitz, with input width $n$. If $\lVert v_1 - v_2 \rVert_2 \le A$ and $|\hat F(v_1) - \hat F(v_2)| \ge B$, then
+# $\hat F$ has $\Omega(B / (A\sqrt n))$ parameters.
+# ```
+#
+# The proof is one line: $|\Delta \hat F_j| = |\sum_k V_{jk} \Delta\sigma_k| \le \sum_k |u_k^\top \Delta x| \le p \sqrt n \lVert \Delta x\rVert$ for
+# hidden width $p$, since each row $u_k$ has $n$ entries of size at most 1. We check the inequality on random networks
+# (entries uniform in $[-1, 1]$, ReLU and tanh, pairs at scales from $10^{-3}$ to $10$, half of them along the sign
+# pattern of a row of $U$) and show it is tight: with all entries 1 and every unit active, a step along the all-ones
+# direction reaches it exactly.
+
+# %% tags=["remove-input"]
+l4 = theory.lemma4_check(P["lemma4_widths"], P["lemma4_in_dims"], n_nets=P["lemma4_nets"], seed=P["seed"])
+display(Markdown(l4.to_markdown(index=False, floatfmt=".4g")))
+
+# %% [markdown]
+# ## Lemma 5: a feature grows linearly near its minimiser
+#
+# ```{admonition} Lemma 5
+# :class: note
+# Under Assumption 2, there is a segment $G_i = \{x^{(i)} + t v_i : t \in [r/4, r/2]\}$ inside the ball $B(x^{(i)}, r)$ on
+# which $|f_i(x) - f_i(y)| \ge L_i \lVert x - y \rVert$ with $L_i = \lambda_{\min}(\nabla^2 f_i(x^{(i)}))\, r / 8$, and $f_i > z_i$
+# on $G_i$.
+# ```
+#
+# This is what lets the proof place a fine grid of $\Theta(1/\varepsilon)$ distinguishable values on each free position.
+# Concrete feature: $f(x) = 1 - \exp(-\tfrac12 (x - x^*)^\top A (x - x^*))$ on $[0,1]^2$ with $x^* = (0.4, 0.6)$ and
+# $A = \begin{pmatrix} 6 & 2 \\ 2 & 3 \end{pmatrix}$: $C^2$, values in $[0,1)$, unique minimiser with Hessian $A$. It
+# is concave far from $x^*$, so $r$ cannot be arbitrary: we take the largest $r$ on a grid for which the Hessian stays
+# $\succeq \lambda_{\min}/2$ at random points of $B(x^*, r)$ (the region where the lemma's Taylor argument holds),
+# then test many directions $v$ and random pairs on each segment.
+
+# %% tags=["remove-input"]
+l5, r5, lam5 = page.lemma5(P)
+display(Markdown(f"$\\lambda_{{\\min}}(A) = {lam5:.4g}$, $r = {r5:.3g}$, $L = \\lambda_{{\\min}} r / 8 = {lam5 * r5 / 8:.4g}$. "
+                 f"Over {len(l5)} directions: smallest ratio $|f(x) - f(y)| / (L \\lVert x - y \\rVert)$ = "
+                 f"{l5['min_ratio'].min():.3f} (the lemma says $\\ge 1$), smallest $f - z$ on the segments = "
+                 f"{l5['min_excess'].min():.3g} (the lemma says $> 0$)."))
+
+# %% [markdown]
+# ## The mechanism, on max + min with one head
+#
+# The proof finds two sequences whose head outputs nearly coincide but whose targets differ by at least $3\varepsilon$.
+# A feed-forward block that is $\varepsilon$-accurate on both must change by at least $|H(W_1) - H(W_2)| - 2\varepsilon$
+# between two nearly equal inputs, so it needs a large Lipschitz constant, and by Lemma 4 a large width. We
+# illustrate this (it is not a proof: the theorem covers every model of the class, we test a handful). For a given
+# model we draw base sequences in $[0.1, 0.9]^T$ and pair each with copies in which the maximum token moves up, the
+# minimum token moves down, or both, by a multiple of $\varepsilon$; we report the largest
+# $(|\Delta H| - 2\varepsilon) / \lVert \Delta u \rVert$, with $u$ the vector fed to $\hat F$.
+#
+# Models: random one-head models ($n = 2$, encoder width 16) moved into Assumption 1 (entries clipped to $[-1, 1]$,
+# encoder output norm at most 1), at two temperatures; the min-retrieving head of the Theorem 2(1) construction alone; the
+# full $h = D = 2$ construction at the proof's temperature; and, for reference, a random bounded two-head model at $\beta = 1$.
+
+# %% tags=["remove-input"]
+mech = page.mechanism(P)
+mscale = f"tier {P['tier']}: eps = {P['mech_eps']:g}, {P['mech_base']} base sequences per (model, T)"
+fig_m = page.mechanism_figure(mech, mscale)
+save_figure(fig_m, mech, "theory-too-few-heads-mechanism", meta={"params": P})
+glue("fig-theory-too-few-heads-mechanism", fig_m, display=False)
+
+# %% [markdown]
+# ```{glue:figure} fig-theory-too-few-heads-mechanism
+# :name: fig-theory-too-few-heads-mechanism
+#
+# The Lipschitz constant the feed-forward block would need, found by the pair search, against $T$. Red: one-head
+# models; it grows about linearly in $T$ for bounded heads and is infinite for the sharp min head (moving the maximum
+# does not change its output at all in float64). Blue: the $h = D$ construction, flat in $T$. Grey dashed: a random
+# bounded two-head model, which also grows: two heads help only when each is sharp on its own feature.
+# ```
+
+# %% tags=["remove-input"]
+display(Markdown(downloads_markdown("theory-too-few-heads-mechanism")))
+display(Markdown(mech.to_markdown(index=False, floatfmt=".3g")))
+
+# %% [markdown]
+# **Reading it.** A head whose weights obey Assumption 1 and whose temperature is moderate spreads its attention over
+# all $T$ tokens, so moving one token changes its output by $O(1/T)$: the block must amplify by $O(T)$. A sharp head
+# (large $\beta$) avoids the dilution but sees only what it attends to; the other extreme then does not reach
+# $\hat F$ at all. With $h = D$ each feature gets its own sharp head and the needed constant stays near 1 at every $T$.
+# The last column turns the constant into the hidden width Lemma 4 requires of a two-layer block with entries at most 1,
+# $p \ge L / \sqrt{E}$. The theorem's $1/\varepsilon^{k}$ comes from pushing the same idea through
+# $\Theta(1/\varepsilon)$-fine grids on $T/4 - s - D + 1$ free positions at once (pigeonhole), which no search over a few
+# hundred pairs can reproduce.
+#
+# ## Tightness (Remark A.2.2)
+#
+# The paper notes the bound depends on the restrictions on $\hat F$: with Heaviside activations matching upper bounds
+# can be built; with parameter norms allowed to grow like $T^{1/\varepsilon}$ the count drops to $O(1/\varepsilon^{\gamma+1})$;
+# and with a five-layer $\hat F$ the lower bound becomes $\Omega(1/\varepsilon^{k/4})$ (the $k/4$ column above). These are
+# statements about all networks of a class and are not checked here (claim C29); the
+# [memorisation page](theory_memorise.ipynb) shows a five-layer ReLU readout with large weights that reaches
+# $\varepsilon$ with $O(T/\varepsilon)$ parameters for one head of width $T d$.
+
+# %% [markdown]
+# ## Verdicts
+
+# %% tags=["remove-input"]
+vs = page.verdicts(table, curve, l4, l5, r5, mech, P["tier"])
+claims.record("theory_too_few_heads", vs)
+display(Markdown(claims.markdown_table(vs)))
+display(Markdown(f"Page computed in {time.perf_counter() - t_start:.1f} s."))
