@@ -40,7 +40,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .model import HeadcountTransformer
-from .train import SyntheticRun, lr_at, make_data, nmse, train_one
+from .train import SyntheticRun, default_device, lr_at, make_data, nmse, train_one
 
 # Fields that every run of a stack must share: the data, the optimiser settings and the architecture
 # apart from h and n. Runs may differ only in seed, h and n.
@@ -50,6 +50,9 @@ FORMS = ("fused", "direct")
 
 # Largest number of floats one evaluation chunk may hold per activation tensor (keeps memory flat).
 _EVAL_FLOATS = 1 << 23
+# Tokens (models x sequences x T) whose N-wide activations the fused form handles at once: 8192 x N=32
+# floats is 1 MiB, small enough to stay in cache between the products that use it.
+CHUNK_TOKENS = 8192
 
 
 def stack_key(config: dict) -> tuple:
@@ -105,6 +108,8 @@ class StackedTransformers(nn.Module):
         self.register_buffer("mask_QKV", qkv)
         self.register_buffer("mask_O", e_mask[:, :, None, None] * hn_mask[:, None, :, :])
         self.register_buffer("mask_R1", e_mask[:, :, None].expand(M, E_max, N).clone())
+        self._workspace = _Workspace()
+        self.chunk_tokens = CHUNK_TOKENS
 
     # ----------------------------------------------------------------------------------------------
     @classmethod
@@ -195,13 +200,13 @@ class StackedTransformers(nn.Module):
             raise ValueError(f"input must have shape (M={M}, B, T, d={self.d}) or (B, T, d), got {tuple(x.shape)}")
         _, B, T, d = x.shape
         w = self._masked()
-        # a(t) = relu(W1 x(t) + b1): (M, B T, N)
-        a = torch.relu(torch.baddbmm(w["b1"], x.reshape(M, B * T, d), w["W1"]))
         q = torch.einsum("me,mhje->mhj", w["c0"], w["W_Q"])  # W_Q,i c0: (M, H, n)
         if form == "direct":
+            # a(t) = relu(W1 x(t) + b1): (M, B T, N)
+            a = torch.relu(torch.baddbmm(w["b1"], x.reshape(M, B * T, d), w["W1"]))
             z = self._attend_direct(a, q, w, B, T)
         else:
-            z = self._attend_fused(a, q, w, B, T)
+            z = self._attend_fused(x, q, w)
         z = w["c0"][:, None, :] + z  # c0 + W_O Concat(...): (M, B, E)
         r = F.gelu(torch.baddbmm(w["r1"], z, w["R1"]))  # (M, B, N)
         return torch.baddbmm(w["r2"], r, w["R2"]).squeeze(-1)  # (M, B)
@@ -218,22 +223,26 @@ class StackedTransformers(nn.Module):
         heads = torch.einsum("mbht,mbthj->mbhj", att, v)  # (M, B, H, n)
         return torch.bmm(heads.reshape(M, B, H * n), w["W_O"].reshape(M, -1, H * n).transpose(1, 2))
 
-    def _attend_fused(self, a, q, w, B, T):
+    def _attend_fused(self, x, q, w):
         """The same quantity with the E-wide products moved from every token onto the weights."""
         M, H, N = self.M, self.H, self.N
+        B = x.shape[1]
         W2, b2 = w["W2"], w["b2"]  # (M, N, E), (M, 1, E)
-        u = self.beta * torch.einsum("mhj,mhje->meh", q, w["W_K"])  # u_i = beta W_K,i^T q_i: (M, E, H)
-        A = torch.bmm(W2, u)  # W2^T u_i as columns: (M, N, H)
-        c = torch.bmm(b2, u)  # b2 . u_i: (M, 1, H)
-        logits = torch.baddbmm(c, a, A).view(M, B, T, H)  # beta q_i . k_i(t): (M, B, T, H)
-        att = torch.softmax(logits, dim=2)
-        # sum_t att_i(t) a(t) for every (model, sequence): batches of (H, T) @ (T, N) -> (M, B, H, N)
-        pooled = torch.matmul(att.transpose(2, 3), a.view(M, B, T, N))
-        # G_i = W_O,i W_V,i W2 (E x N per head) and g = sum_i W_O,i W_V,i b2 (the b2 part, as sum_t att = 1)
-        ov = torch.einsum("mrhj,mhje->mhre", w["W_O"], w["W_V"])  # W_O,i W_V,i: (M, H, E, E)
-        G = torch.einsum("mhre,mne->mhnr", ov, W2).reshape(M, H * N, -1)  # (M, H N, E)
-        g = torch.einsum("mhre,me->mr", ov, b2[:, 0])  # (M, E)
-        return torch.baddbmm(g[:, None, :], pooled.reshape(M, B, H * N), G)  # (M, B, E)
+        u = self.beta * torch.einsum("mhj,mhje->mhe", q, w["W_K"])  # rows u_i = beta W_K,i^T q_i: (M, H, E)
+        At = torch.bmm(u, W2.transpose(1, 2))  # rows (W2^T u_i)^T: (M, H, N)
+        ct = torch.bmm(u, b2.transpose(1, 2))  # b2 . u_i: (M, H, 1)
+        pooled = _TokenPool.apply(x, w["W1"], w["b1"], At, ct, self._workspace, self._chunks(B * x.shape[2]))  # sum_t att_i(t) a(t): (M, B, H, N)
+        # head i = W_V,i (W2 pooled_i + b2) = (W_V,i W2) pooled_i + W_V,i b2, since sum_t att_i(t) = 1
+        V2 = torch.einsum("mhje,mne->mhnj", w["W_V"], W2)  # (M, H, N, n)
+        vb = torch.einsum("mhje,me->mhj", w["W_V"], b2[:, 0])  # (M, H, n)
+        heads = torch.matmul(pooled.transpose(1, 2), V2) + vb[:, :, None, :]  # (M, H, B, n)
+        cat = heads.transpose(1, 2).reshape(M, B, -1)  # Concat_i head_i: (M, B, H n)
+        return torch.bmm(cat, w["W_O"].reshape(M, -1, H * self.n_max).transpose(1, 2))  # W_O Concat: (M, B, E)
+
+    def _chunks(self, tokens_per_model: int) -> list[tuple[int, int, int]]:
+        """Consecutive models handled together by the fused form: (m0, m1, largest h among them)."""
+        per = max(1, self.chunk_tokens // tokens_per_model)
+        return [(m0, min(self.M, m0 + per), max(self.hs[m0 : m0 + per])) for m0 in range(0, self.M, per)]
 
     @torch.no_grad()
     def predict(self, X: torch.Tensor, form: str = "fused") -> torch.Tensor:
@@ -244,10 +253,91 @@ class StackedTransformers(nn.Module):
         return torch.cat([self(X[i : i + chunk], form=form) for i in range(0, n, chunk)], dim=1)
 
 
+class _Workspace:
+    """Reusable buffers for the per-token activations of the fused form.
+
+    On the CPU every fresh multi-megabyte tensor is new memory that the kernel must map page by page;
+    reusing two buffers across steps removes that cost (it dominated the step time in profiles)."""
+
+    def __init__(self):
+        self._buf: dict[tuple, torch.Tensor] = {}
+
+    def take(self, name: str, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
+        key = (name, like.device, like.dtype)
+        need = math.prod(shape)
+        buf = self._buf.get(key)
+        if buf is None or buf.numel() < need:
+            buf = self._buf[key] = torch.empty(need, device=like.device, dtype=like.dtype)
+        return buf[:need].view(shape)
+
+
+class _TokenPool(torch.autograd.Function):
+    """Per-token part of the fused form, computed a few models at a time with a hand-written backward.
+
+    forward(x (M,B,T,d), W1 (M,d,N), b1 (M,1,N), At (M,H,N), ct (M,H,1)) -> pooled (M,B,H,N) with
+        a(t) = relu(x(t) W1 + b1),  att_i = softmax_t(At_i . a(t) + ct_i),  pooled_i = sum_t att_i(t) a(t).
+    Gradients flow to W1, b1, At, ct (not to x, the data).
+
+    Why by hand: the (M, B T, N) activations are the only large tensors of the step. Working on chunks of
+    models whose activations fit in cache, and recomputing a(t) in the backward pass instead of keeping it
+    (it costs d N multiply-adds a token), keeps them out of main memory; every product is laid out so
+    that BLAS takes it without copies."""
+
+    @staticmethod
+    def forward(ctx, x, W1, b1, At, ct, ws: _Workspace, chunks: list[tuple[int, int, int]]):
+        # chunks: (m0, m1, h) = models m0..m1-1 handled together, using their first h heads (the largest
+        # h among them); heads beyond a model's own h are zero-padding whose pooled value is set to 0.
+        M, B, T, d = x.shape
+        N, H = W1.shape[2], At.shape[1]
+        pooled = torch.zeros(M, B, H, N, dtype=W1.dtype, device=W1.device)
+        atts = []
+        for m0, m1, h in chunks:
+            c = m1 - m0
+            a = _TokenPool.activations(x, W1, b1, ws, m0, m1)  # (c, B T, N)
+            lg = torch.baddbmm(ct[m0:m1, :h], At[m0:m1, :h], a.transpose(1, 2))  # logits: (c, h, B T)
+            att = torch.softmax(lg.view(c, h, B, T), dim=-1).transpose(1, 2).reshape(c * B, h, T)
+            pooled[m0:m1, :, :h] = torch.bmm(att, a.view(c * B, T, N)).view(c, B, h, N)
+            atts.append(att)
+        ctx.save_for_backward(x, W1, b1, At, *atts)
+        ctx.ws, ctx.chunks = ws, chunks
+        return pooled
+
+    @staticmethod
+    def activations(x, W1, b1, ws, m0, m1):
+        """a = relu(x W1 + b1) for models m0..m1-1, in a reused buffer: (m1 - m0, B T, N)."""
+        _, B, T, d = x.shape
+        a = ws.take("a", (m1 - m0, B * T, W1.shape[2]), W1)
+        torch.baddbmm(b1[m0:m1], x[m0:m1].reshape(m1 - m0, B * T, d), W1[m0:m1], out=a)
+        return a.relu_()
+
+    @staticmethod
+    def backward(ctx, g_pooled):
+        x, W1, b1, At, *atts = ctx.saved_tensors
+        M, B, T, d = x.shape
+        N, H = W1.shape[2], At.shape[1]
+        gW1, gb1 = torch.empty_like(W1), torch.empty_like(b1)
+        gAt, gct = torch.zeros_like(At), torch.zeros(M, H, 1, dtype=At.dtype, device=At.device)
+        for (m0, m1, h), att in zip(ctx.chunks, atts):
+            c = m1 - m0
+            a = _TokenPool.activations(x, W1, b1, ctx.ws, m0, m1)  # recomputed, not stored
+            gp = g_pooled[m0:m1, :, :h].reshape(c * B, h, N)
+            g_att = torch.bmm(gp, a.view(c * B, T, N).transpose(1, 2))  # (c B, h, T)
+            # softmax backward along T: g_lg = att * (g_att - sum_t att g_att)
+            g_lg = g_att.sub_((att * g_att).sum(-1, keepdim=True)).mul_(att)
+            g_lgH = g_lg.view(c, B, h, T).transpose(1, 2).reshape(c, h, B * T)  # (c, h, B T)
+            ga = ctx.ws.take("ga", (c, B * T, N), a)
+            torch.bmm(att.transpose(1, 2), gp, out=ga.view(c * B, T, N))  # through the pooling
+            ga.baddbmm_(g_lgH.transpose(1, 2), At[m0:m1, :h])  # through the logits
+            torch.ops.aten.threshold_backward.grad_input(ga, a, 0, grad_input=ga)  # relu'
+            torch.bmm(x[m0:m1].reshape(c, B * T, d).transpose(1, 2), ga, out=gW1[m0:m1])
+            torch.sum(ga, 1, keepdim=True, out=gb1[m0:m1])
+            gAt[m0:m1, :h] = torch.bmm(g_lgH, a)
+            gct[m0:m1, :h] = g_lgH.sum(-1, keepdim=True)
+        return None, gW1, gb1, gAt, gct, None, None
+
+
 def _device(device) -> torch.device:
-    if device is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    return torch.device(device) if device is not None else default_device()
 
 
 def _check_stack(runs: list[SyntheticRun]) -> None:
@@ -285,10 +375,12 @@ def train_stack(
     mu, sd = ytr.mean(), ytr.std()
     y_std = (ytr - mu) / sd  # the standardised targets train_one forms per minibatch, elementwise the same
 
+    # Models sorted by size inside the stack, so that the fused form's chunks hold similar head counts.
+    order = sorted(range(len(runs)), key=lambda i: (runs[i].h, runs[i].n))
+    runs = [runs[i] for i in order]
     stack = StackedTransformers.from_models([HeadcountTransformer(r.model_config(), seed=r.seed) for r in runs])
     stack = stack.to(dev)
-    opt = torch.optim.Adam(stack.parameters(), lr=run0.lr, weight_decay=run0.weight_decay,
-                           foreach=True)
+    opt = torch.optim.Adam(stack.parameters(), lr=run0.lr, weight_decay=run0.weight_decay, foreach=True)
     # One generator per model, seeded as train_one seeds it, so each model sees its own minibatch order.
     gens = [torch.Generator().manual_seed(int(r.seed) + 1_000_003) for r in runs]
     n_train, bs = run0.n_train, run0.batch_size
@@ -316,19 +408,20 @@ def train_stack(
     train_nmse = _evaluate(stack, Xtr, ytr, mu, sd, form)
     seconds = time.perf_counter() - t0
     M = len(runs)
-    return [
-        {
-            "val_nmse": curves[m][-1][1],
-            "train_nmse": train_nmse[m],
-            "curve": curves[m],
-            "n_params": stack.n_params()[m],
+    n_params = stack.n_params()
+    out: list[dict] = [{}] * M
+    for k, i in enumerate(order):
+        out[i] = {
+            "val_nmse": curves[k][-1][1],
+            "train_nmse": train_nmse[k],
+            "curve": curves[k],
+            "n_params": n_params[k],
             "train_seconds": seconds / M,
-            "device": dev.type,
+            "device": str(dev),
             "engine": f"stacked/{form}",
             "stack_size": M,
         }
-        for m in range(M)
-    ]
+    return out
 
 
 def _evaluate(stack: StackedTransformers, X, y, mu, sd, form: str) -> list[float]:
@@ -359,7 +452,7 @@ def run_synthetic_group(configs: list[dict]) -> list[dict]:
         if stackable(run):
             groups.setdefault(stack_key(configs[i]), []).append(i)
         else:
-            out[i] = {**train_one(run, data_for(run)), "device": "cpu", "engine": "single"}
+            out[i] = {**train_one(run, data_for(run)), "engine": "single"}
     for idx in groups.values():
         for i, metrics in zip(idx, train_stack([runs[i] for i in idx], data_for(runs[idx[0]]))):
             out[i] = metrics
