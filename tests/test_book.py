@@ -81,6 +81,25 @@ def test_subset_toc_drops_pages_their_empty_chapters_and_parts():
     assert subset_toc(real, lambda f: True) == real
 
 
+def test_linkcheck_finds_missing_files_and_anchors(tmp_path):
+    site = tmp_path / "html"
+    (site / "nb").mkdir(parents=True)
+    (site / "index.html").write_text('<a href="nb/page.html#sec">ok</a> <a href="https://example.org">ext</a>')
+    (site / "nb" / "page.html").write_text(
+        '<h2 id="sec">s</h2><a href="../index.html">up</a><a href="#nowhere">x</a>'
+        '<img src="../figures/fig.png"><a href="#sec">self</a>')
+    p = subprocess.run([sys.executable, str(REPO / "scripts" / "linkcheck.py"), str(site)], capture_output=True, text=True)
+    assert p.returncode == 1
+    broken = [line for line in p.stdout.splitlines() if line.startswith("BROKEN")]
+    assert broken == ["BROKEN nb/page.html: #nowhere (missing anchor)",
+                      "BROKEN nb/page.html: ../figures/fig.png (missing file)"]
+    (site / "figures").mkdir()
+    (site / "figures" / "fig.png").write_bytes(b"png")
+    (site / "nb" / "page.html").write_text('<h2 id="sec">s</h2><img src="../figures/fig.png"><a href="#sec">self</a>')
+    p = subprocess.run([sys.executable, str(REPO / "scripts" / "linkcheck.py"), str(site)], capture_output=True, text=True)
+    assert p.returncode == 0, p.stdout
+
+
 def test_part_of_the_book_builds_with_warnings_as_errors(tmp_path, monkeypatch):
     """The intro and the claims page: config, theorem directives, bibliography, offline MathJax."""
     book = copy_book(tmp_path)

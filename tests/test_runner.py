@@ -72,8 +72,14 @@ def test_status_reports_counts_per_page(tmp_path, monkeypatch):
     from headcount.status import report
 
     monkeypatch.setenv("HEADCOUNT_STORE", str(tmp_path))
-    text = report("smoke")
-    assert "synthetic_heads" in text and "to compute" in text and "would train" in text
+    monkeypatch.setattr("headcount.status.book_notebooks", lambda: ["synthetic_heads", "claims", "no_such_page"])
+    lines = report("smoke").splitlines()
+    assert lines[0] == f"results store: {tmp_path}"
+    heads = [line for line in lines if line.split()[:1] == ["synthetic_heads"]]
+    assert heads and all(" 0 cached" in line and "to compute" in line for line in heads)
+    assert any(line.split()[0] == "claims" and "computes at build time" in line for line in lines[2:-1])
+    assert any("no_such_page" in line and "does not exist" in line for line in lines)
+    assert lines[-1].startswith("a build at tier smoke would train ") and not lines[-1].endswith(" 0 model(s)")
 
 
 TINY = '''# ---
