@@ -1,8 +1,8 @@
 """The book builds with warnings as errors and no broken internal link, from notebooks executed by papermill.
 
-Fast: the table of contents matches notebooks/, and a part of the book (every hand-written page and the
-claims page, executed at the smoke tier) builds with the real configuration. Slow (`make test-slow`):
-every notebook of the book at the smoke tier, then the whole book. Everything is written under tmp dirs.
+The table of contents matches notebooks/; a part of the book (every hand-written page and the claims
+page) builds with the real configuration; every notebook of the book runs at the smoke tier under
+papermill, then the whole book builds from those outputs. Everything is written under tmp dirs.
 """
 
 import runpy
@@ -164,7 +164,6 @@ def smoke_book(tmp_path_factory):
     mp.undo()
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_notebook_runs_at_smoke_tier(smoke_book, name):
     root, errors = smoke_book
@@ -172,7 +171,6 @@ def test_notebook_runs_at_smoke_tier(smoke_book, name):
     assert (root / "book" / "nb" / f"{name}.ipynb").exists()
 
 
-@pytest.mark.slow
 def test_whole_book_builds_with_warnings_as_errors_and_links_resolve(smoke_book):
     root, errors = smoke_book
     assert not errors, f"notebooks failed: {sorted(errors)}"

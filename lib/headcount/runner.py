@@ -14,7 +14,7 @@ import os
 import time
 from pathlib import Path
 
-from .store import cache_dir
+from .store import smoke_store_dir
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = REPO / "notebooks"
@@ -87,7 +87,7 @@ def run(name: str | Path, params: dict | None = None, out_dir: Path | None = Non
     env_before = os.environ.get("HEADCOUNT_STORE")
     if params.get("tier") == "smoke" and env_before is None:
         # smoke runs are throwaway: keep them out of the committed results store
-        os.environ["HEADCOUNT_STORE"] = str(cache_dir() / "smoke-store")
+        os.environ["HEADCOUNT_STORE"] = str(smoke_store_dir())
     try:
         pm.execute_notebook(nb, str(tmp), parameters=params, kernel_name="python3", cwd=str(REPO),
                             log_output=log_output, progress_bar=False)

@@ -11,14 +11,14 @@ import importlib
 import os
 
 from .runner import NOTEBOOKS, book_notebooks, page_spec
-from .store import ResultsStore, cache_dir, default_store
+from .store import ResultsStore, default_store, smoke_store_dir
 from .sweep import plan
 
 
 def tier_store(tier: str) -> ResultsStore:
     """The store a build at this tier uses: smoke runs go to a throwaway store (as `runner.run` does)."""
     if tier == "smoke" and not os.environ.get("HEADCOUNT_STORE"):
-        return ResultsStore(cache_dir() / "smoke-store")
+        return ResultsStore(smoke_store_dir())
     return default_store()
 
 

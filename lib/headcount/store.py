@@ -127,3 +127,8 @@ def cache_dir() -> Path:
 def shared_data_dir() -> Path:
     """The offline copies of real data: HEADCOUNT_DATA if set, else <repo>/../shared/data."""
     return Path(os.environ.get("HEADCOUNT_DATA", PACKAGE_DIR.parents[2] / "shared" / "data"))
+
+
+def smoke_store_dir() -> Path:
+    """Where smoke-tier runs go unless HEADCOUNT_STORE is set: throwaway, never the committed store."""
+    return cache_dir() / "smoke-store"
