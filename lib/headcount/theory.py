@@ -715,3 +715,58 @@ def check_mechanism(df: pd.DataFrame, one_head: str = "one head", enough: str = 
         return claims.Verdict("C10", "lower-bound mechanism", claims.NOT_TESTED, "no models")
     return claims.Verdict("C10", "with one head (h < D) the Lipschitz constant F must have grows with T; with h = D it does not",
                           claims.verdict_from(flags), "; ".join(parts))
+
+
+def check_memorising_attention(df: pd.DataFrame, tol: float = 0.0) -> claims.Verdict:
+    """C11a: with P_phi = e_t (x) x(t) and c0 = 0, every attention weight is 1/T and the head output equals
+    (1/T)(x(1), ..., x(T)) to `tol` (exact by default). df: T, max_weight_dev, max_output_dev."""
+    a = bool((df["max_weight_dev"] <= tol).all())
+    b = bool((df["max_output_dev"] <= tol).all())
+    return claims.Verdict("C11a", "Theorem 2(3): encoder e_t (x) x(t), c0 = 0 gives uniform attention and output (1/T)(x(1..T))",
+                          claims.verdict_from([a, b]),
+                          f"T in {sorted(df['T'].unique().tolist())}: largest deviation of a weight from 1/T "
+                          f"{df['max_weight_dev'].max():.1e}, of the output from x/T {df['max_output_dev'].max():.1e} (tolerance {tol:g})")
+
+
+def check_lemma9(df: pd.DataFrame) -> claims.Verdict:
+    """C12: 0 <= f_hat - max < 1/n on every input, and both hidden widths <= 2 T ceil(1/eps).
+    df: T, eps, n_grid, err_min, err_max, width1, width2."""
+    a = bool((df["err_min"] >= -1e-12).all() and (df["err_max"] < 1.0 / df["n_grid"]).all())
+    b = bool(((df["width1"] <= 2 * df["T"] * df["n_grid"]) & (df["width2"] <= 2 * df["T"] * df["n_grid"])).all())
+    worst = (df["err_max"] * df["n_grid"]).max()
+    return claims.Verdict("C12", "Lemma 9: a 3-layer ReLU net is within [max, max + 1/n) on [0,1]^T with widths <= 2T ceil(1/eps)",
+                          claims.verdict_from([a, b]),
+                          f"{len(df)} (T, eps) settings: error in [{df['err_min'].min():.1e}, {df['err_max'].max():.3g}], "
+                          f"largest error x n = {worst:.3f} (must be < 1); widths within 2T ceil(1/eps): {b}")
+
+
+def check_lemma8(df: pd.DataFrame, tol: float = 1e-9) -> claims.Verdict:
+    """C13: merging F1 (2 layers), F2 (3) and F3 (2) gives 5 affine maps whose output equals the composition
+    to float rounding (relative `tol`). df: T, eps, n_affine, max_abs_diff, scale."""
+    a = bool((df["n_affine"] == 5).all())
+    b = bool((df["max_abs_diff"] <= tol * df["scale"].clip(lower=1.0)).all())
+    return claims.Verdict("C13", "Lemma 8: stacking 2-, 3- and 2-layer ReLU networks gives one exact 5-layer network",
+                          claims.verdict_from([a, b]),
+                          f"{len(df)} stacks: affine maps {sorted(df['n_affine'].unique().tolist())}; largest "
+                          f"abs(merged - composed) {df['max_abs_diff'].max():.1e} (float64 rounding)")
+
+
+def check_memorising(df: pd.DataFrame, slope_range=(0.8, 1.2)) -> claims.Verdict:
+    """C11b: the whole one-head construction has sup error <= eps at every (T, eps), and its parameter count
+    grows about linearly in T and in 1/eps (log-log slopes within slope_range at the largest T / smallest
+    eps). df: T, eps, sup_error, M."""
+    a = bool((df["sup_error"] <= df["eps"]).all())
+    big_T = df[df["T"] == df["T"].max()].sort_values("eps")
+    small_e = df[df["eps"] == df["eps"].min()].sort_values("T")
+    flags = [a]
+    text = [f"error <= eps in all {len(df)} (T, eps) cases: {a} (largest error/eps {(df['sup_error'] / df['eps']).max():.3f})"]
+    if len(big_T) >= 2:
+        s_eps = float(np.polyfit(np.log(1 / big_T["eps"]), np.log(big_T["M"]), 1)[0])
+        flags.append(slope_range[0] <= s_eps <= slope_range[1])
+        text.append(f"slope of log M in log(1/eps) at T={int(df['T'].max())}: {s_eps:.2f}")
+    if len(small_e) >= 2:
+        s_T = float(np.polyfit(np.log(small_e["T"]), np.log(small_e["M"]), 1)[0])
+        flags.append(slope_range[0] <= s_T <= slope_range[1])
+        text.append(f"slope of log M in log T at eps={df['eps'].min():g}: {s_T:.2f}")
+    return claims.Verdict("C11b", "Theorem 2(3): one head of width T d and a 5-layer ReLU readout reach eps with M ~ T/eps",
+                          claims.verdict_from(flags), "; ".join(text))

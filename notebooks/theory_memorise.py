@@ -1,0 +1,143 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation: {extension: .py, format_name: percent}
+#   kernelspec: {display_name: Python 3, language: python, name: python3}
+# ---
+
+# %% [markdown]
+# (theory-memorise)=
+# # Theorem 2(3): one wide head can memorise the sequence
+#
+# The third regime. One head is enough after all, if it is wide enough to hold the whole sequence: then attention
+# does no selection, it just copies, and the feed-forward block does the retrieval itself.
+#
+# ```{admonition} Theorem 2(3) (one head, large embedding)
+# :class: note
+# Let $H \in \mathcal F_D$, $h = 1$ head of width $n \ge T d$, and let $\hat F$ be a five-layer ReLU network. There is a
+# constant $C_{d,D,T}$ such that for every $M > C_{d,D,T} / \varepsilon^{1+\gamma}$, some model of equation (4) with $M$
+# parameters approximates $H$ within $\varepsilon$.
+# ```
+#
+# **Assumptions.** Only Assumption 3 (two-layer networks approximate the $f_i$ and $F_0$ at width $C/\delta^\gamma$).
+# The price is hidden in $n \ge Td$: the width of the model grows with the sequence length, and (see below) so does
+# the feed-forward block.
+#
+# ## The construction
+#
+# The encoder writes token $t$ into its own block, $P_\phi(x(t), t) = e_t \otimes x(t) \in \mathbb R^{Td}$, and the class
+# token is $c_0 = 0$, so every logit $(W_Q c_0)^\top W_K \hat x(t)$ is 0 and the softmax is uniform. With $W_V = W_O = I$
+# the head outputs $\frac1T (x(1), \dots, x(T))$: the whole sequence, scaled. The feed-forward block is
+# $\hat F = F_3 \circ F_2 \circ F_1$:
+#
+# - $F_1$ (two layers) evaluates $1 - f_i(x(t))$ for every $i$ and every $t \in S_i$ (here exactly: for max + min
+#   these are $x$ and $1 - x$, one ReLU unit each, with input weight $T$ to undo the $1/T$);
+# - $F_2$ (three layers) takes the maximum over each $S_i$ with Lemma 9, so $\min_{S_i} f_i = 1 - \max_{S_i}(1 - f_i)$;
+# - $F_3$ (two layers) applies $F_0$ (here linear and exact).
+#
+# Lemma 8 merges the last affine map of each part with the first of the next, giving $2 + 3 + 2 - 2 = 5$ affine maps:
+# a five-layer ReLU network. Our implementation (`headcount.constructions.memorising`) is again an instance of the
+# same model class, in float64, with sparse weight matrices.
+
+# %% tags=["parameters"]
+tier = "laptop"
+T_grid = None
+eps_grid = None
+lemma9_T = None
+lemma9_eps = None
+n_eval = None
+seed = None
+
+# %% tags=["remove-input"]
+import time
+
+import torch
+from IPython.display import Markdown, display
+from myst_nb import glue
+
+from headcount import claims
+from headcount.pages import theory_memorise as page
+from headcount.plots import downloads_markdown, save_figure
+
+torch.set_num_threads(1)
+t_start = time.perf_counter()
+P = page.SPEC.resolve(tier=tier, T_grid=T_grid, eps_grid=eps_grid, lemma9_T=lemma9_T, lemma9_eps=lemma9_eps,
+                      n_eval=n_eval, seed=seed)
+display(Markdown(f"**Tier `{P['tier']}`.** Parameters of this page:\n\n" + page.SPEC.table(P)))
+
+# %% [markdown]
+# ## The head memorises exactly
+#
+# We run sampled max + min sequences ($d = 1$) through the model and compare the attention weights with $1/T$ and the
+# head output with the flattened sequence divided by $T$. In floating point both are exact: the logits are exact
+# zeros, the softmax of zeros is exactly $1/T$ for these $T$, and each output coordinate is a single product.
+
+# %% tags=["remove-input"]
+att = page.attention_check(P)
+display(Markdown(att.to_markdown(index=False)))
+
+# %% [markdown]
+# ## Lemma 9: the maximum with a shallow ReLU network
+#
+# ```{admonition} Lemma 9
+# :class: note
+# Let $n = \lceil 1/\varepsilon \rceil$. The network with first layer $h_1(t, i) = \mathrm{ReLU}(y_t - i/n)$, second layer
+# $h_2(i) = \mathrm{ReLU}(S_i) - \mathrm{ReLU}(S_i - 1/n)$ with $S_i = \sum_t h_1(t, i)$, and output $\sum_i h_2(i)$, satisfies
+# $\max_t y_t \le \hat f(y) < \max_t y_t + 1/n$ on $[0,1]^T$, with hidden widths at most $2T\lceil 1/\varepsilon\rceil$.
+# ```
+#
+# Each term $h_2(i) = \min(S_i, 1/n)$ is $1/n$ for every level $i/n$ well below the maximum and a fraction of $1/n$ at the
+# last level, so the sum overshoots by less than one grid step. We test random inputs and inputs placed on and next to
+# the levels $i/n$; the worst case is all tokens at $i/n + 1/(nT)$, where the top partial sum is exactly $1/n$ and the
+# error is $(1 - 1/T)/n$ (for $T = 1$ the network is exact).
+
+# %% tags=["remove-input"]
+l9 = page.lemma9_check(P)
+display(Markdown(l9.to_markdown(index=False, floatfmt=".3g")))
+
+# %% [markdown]
+# ## The whole construction: accuracy, Lemma 8, parameter count
+#
+# For max + min ($L_0 = \sum_i |\partial_i F_0| = 2$) the Lemma 9 grid is $n = \lceil 2/\varepsilon \rceil$, so the two maxima are
+# each off by less than $\varepsilon/2$. We measure the sup error on random sequences and on the level-straddling ones,
+# compare the merged five-layer readout with the three parts applied in turn (Lemma 8), and count parameters:
+# non-zero weights plus biases (the count that matters for the rate), beside the dense count of the merged matrices
+# and the sum over the unmerged parts.
+
+# %% tags=["remove-input"]
+cons, merge = page.construction_sweep(P)
+scale = f"tier {P['tier']}: T in {P['T_grid']}, eps in {P['eps_grid']}"
+fig = page.count_figure(cons, scale)
+save_figure(fig, cons, "theory-memorise-count", meta={"params": P})
+glue("fig-theory-memorise-count", fig, display=False)
+
+# %% [markdown]
+# ```{glue:figure} fig-theory-memorise-count
+# :name: fig-theory-memorise-count
+#
+# Parameters of the one-head memorising construction that reaches accuracy $\varepsilon$ on max + min: left against
+# $1/\varepsilon$ (one line per $T$), right against $T$ (one line per $\varepsilon$). Both slopes are about 1, so
+# $M \approx c\,T/\varepsilon$. Dashed: the $h = D = 2$ construction of Theorem 2(1), whose 7 parameters are exact at every $T$
+# and $\varepsilon$ (its $T$-dependence sits in the temperature).
+# ```
+
+# %% tags=["remove-input"]
+display(Markdown(downloads_markdown("theory-memorise-count")))
+display(Markdown(cons.to_markdown(index=False, floatfmt=".3g")))
+display(Markdown("Lemma 8, merged against composed:\n\n" + merge.to_markdown(index=False, floatfmt=".3g")))
+
+# %% [markdown]
+# **Reading it.** The exponent in $\varepsilon$ is $1$ here (the features and $F_0$ are exact, so $\gamma$ plays no role;
+# with fitted features it would add $\gamma$, as the theorem's $1 + \gamma$ says), but the constant grows linearly with $T$:
+# the max network needs $T\lceil 1/\varepsilon\rceil$ units per feature, and the head itself has width $n = T d$. The paper
+# calls this regime impractical for that reason, and notes that, unlike memorising training data, the network computes
+# the relation itself and so applies to unseen sequences: every sequence tested above is new to it.
+
+# %% [markdown]
+# ## Verdicts
+
+# %% tags=["remove-input"]
+vs = page.verdicts(att, l9, merge, cons, P["tier"])
+claims.record("theory_memorise", vs)
+display(Markdown(claims.markdown_table(vs)))
+display(Markdown(f"Page computed in {time.perf_counter() - t_start:.1f} s."))
