@@ -248,11 +248,11 @@ def test_tokens_are_standardised_patches_of_the_padded_canvas():
 # ---------------------------------------------------------------------------------------------- analysis
 
 
-def test_reversal_score_definition():
-    assert page.reversal_score({65: 0.1, 145: 0.2, 257: 0.3}) == 0.0  # error grows with T: no reversal
-    assert page.reversal_score({65: 0.3, 145: 0.2, 257: 0.1}) == pytest.approx(0.4 / 0.2 / 1)  # (0.1+0.2+0.1)/0.2
-    assert page.reversal_score({65: 0.1, 145: 0.1}) == 0.0
-    assert page.reversal_score(pd.Series({145: 0.3, 65: 0.1})) == 0.0  # sorted by T, not by position
+def test_reversal_scores_use_one_minus_accuracy():
+    s = pd.DataFrame(dict(h=[1, 1, 1, 2, 2, 2], T=[17, 37, 65] * 2, train_mean=[60, 50, 40, 90, 80, 85.0]))
+    R = page.reversal_scores(s).set_index("h")["R"]
+    assert R[1] == 0.0  # accuracy falls with T: no reversal
+    assert R[2] == pytest.approx(0.05 / 0.10)  # err 0.10, 0.20, 0.15: one drop of 0.05, w = 0.10
 
 
 def test_reversal_score_on_the_papers_table_8():
@@ -280,16 +280,18 @@ def test_claim_checks_pass_on_paperlike_numbers_and_on_the_paper():
     for vs in (page.verdicts(_summary(), "t"), page.verdicts(page.paper_summary(), "t")):
         got = {v.claim_id: v.verdict for v in vs}
         assert got["C26a"] == got["C26b"] == got["C28a"] == got["C28b"] == claims.REPRODUCED, got
-    assert page.verdicts(_summary(), "t")[2].verdict == claims.REPRODUCED  # C27 on unrounded numbers
+        assert got["C26c"] == claims.REPRODUCED, got
+    assert page.reversal_transition(page.reversal_scores(_summary())).verdict == claims.REPRODUCED
     # the paper's own rounded Table 8 ties at h = 12 and 14, so R = 0 there: only partly reproduced
-    assert page.verdicts(page.paper_summary(), "t")[2].verdict == claims.PARTIAL
+    assert page.reversal_transition(page.reversal_scores(page.paper_summary())).verdict == claims.PARTIAL
 
 
 def test_claim_checks_fail_on_contradicting_numbers():
     flat = {v.claim_id: v.verdict for v in page.verdicts(_summary(drop_below=0.0), "t")}
-    assert flat["C26a"] == claims.NOT_REPRODUCED
+    assert flat["C26a"] == flat["C26c"] == claims.NOT_REPRODUCED
     steep = {v.claim_id: v.verdict for v in page.verdicts(_summary(drop_above=6.0), "t")}
-    assert steep["C26b"] == claims.NOT_REPRODUCED and steep["C27"] == claims.PARTIAL  # R = 0 below holds
+    assert steep["C26b"] == steep["C26c"] == claims.NOT_REPRODUCED
+    assert steep["C27"] == claims.PARTIAL  # R = 0 below h = 10 holds, R > 0 above does not
     swapped = pd.DataFrame([dict(h=h, R=(0.5 if h < 10 else 0.0)) for h in (1, 2, 4, 8, 10, 12)])
     assert page.reversal_transition(swapped).verdict == claims.NOT_REPRODUCED
     assert {v.claim_id: v.verdict for v in page.verdicts(_summary(val_best=24), "t")}["C28a"] == claims.NOT_REPRODUCED
@@ -302,6 +304,10 @@ def test_claims_beyond_the_grid_are_not_tested():
     vs = {v.claim_id: v for v in page.verdicts(_summary(hs=(1, 2, 4, 8)), "t")}
     assert vs["C26b"].verdict == vs["C27"].verdict == vs["C28a"].verdict == claims.NOT_TESTED
     assert "holds" in vs["C27"].evidence
+    assert vs["C26c"].verdict == claims.NOT_REPRODUCED  # every h of this grid falls with T
+    small = _summary(hs=(1, 2, 4, 8)).assign(train_mean=lambda d: d["train_mean"].where(d["h"] < 8, 100.0))
+    c = page.transition_in_grid(small)
+    assert c.verdict == claims.REPRODUCED and "h' = 8" in c.evidence  # the shape, at a smaller h'
     noisy = _summary(hs=(1, 2, 4, 8))
     noisy.loc[(noisy["h"] == 4) & (noisy["T"] == 257), "train_mean"] += 20  # a reversal below h = 10
     v = page.reversal_transition(page.reversal_scores(noisy))
@@ -334,8 +340,32 @@ def test_smoke_tier_end_to_end(tmp_path):
     again = sweep(page.experiment(), cfgs, default_store(), progress=False)
     assert again.hits == 4 and again.frame()["train_acc"].tolist() == res.frame()["train_acc"].tolist()
     vs = page.verdicts(s, "smoke")
-    assert {v.claim_id for v in vs} == {"C26a", "C26b", "C27", "C28a", "C28b"}
+    assert {v.claim_id for v in vs} == {"C26a", "C26b", "C26c", "C27", "C28a", "C28b"}
     fig = page.figure_accuracy(s, page.paper_summary(), page.scale_text(P))
     side = page.side_by_side(s, page.paper_summary())
     assert side["paper_train_mean"].isna().all()  # patch 8: no cell is a setting the paper ran
     assert fig is not None
+
+
+def test_pipeline_on_random_images_is_cached_and_plotted(monkeypatch, tmp_path):
+    """The smoke tier's pipeline (sweep -> store -> summary -> verdicts -> figures) with random images in
+    place of the decoded archive, so it runs in seconds everywhere."""
+    from headcount import vit
+    from headcount.plots import save_figure
+    from headcount.store import default_store
+    from headcount.sweep import sweep
+
+    monkeypatch.setattr(vit, "load_data", lambda run: {**_random_data(2), "source": "random"})
+    P = page.SPEC.resolve("smoke", epochs=1)
+    cfgs = page.run_configs(P)
+    res = sweep(page.experiment(), cfgs, default_store(), progress=False)
+    assert res.misses == 4 and {r["config"]["canvas"] for r in res.records} == {32, 48}
+    again = sweep(page.experiment(), cfgs, default_store(), progress=False)
+    assert again.hits == 4 and again.misses == 0
+    s = page.summarise(res.frame())
+    assert sorted(s["T"].unique()) == [17, 37] and len(s) == 4
+    vs = page.verdicts(s, "smoke")
+    assert [v.claim_id for v in vs] == ["C26a", "C26b", "C26c", "C27", "C28a", "C28b"]
+    fig = page.figure_reversal(page.reversal_scores(s), page.reversal_scores(page.paper_summary()), "x")
+    out = save_figure(fig, s, "cifar10-test")
+    assert out["png"].exists() and (tmp_path / "figures" / "cifar10-test.csv").exists()

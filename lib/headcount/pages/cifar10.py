@@ -6,12 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .. import claims
+from .. import analysis, claims
 from ..params import Param, ParamSpec
 from ..plots import OURS_STYLE, PAPER_STYLE, new_figure, paper_table
 from ..realdata import cifar
 from ..sweep import Experiment, grid
-from ..vit import CifarRun, data_key, run_cifar_group
+from ..vit import CifarRun, run_cifar_group
 
 PAPER_H_STAR = 10  # where the paper places the transition on CIFAR-10 (Fig. 2c, 2d)
 PAPER_PATCH = 4  # the patch size that turns the paper's canvases {32, ..., 128} into its tables' T values
@@ -63,10 +63,10 @@ SPEC = ParamSpec(
         # seconds: a few hundred images, two short runs per canvas; used by the test suite
         "smoke": {**_MODEL, "h_grid": [1, 2], "canvas_grid": [32, 48], "patch": 8, "train_per_class": 20,
                   "val_per_class": 10, "seeds": [0], "epochs": 2, "batch_size": 50, "lr": 2e-3},
-        # about ten minutes on two CPU cores: 500 training images fitted for 30 epochs, heads up to 8,
-        # canvases up to 64 with 8 x 8 patches (T up to 65)
+        # under ten minutes on one CPU core: 200 training images fitted for 60 epochs (long enough that the
+        # widest model fits them at every T), heads up to 8, canvases up to 64 with 8 x 8 patches (T <= 65)
         "laptop": {**_MODEL, "h_grid": [1, 2, 4, 8], "canvas_grid": [32, 48, 64], "patch": 8,
-                   "train_per_class": 50, "val_per_class": 50, "seeds": [0], "epochs": 30, "batch_size": 50,
+                   "train_per_class": 20, "val_per_class": 100, "seeds": [0], "epochs": 60, "batch_size": 50,
                    "lr": 2e-3},
         # the paper's grid; a GPU job (T up to 1025, 50,000 images, 60 (h, T) cells per seed)
         "paper": {**_MODEL, "h_grid": [1, 2, 4, 8, 10, 11, 12, 13, 14, 16, 20, 24],
@@ -81,13 +81,12 @@ SPEC = ParamSpec(
 # the sweep
 
 
-def _group(config: dict):
-    return data_key(CifarRun.from_dict(config))
-
-
 def experiment() -> Experiment:
-    """Store experiment 'cifar10': results keyed by the run config and the source of vit.py and realdata/cifar.py."""
-    return Experiment("cifar10", run_cifar_group, ("vit", "realdata.cifar"), group_by=_group, max_group=64)
+    """Store experiment 'cifar10': results keyed by the run config and the source of vit.py and realdata/cifar.py.
+
+    Every run is its own group (nothing is gained by stacking models of different widths), so each record
+    is stored as soon as its run ends and an interrupted sweep loses at most one run."""
+    return Experiment("cifar10", run_cifar_group, ("vit", "realdata.cifar"))
 
 
 def run_configs(P: dict) -> list[dict]:
@@ -148,27 +147,11 @@ def paper_summary() -> pd.DataFrame:
     return out.sort_values(["h", "T"]).reset_index(drop=True)
 
 
-def reversal_score(err_by_T) -> float:
-    """Weighted reversal score R = (1 / w) sum_{T1 < T2} max(err(T1) - err(T2), 0), w = max_T err - min_T err
-    (the paper's Fig. 2d). R > 0 when some longer sequence has a smaller error. 0 when w = 0."""
-    s = pd.Series(err_by_T, dtype=float).sort_index()
-    if s.isna().any():
-        raise ValueError("reversal_score: an error value is missing")
-    e = s.to_numpy()
-    w = e.max() - e.min()
-    if w <= 0:
-        return 0.0
-    diff = e[:, None] - e[None, :]  # diff[i, j] = err(T_i) - err(T_j)
-    return float(np.triu(np.clip(diff, 0, None), k=1).sum() / w)
-
-
 def reversal_scores(summary: pd.DataFrame, col: str = "train_mean") -> pd.DataFrame:
-    """R(h) with err(T) = 1 - accuracy (accuracy in percent in `col`), one row per h."""
-    rows = []
-    for h, sub in summary.groupby("h"):
-        err = 1 - sub.set_index("T")[col] / 100.0
-        rows.append({"h": int(h), "R": reversal_score(err), "n_T": len(err)})
-    return pd.DataFrame(rows)
+    """R(h) (analysis.reversal_score, the paper's Fig. 2d) with err(T) = 1 - accuracy, the accuracy in percent
+    in `col` (mean over seeds); one row per h with columns h, R, n_T."""
+    err = summary[["h", "T"]].assign(err=1 - summary[col] / 100.0)
+    return analysis.reversal_scores(err)
 
 
 def wide(summary: pd.DataFrame, metric: str, digits: int = 1) -> pd.DataFrame:
@@ -214,8 +197,8 @@ def _palette(k: int):
 
 def figure_accuracy(summary: pd.DataFrame, paper: pd.DataFrame | None, scale: str):
     """Two panels, training (Fig. 2c / Table 8) and validation accuracy (Table 9) against h, one colour per
-    T: ours solid with a mean +- std band, the paper dotted with x markers. A T of the paper that we did
-    not run is drawn in grey."""
+    T: ours solid with a mean +- std band, the paper dotted with x markers. A paper T that we did not run
+    with the paper's patch size is drawn in grey."""
     fig, axes = new_figure(ncols=2, width=5.0, height=4.2)
     ours_T = sorted(summary["T"].unique())
     colors = dict(zip(ours_T, _palette(len(ours_T))))
@@ -227,9 +210,10 @@ def figure_accuracy(summary: pd.DataFrame, paper: pd.DataFrame | None, scale: st
             ax.fill_between(s["h"], s[f"{m}_mean"] - s[f"{m}_std"], s[f"{m}_mean"] + s[f"{m}_std"],
                             color=colors[T], alpha=0.15, linewidth=0)
         if paper is not None:
+            same = set(zip(summary["T"], summary["patch"]))  # a paper T shares our colour only if its patch is ours
             for T in sorted(paper["T"].unique()):
                 p = paper[paper["T"] == T].sort_values("h")
-                c = colors.get(T, "0.55")
+                c = colors[T] if (T, PAPER_PATCH) in same else "0.55"
                 ax.plot(p["h"], p[f"{m}_mean"], alpha=0.75, label=f"paper, T={T}", **{**PAPER_STYLE, "color": c})
         ax.axvline(PAPER_H_STAR, color="grey", linestyle="--", linewidth=1)
         ax.text(PAPER_H_STAR, 0.02, " paper's h = 10", transform=ax.get_xaxis_transform(), fontsize=7, color="grey")
@@ -333,7 +317,7 @@ def val_peak(summary: pd.DataFrame, peak: tuple[int, int] = PAPER_VAL_PEAK) -> c
     if max(hs) <= peak[1] or min(hs) >= peak[0]:
         best = {int(T): int(s.loc[s["val_mean"].idxmax(), "h"]) for T, s in summary.groupby("T")}
         return claims.Verdict("C28a", stmt, claims.NOT_TESTED,
-                              f"needs head counts below {peak[0]} and above {peak[1]}; grid h = {hs}; "
+                              f"needs head counts below {peak[0]} and above {peak[1]}; grid h = {[int(h) for h in hs]}; "
                               f"best h per T here: {best}")
     flags, rows = [], []
     for T, s in summary.groupby("T"):
@@ -357,9 +341,29 @@ def val_falls_with_T(summary: pd.DataFrame) -> claims.Verdict:
     return claims.Verdict("C28b", stmt, claims.verdict_from(flags), ev)
 
 
+def transition_in_grid(summary: pd.DataFrame, min_drop: float = 1.0, flat_tol: float = 1.5) -> claims.Verdict:
+    """C26 (c), the scale-free form of C26: some h' of the grid splits it in two, every h < h' losing at
+    least `min_drop` training-accuracy points from the shortest to the longest T and every h >= h' at
+    most `flat_tol`. At the paper's scale h' is 10; a reduced data set may move it."""
+    d = _drops(summary, "train_mean")
+    stmt = (f"some head count h' of the grid separates falling accuracy (h < h', drop >= {min_drop:g}) from "
+            f"flat accuracy (h >= h', drop <= {flat_tol:g})")
+    if len(d) < 2:
+        return claims.Verdict("C26c", stmt, claims.NOT_TESTED, "needs two or more head counts with two or more T")
+    h_obs = observed_transition(summary, flat_tol)
+    ev = "; ".join(f"h={h}: drop {v[2]:+.1f}" for h, v in sorted(d.items()))
+    if h_obs is None:
+        return claims.Verdict("C26c", stmt, claims.NOT_REPRODUCED, ev + "; even the largest h loses more")
+    below = [v[2] >= min_drop for h, v in d.items() if h < h_obs]
+    if not below:
+        return claims.Verdict("C26c", stmt, claims.NOT_REPRODUCED, ev + "; accuracy is flat at every h of the grid")
+    return claims.Verdict("C26c", stmt, claims.REPRODUCED if all(below) else claims.NOT_REPRODUCED,
+                          ev + f"; h' = {h_obs}" + ("" if all(below) else ", but not every smaller h falls"))
+
+
 def verdicts(summary: pd.DataFrame, tier: str) -> list[claims.Verdict]:
-    vs = [falls_with_T(summary), flattens(summary), reversal_transition(reversal_scores(summary)),
-          val_peak(summary), val_falls_with_T(summary)]
+    vs = [falls_with_T(summary), flattens(summary), transition_in_grid(summary),
+          reversal_transition(reversal_scores(summary)), val_peak(summary), val_falls_with_T(summary)]
     for v in vs:
         v.tier = tier
     return vs
