@@ -1,0 +1,386 @@
+"""Page: MS MARCO passage retrieval, accuracy against head count (paper Figures 2a, 2b, 5; Tables 6, 7;
+claims C23, C24, C25)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .. import claims, retrieval
+from ..params import Param, ParamSpec
+from ..plots import OURS_STYLE, PAPER_STYLE, new_figure, paper_table
+
+PAPER_H_STAR = 12  # where the paper sees the T-dependence vanish
+PAPER_ALPHA, PAPER_DELTA = -1.40, 0.25  # the paper's fitted error law (c and beta not reported)
+PAPER_FIT_EXCLUDE = (1, 12, 14, 16)  # head counts the paper leaves out of its fit
+PAPER_SCALE = ("paper: 28,000 training and 2,000 validation queries per T, negatives mined from the 8.8M-passage "
+               "collection, BERT embeddings of width 768, per-head width n = 32")
+
+
+def _fraction(v: float) -> str | None:
+    return None if 0.0 <= v <= 1.0 else "must lie in [0, 1]"
+
+
+PARAMS = [
+    Param("source", "str", "data: the TREC DL 2019 subset of MS MARCO (43 judged queries) or the 100 toy triplets",
+          choices=("dl19", "toy")),
+    Param("n_queries", "int", "queries used, a seeded sample (0 = all)", minimum=0),
+    Param("n_val_queries", "int", "of those, queries held out with all their passages for validation", minimum=1),
+    Param("max_positives", "int", "(query, positive) examples per query, a seeded sample of its judged "
+          "positives; the pool of passages is the union of the kept positives (0 = all)", minimum=0),
+    Param("split_seed", "int", "seed of the query sample, the train/validation split and the positive sample",
+          minimum=0),
+    Param("T_grid", "int_list", "candidates per list T (1 positive + T - 1 mined negatives)", minimum=2),
+    Param("h_grid", "int_list", "head counts h", minimum=1),
+    Param("seeds", "int_list", "model seeds (initialisation and list order) per (h, T)", minimum=0),
+    Param("bm25_fraction", "float", "share of the T - 1 negatives mined by BM25; the rest by dense (MiniLM) "
+          "similarity (the paper mixes BM25 and FAISS negatives in an unstated ratio)", check=_fraction),
+    Param("mine_depth", "int", "negatives are drawn at random from this many top-ranked non-positives of each "
+          "ranking", minimum=1),
+    Param("data_seed", "int", "seed of the negative draws", minimum=0),
+    Param("max_query_tokens", "int", "word pieces kept per query", minimum=1),
+    Param("max_passage_tokens", "int", "word pieces kept per passage (the paper does not state its truncation)",
+          minimum=1),
+    Param("dense_max_tokens", "int", "word pieces per text seen by the dense miner all-MiniLM-L6-v2", minimum=1),
+    Param("fusion", "str", "how query and passage meet: 'list' = one pooled element per text, the encoder "
+          "attends across the query and the T candidates; 'pair' = cross-encoder over [CLS] q [SEP] p [SEP]",
+          choices=("list", "pair")),
+    Param("n", "int", "per-head width n; the model width is E = n h (paper: n = 32)", minimum=1),
+    Param("n_layers", "int", "encoder layers (paper: 2)", minimum=1),
+    Param("ffn_mult", "int", "feed-forward width of an encoder layer, in multiples of E", minimum=1),
+    Param("dropout", "float", "dropout in the encoder (0: we measure how well the training lists can be fitted)",
+          minimum=0.0),
+    Param("epochs", "int", "passes over the training lists", minimum=1),
+    Param("batch_size", "int", "lists per step", minimum=1),
+    Param("lr", "float", "peak learning rate of AdamW (linear warm-up, cosine decay to 0)", minimum=1e-8),
+    Param("weight_decay", "float", "AdamW weight decay", minimum=0.0),
+    Param("warmup_frac", "float", "share of the steps spent warming up the learning rate", check=_fraction),
+    Param("fit_exclude_h", "int_list", "head counts left out of the error-law fit (paper: 1, 12, 14, 16)",
+          minimum=0),
+]
+
+_DATA = dict(source="dl19", split_seed=0, bm25_fraction=0.5, mine_depth=100, data_seed=0, max_query_tokens=16,
+             fusion="list", n_layers=2, ffn_mult=4, dropout=0.0, weight_decay=0.0, warmup_frac=0.05,
+             fit_exclude_h=list(PAPER_FIT_EXCLUDE))
+SPEC = ParamSpec(
+    notebook="msmarco",
+    params=PARAMS,
+    tiers={
+        "smoke": {**_DATA, "n_queries": 7, "n_val_queries": 3, "max_positives": 8, "T_grid": [4, 8],
+                  "h_grid": [1, 2], "seeds": [0], "mine_depth": 20, "max_passage_tokens": 32,
+                  "dense_max_tokens": 32, "n": 4, "epochs": 2, "batch_size": 16, "lr": 3e-3},
+        "laptop": {**_DATA, "n_queries": 0, "n_val_queries": 8, "max_positives": 40, "T_grid": [8, 16, 32, 64],
+                   "h_grid": [1, 2, 4, 8, 12, 16], "seeds": [0], "max_passage_tokens": 64,
+                   "dense_max_tokens": 64, "n": 4, "epochs": 30, "batch_size": 128, "lr": 3e-3},
+        "paper": {**_DATA, "n_queries": 0, "n_val_queries": 8, "max_positives": 0, "T_grid": [8, 16, 32, 64],
+                  "h_grid": [1, 2, 4, 6, 8, 10, 12, 14, 16], "seeds": [0, 1, 2], "max_passage_tokens": 128,
+                  "dense_max_tokens": 128, "n": 32, "epochs": 100, "batch_size": 64, "lr": 1e-3},
+    },
+    rules=[
+        lambda P: (None if P["n_queries"] == 0 or P["n_val_queries"] < P["n_queries"] else
+                   "n_val_queries must be smaller than n_queries (at least one training query)"),
+        lambda P: (None if P["fusion"] == "list" or P["max_query_tokens"] + P["max_passage_tokens"] <= 509 else
+                   "the pair fusion needs max_query_tokens + max_passage_tokens <= 509 (BERT's 512 positions)"),
+    ],
+)
+
+
+def run_configs(P: dict) -> list[dict]:
+    """One RetrievalRun dict per (T, h, seed)."""
+    base = {k: P[k] for k in ("source", "n_queries", "n_val_queries", "max_positives", "split_seed", "bm25_fraction",
+                              "mine_depth", "data_seed", "max_query_tokens", "max_passage_tokens",
+                              "dense_max_tokens", "fusion", "n", "n_layers", "ffn_mult", "dropout", "epochs",
+                              "batch_size", "lr", "weight_decay", "warmup_frac")}
+    return retrieval.configs(base, T=P["T_grid"], h=P["h_grid"], seed=P["seeds"])
+
+
+def planned_sweeps(P: dict):
+    return [(retrieval.experiment(), run_configs(P))]
+
+
+def scale_text(P: dict, stats: dict) -> str:
+    """One line that says what this page's numbers were computed on."""
+    return (f"tier {P['tier']}: {stats['queries']} DL19 queries ({stats['queries'] - stats['val_queries']} train / "
+            f"{stats['val_queries']} held out), {stats['train_examples']} training lists, pool of {stats['pool']} "
+            f"passages, n = {P['n']} (E = {P['n']}h), {P['epochs']} epochs, {len(P['seeds'])} seed(s)")
+
+
+# ----------------------------------------------------------------------------------------------------------
+# tables
+
+
+def summarise(df: pd.DataFrame) -> pd.DataFrame:
+    """Per (h, T): mean and std over seeds (ddof=1; 0 for one seed) of train/val accuracy and MRR."""
+    rows = []
+    for (h, T), g in df.groupby(["h", "T"]):
+        row = {"h": int(h), "T": int(T), "seeds": len(g)}
+        for m in ("train_acc", "train_mrr", "val_acc", "val_mrr"):
+            row[m] = float(g[m].mean())
+            row[m + "_std"] = float(g[m].std(ddof=1)) if len(g) > 1 else 0.0
+        rows.append(row)
+    return pd.DataFrame(rows).sort_values(["h", "T"]).reset_index(drop=True)
+
+
+def paper_summary(which: str = "table6") -> pd.DataFrame:
+    """Paper Table 6 (training accuracy) or Table 7 (validation accuracy) as (h, T, mean, std)."""
+    return paper_table(which).rename(columns={"acc_mean": "mean", "acc_std": "std"})
+
+
+def side_by_side(summary: pd.DataFrame, metric: str, paper: pd.DataFrame) -> pd.DataFrame:
+    """Rows of every (h, T) in ours or the paper's table: ours mean ± std beside the paper's."""
+    ours = summary[["h", "T", "seeds", metric, metric + "_std"]].rename(
+        columns={metric: "ours_mean", metric + "_std": "ours_std"})
+    pap = paper.rename(columns={"mean": "paper_mean", "std": "paper_std"})
+    return ours.merge(pap, on=["h", "T"], how="outer").sort_values(["h", "T"]).reset_index(drop=True)
+
+
+def format_side(df: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
+    def pm(m, s):
+        return "—" if pd.isna(m) else f"{m:.{digits}f} ± {s:.{digits}f}"
+
+    out = pd.DataFrame({"h": df["h"].astype(int), "T": df["T"].astype(int)})
+    out["ours: mean ± std"] = [pm(m, s) for m, s in zip(df["ours_mean"], df["ours_std"])]
+    out["seeds"] = ["—" if pd.isna(s) else str(int(s)) for s in df["seeds"]]
+    out["paper: mean ± std"] = [pm(m, s) for m, s in zip(df["paper_mean"], df["paper_std"])]
+    return out
+
+
+def fits(summary: pd.DataFrame, exclude_h) -> pd.DataFrame:
+    """Error-law fits Err = 1 - training accuracy ~ c T^beta exp(alpha h / T^delta): ours (free, and with alpha,
+    delta held at the paper's values) and the paper's Table 6 (the same two fits), plus the paper's report."""
+    paper = paper_summary("table6")
+    rows = []
+    for who, h, T, acc, excl in (("ours", summary["h"], summary["T"], summary["train_acc"], tuple(exclude_h)),
+                                 ("paper Table 6", paper["h"], paper["T"], paper["mean"], PAPER_FIT_EXCLUDE)):
+        for mode, kw in (("free", {}), ("alpha, delta fixed at the paper's", {"alpha": PAPER_ALPHA,
+                                                                             "delta": PAPER_DELTA})):
+            try:
+                f = retrieval.fit_error_law(h, T, 1 - np.asarray(acc), exclude_h=excl, **kw)
+            except ValueError as exc:
+                rows.append({"data": who, "fit": mode, "note": str(exc)})
+                continue
+            rows.append({"data": who, "fit": mode, "c": f.c, "beta": f.beta, "alpha": f.alpha, "delta": f.delta,
+                         "log-MAE": f.mae_log, "points": f.n_points, "excluded h": ", ".join(map(str, excl)),
+                         "errors raised to 1e-3": f.clipped, "note": ""})
+    rows.append({"data": "paper (reported, Fig. 2b)", "fit": "as published", "alpha": PAPER_ALPHA,
+                 "delta": PAPER_DELTA, "excluded h": ", ".join(map(str, PAPER_FIT_EXCLUDE)),
+                 "note": "c and beta not reported; the paper's fit also used h = 10, which its Table 6 omits"})
+    return pd.DataFrame(rows)
+
+
+def format_fits(f: pd.DataFrame) -> pd.DataFrame:
+    out = f.copy()
+    for col, fmt in (("c", "{:.3f}"), ("beta", "{:+.3f}"), ("alpha", "{:+.3f}"), ("delta", "{:.3f}"),
+                     ("log-MAE", "{:.3f}")):
+        if col in out:
+            out[col] = [("—" if pd.isna(v) else fmt.format(v)) for v in out[col]]
+    for col in ("points", "errors raised to 1e-3"):
+        if col in out:
+            out[col] = ["—" if pd.isna(v) else str(int(v)) for v in out[col]]
+    return out.fillna("—")
+
+
+# ----------------------------------------------------------------------------------------------------------
+# figures
+
+
+def _palette(k: int):
+    import seaborn as sns
+
+    return sns.color_palette("viridis", k)
+
+
+def figure_accuracy(summary: pd.DataFrame, scale: str):
+    """(a) training accuracy and (b) validation accuracy against h, one colour per T: ours solid with markers
+    (band = mean ± std over seeds), the paper's Tables 6 / 7 dotted with x markers in the same colour."""
+    fig, axes = new_figure(ncols=2, width=5.0, height=4.0)
+    Ts = sorted(set(summary["T"]) | {8, 16, 32, 64})
+    colors = dict(zip(Ts, _palette(len(Ts))))
+    for ax, metric, table, title in ((axes[0], "train_acc", "table6", "(a) training accuracy (paper Fig. 2a, Table 6)"),
+                                     (axes[1], "val_acc", "table7", "(b) validation accuracy (paper Table 7)")):
+        paper = paper_summary(table)
+        for T in Ts:
+            s = summary[summary["T"] == T].sort_values("h")
+            if len(s):
+                ax.plot(s["h"], s[metric], color=colors[T], label=f"ours, T={T}", **OURS_STYLE)
+                ax.fill_between(s["h"], s[metric] - s[metric + "_std"], s[metric] + s[metric + "_std"],
+                                color=colors[T], alpha=0.15, linewidth=0)
+            p = paper[paper["T"] == T].sort_values("h")
+            ax.plot(p["h"], p["mean"], alpha=0.75, label=f"paper, T={T}", **{**PAPER_STYLE, "color": colors[T]})
+            ax.axhline(1.0 / T, color=colors[T], linewidth=0.6, linestyle=(0, (1, 3)), alpha=0.6)
+        ax.set_xlabel("number of heads h")
+        ax.set_ylim(0, 1.02)
+        ax.set_title(title, fontsize=9)
+        ax.set_xticks(sorted(set(summary["h"]) | set(paper["h"])))
+    axes[0].set_ylabel("top-1 accuracy")
+    axes[1].legend(fontsize=6, ncol=2, loc="upper right")
+    fig.suptitle(scale + "\nfaint dotted horizontal lines: chance 1/T", fontsize=7.5)
+    return fig
+
+
+def figure_mrr(summary: pd.DataFrame, scale: str):
+    """Training MRR against h, one colour per T (the paper's Figure 5 has no table, so no paper series)."""
+    fig, (ax,) = new_figure(width=5.6, height=4.0)
+    Ts = sorted(summary["T"].unique())
+    colors = dict(zip(Ts, _palette(len(Ts))))
+    for T in Ts:
+        s = summary[summary["T"] == T].sort_values("h")
+        ax.plot(s["h"], s["train_mrr"], color=colors[T], label=f"ours, T={T}", **OURS_STYLE)
+        ax.fill_between(s["h"], s["train_mrr"] - s["train_mrr_std"], s["train_mrr"] + s["train_mrr_std"],
+                        color=colors[T], alpha=0.15, linewidth=0)
+    ax.set_xlabel("number of heads h")
+    ax.set_ylabel("training MRR")
+    ax.set_xticks(sorted(summary["h"].unique()))
+    ax.set_title(scale, fontsize=7.5)
+    ax.legend(fontsize=7)
+    return fig
+
+
+def figure_fit(summary: pd.DataFrame, fit_table: pd.DataFrame, exclude_h, scale: str):
+    """Err = 1 - training accuracy against h (log scale), points per T and the fitted law as curves:
+    (a) ours with our free fit, (b) the paper's Table 6 with its reported alpha, delta (c, beta refitted).
+    Hollow markers: head counts left out of the fit."""
+    fig, axes = new_figure(ncols=2, width=5.0, height=4.0)
+    paper = paper_summary("table6")
+
+    def row(data, fit):
+        r = fit_table[(fit_table["data"] == data) & (fit_table["fit"] == fit)]
+        return None if r.empty or pd.isna(r.iloc[0].get("c", np.nan)) else r.iloc[0]
+
+    panels = ((axes[0], summary["h"], summary["T"], summary["train_acc"], tuple(exclude_h), row("ours", "free"),
+               "(a) ours, free fit"),
+              (axes[1], paper["h"], paper["T"], paper["mean"], PAPER_FIT_EXCLUDE,
+               row("paper Table 6", "alpha, delta fixed at the paper's"), "(b) paper Table 6, alpha = -1.40, delta = 0.25"))
+    Ts = [8, 16, 32, 64]
+    colors = dict(zip(Ts, _palette(len(Ts))))
+    for ax, h, T, acc, excl, f, title in panels:
+        d = pd.DataFrame({"h": np.asarray(h), "T": np.asarray(T), "err": np.maximum(1 - np.asarray(acc), 1e-3)})
+        for t in sorted(d["T"].unique()):
+            s = d[d["T"] == t].sort_values("h")
+            col = colors.get(t, "grey")
+            used = ~s["h"].isin(excl)
+            ax.scatter(s["h"][used], s["err"][used], color=col, s=18, label=f"T={t}")
+            ax.scatter(s["h"][~used], s["err"][~used], facecolors="none", edgecolors=col, s=18)
+            if f is not None:
+                hh = np.linspace(s["h"].min(), s["h"].max(), 100)
+                ax.plot(hh, retrieval.error_law(hh, t, f["c"], f["beta"], f["alpha"], f["delta"]), color=col,
+                        linewidth=1.0)
+        ax.set_yscale("log")
+        ax.set_xlabel("number of heads h")
+        sub = "" if f is None else (f"\nc={f['c']:.2f}, beta={f['beta']:+.2f}, alpha={f['alpha']:+.2f}, "
+                                    f"delta={f['delta']:.2f}, log-MAE={f['log-MAE']:.3f}")
+        ax.set_title(title + sub, fontsize=8)
+    axes[0].set_ylabel("training error 1 - accuracy (floor 1e-3)")
+    axes[1].legend(fontsize=7)
+    fig.suptitle("Err ~ c T^beta exp(alpha h / T^delta); hollow: left out of the fit\n" + scale, fontsize=7.5)
+    return fig
+
+
+# ----------------------------------------------------------------------------------------------------------
+# the claims, judged on our numbers
+
+
+def t_drop(summary: pd.DataFrame, metric: str = "train_acc") -> dict[int, float]:
+    """Per h: accuracy at the shortest T minus accuracy at the longest T of the grid."""
+    out = {}
+    for h, g in summary.groupby("h"):
+        g = g.sort_values("T")
+        if len(g) >= 2:
+            out[int(h)] = float(g[metric].iloc[0] - g[metric].iloc[-1])
+    return out
+
+
+def transition_h(summary: pd.DataFrame, tol: float = 0.01) -> int | None:
+    """The smallest h of the grid from which on every h has a T-drop of at most tol (None if none)."""
+    drops = t_drop(summary)
+    hs = sorted(drops)
+    for i, h in enumerate(hs):
+        if all(drops[k] <= tol for k in hs[i:]):
+            return h
+    return None
+
+
+def check_c23(summary: pd.DataFrame, h_star: int = PAPER_H_STAR, tol: float = 0.01) -> list[claims.Verdict]:
+    """C23a: for every h < h_star, training accuracy falls with T (shortest-to-longest drop > tol and a negative
+    rank correlation with T). C23b: for every h >= h_star, it is T-independent (drop <= tol)."""
+    drops = t_drop(summary)
+    if not drops:
+        return [claims.Verdict("C23a", "", claims.NOT_TESTED, "fewer than two T values")]
+    h_obs = transition_h(summary, tol)
+    note = (f" Our T-dependence vanishes (drop <= {tol}) from h = {h_obs} on." if h_obs is not None else
+            f" No h of our grid is T-independent (drop <= {tol}).")
+    below, flags_a = [], []
+    for h, g in summary[summary["h"] < h_star].groupby("h"):
+        g = g.sort_values("T")
+        if len(g) < 2:
+            continue
+        rho = _spearman(g["T"].to_numpy(), g["train_acc"].to_numpy())
+        ok = bool(drops[int(h)] > tol and rho < 0)
+        flags_a.append(ok)
+        below.append(f"h={h}: {g['train_acc'].iloc[0]:.3f} -> {g['train_acc'].iloc[-1]:.3f}")
+    va = claims.Verdict("C23a", f"training accuracy falls with T for every h < {h_star}",
+                        claims.verdict_from(flags_a) if flags_a else claims.NOT_TESTED,
+                        ("; ".join(below) or f"no h < {h_star} in the grid") + "." + note)
+    above = {h: d for h, d in drops.items() if h >= h_star}
+    if above:
+        vb = claims.Verdict("C23b", f"training accuracy is T-independent (drop <= {tol}) for every h >= {h_star}",
+                            claims.verdict_from([d <= tol for d in above.values()]),
+                            "; ".join(f"h={h}: drop {d:+.3f}" for h, d in sorted(above.items())) + "." + note)
+    else:
+        vb = claims.Verdict("C23b", f"training accuracy is T-independent for every h >= {h_star}", claims.NOT_TESTED,
+                            f"the grid has no h >= {h_star}." + note)
+    return [va, vb]
+
+
+def check_c24(fit_table: pd.DataFrame, max_mae: float = 0.3, alpha_tol: float = 0.6,
+              delta_tol: float = 0.15) -> claims.Verdict:
+    """C24 on our numbers: (1) the law fits (log-MAE <= max_mae), (2) its shape holds (alpha < 0: error falls
+    with h; delta > 0: more slowly at longer T), (3) the constants are near the paper's (|alpha + 1.40| <=
+    alpha_tol, |delta - 0.25| <= delta_tol)."""
+    r = fit_table[(fit_table["data"] == "ours") & (fit_table["fit"] == "free")]
+    if r.empty or pd.isna(r.iloc[0].get("c", np.nan)):
+        why = r.iloc[0]["note"] if not r.empty else "no fit"
+        return claims.Verdict("C24", "Err ~ c T^beta exp(alpha h / T^delta) with delta = 0.25, alpha = -1.40",
+                              claims.NOT_TESTED, f"no fit on our numbers: {why}")
+    f = r.iloc[0]
+    flags = [bool(f["log-MAE"] <= max_mae), bool(f["alpha"] < 0 and f["delta"] > 0),
+             bool(abs(f["alpha"] - PAPER_ALPHA) <= alpha_tol and abs(f["delta"] - PAPER_DELTA) <= delta_tol)]
+    ev = (f"our free fit on {int(f['points'])} points: alpha = {f['alpha']:+.2f}, delta = {f['delta']:.2f}, "
+          f"c = {f['c']:.2f}, beta = {f['beta']:+.2f}, log-MAE = {f['log-MAE']:.3f} "
+          f"(fits: {'yes' if flags[0] else 'no'} at <= {max_mae}; shape alpha < 0, delta > 0: "
+          f"{'yes' if flags[1] else 'no'}; constants within {alpha_tol} / {delta_tol} of the paper's: "
+          f"{'yes' if flags[2] else 'no'})")
+    return claims.Verdict("C24", "Err ~ c T^beta exp(alpha h / T^delta) with delta = 0.25, alpha = -1.40",
+                          claims.verdict_from(flags), ev)
+
+
+def check_c25(summary: pd.DataFrame, tol: float = 0.02) -> claims.Verdict:
+    """C25: validation accuracy does not improve with heads: at every T, validation accuracy at the largest h
+    is at most tol above that at the smallest h, while training accuracy is higher there (overfitting)."""
+    flags, rows = [], []
+    for T, g in summary.groupby("T"):
+        g = g.sort_values("h")
+        if len(g) < 2 or g["val_acc"].isna().all():
+            continue
+        lo, hi = g.iloc[0], g.iloc[-1]
+        gain = float(hi["val_acc"] - lo["val_acc"])
+        flags.append(bool(gain <= tol))
+        rows.append(f"T={T}: val {lo['val_acc']:.3f} (h={int(lo['h'])}) -> {hi['val_acc']:.3f} (h={int(hi['h'])}), "
+                    f"train {lo['train_acc']:.3f} -> {hi['train_acc']:.3f}")
+    return claims.Verdict("C25", f"validation accuracy does not improve with h (gain from the smallest to the "
+                          f"largest h <= {tol})", claims.verdict_from(flags) if flags else claims.NOT_TESTED,
+                          "; ".join(rows) or "fewer than two head counts")
+
+
+def verdicts(summary: pd.DataFrame, fit_table: pd.DataFrame, tier: str) -> list[claims.Verdict]:
+    vs = check_c23(summary) + [check_c24(fit_table), check_c25(summary)]
+    for v in vs:
+        v.tier = tier
+    return vs
+
+
+def _spearman(x: np.ndarray, y: np.ndarray) -> float:
+    rx, ry = pd.Series(x).rank().to_numpy(), pd.Series(y).rank().to_numpy()
+    if rx.std() == 0 or ry.std() == 0:
+        return 0.0
+    return float(np.corrcoef(rx, ry)[0, 1])

