@@ -1,0 +1,100 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation: {extension: .py, format_name: percent}
+#   kernelspec: {display_name: Python 3, language: python, name: python3}
+# ---
+
+# %% [markdown]
+# (theory-uniqueness)=
+# # Corollary 1 and Conjecture 1: the intrinsic dimension, and depth
+#
+# A target may be written as a $D$-retrieval problem in more than one way (any $f_i$ can be split, any $F_0$ can
+# ignore a feature). Is the number of features $D$ then a property of the target, or of the way we wrote it? The
+# paper answers with the two halves of Theorem 2: a representation with fewer features would give an efficient
+# model with fewer heads, which the lower bound forbids.
+#
+# ```{admonition} Corollary 1 (uniqueness of the intrinsic dimension)
+# :class: note
+# Suppose $H$ has two representations, $(\{f_i, S_i\}_{i \le D_1}, F_0)$ and $(\{\tilde f_i, \tilde S_i\}_{i \le D_2}, \tilde F_0)$,
+# both satisfying Assumptions 1 and 2, with $D_1^2 + D_2^2 \le T/50$. Then $D_1 = D_2$.
+# ```
+#
+# **Why.** Say $D_1 < D_2$. Theorem 2(1) with $D_1$ heads of width $n = 2$ approximates $H$ with $M \le C/\varepsilon^\gamma$
+# parameters. Theorem 2(2), applied to the second representation with $s = D_1 < D_2$ heads of width 2, says any such
+# model needs $M \ge C'/\varepsilon^{k}$ with
+#
+# $$ k = \frac{T/4 - D_1 - D_2 + 1}{3 D_1 + 1} - 1 . $$
+#
+# For $C^1$ features and $F_0$ the paper takes $\gamma \le \max(D_1, D_2)$, so the two bounds contradict each other for
+# small $\varepsilon$ as soon as $k > \max(D_1, D_2)$. The condition $D_1^2 + D_2^2 \le T/50$ is there to guarantee that
+# inequality. The analytic parts (the two theorems, the bound on $\gamma$) are proofs; **the arithmetic is what we check**,
+# exhaustively: every pair $D_1 < D_2$ and every integer $T$ up to `T_max` that the condition allows.
+
+# %% tags=["parameters"]
+tier = "laptop"
+T_max = None
+curve_pairs = None
+
+# %% tags=["remove-input"]
+import time
+
+from IPython.display import Markdown, display
+from myst_nb import glue
+
+from headcount import claims
+from headcount.pages import theory_uniqueness as page
+from headcount.plots import downloads_markdown, save_figure
+
+t_start = time.perf_counter()
+P = page.SPEC.resolve(tier=tier, T_max=T_max, curve_pairs=curve_pairs)
+display(Markdown(f"**Tier `{P['tier']}`.** Parameters of this page:\n\n" + page.SPEC.table(P)))
+
+# %% tags=["remove-input"]
+df = page.margins(P)
+fig = page.margin_figure(df, P, f"tier {P['tier']}: every integer T up to {P['T_max']}")
+save_figure(fig, df, "theory-uniqueness-margin", meta={"params": P})
+glue("fig-theory-uniqueness-margin", fig, display=False)
+
+# %% [markdown]
+# ```{glue:figure} fig-theory-uniqueness-margin
+# :name: fig-theory-uniqueness-margin
+#
+# Corollary 1's arithmetic. Left: the margin $k - \max(D_1, D_2)$ against $T$ for the pairs with the smallest
+# required $T$; each dot is where the condition $D_1^2 + D_2^2 \le T/50$ starts to hold, and every dot lies above 0.
+# Right: for every pair, the $T$ the condition requires against the smallest $T$ at which the margin is positive; all
+# points lie below the diagonal, so the condition is sufficient (and generous), not necessary.
+# ```
+
+# %% tags=["remove-input"]
+display(Markdown(downloads_markdown("theory-uniqueness-margin")))
+display(Markdown(df.to_markdown(index=False, floatfmt=".4g")))
+
+# %% [markdown]
+# The margin is smallest at the smallest pair, $D_1 = 1$, $D_2 = 2$, at $T = 250$, and grows with both the pair and $T$
+# ($k$ is linear in $T$). The table's last columns show how much shorter the sequences may be before the arithmetic fails.
+#
+# ## Conjecture 1: depth
+#
+# All results above are about a single layer. For $L$ layers the paper conjectures that heads multiply with depth:
+#
+# ```{admonition} Conjecture 1 (multilayer)
+# :class: note
+# For a transformer with $L$ layers of $h$ heads, $L h \ge D$ is necessary for efficient approximation of a generalized
+# $D$-retrieval target. When $L h < D$, $\log(\text{parameter count}) = \Omega\big(|\log \varepsilon|\, a_L T^{b_L} / (n h)\big)$ with
+# constants $a_L, b_L > 0$ that depend only on $L$.
+# ```
+#
+# It is an open conjecture, so there is nothing to compute here (claim C30 is recorded as not tested). Its evidence in the
+# paper is the two-layer synthetic experiment (Table 5): with $L = 2$ and $D = 4$ the drop in error moves from $h = 4$ to
+# $h = 2 = D/L$. That experiment is reproduced, with its own verdict (claim C21), on the
+# [two-layer section of the controls page](ablation_controls.ipynb).
+
+# %% [markdown]
+# ## Verdicts
+
+# %% tags=["remove-input"]
+vs = page.verdicts(df, P)
+claims.record("theory_uniqueness", vs)
+display(Markdown(claims.markdown_table(vs)))
+display(Markdown(f"Page computed in {time.perf_counter() - t_start:.1f} s."))
