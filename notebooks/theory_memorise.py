@@ -69,8 +69,9 @@ display(Markdown(f"**Tier `{P['tier']}`.** Parameters of this page:\n\n" + page.
 # ## The head memorises exactly
 #
 # We run sampled max + min sequences ($d = 1$) through the model and compare the attention weights with $1/T$ and the
-# head output with the flattened sequence divided by $T$. In floating point both are exact: the logits are exact
-# zeros, the softmax of zeros is exactly $1/T$ for these $T$, and each output coordinate is a single product.
+# head output with the flattened sequence times $1/T$. In floating point both are exact: the logits are exact
+# zeros, the softmax of zeros is $1/T$ rounded once, and each output coordinate is the single product of that number
+# with one token value (every other term is a product with an exact zero).
 
 # %% tags=["remove-input"]
 att = page.attention_check(P)

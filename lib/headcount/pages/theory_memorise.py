@@ -65,7 +65,7 @@ def attention_check(P: dict) -> pd.DataFrame:
             att = model.attention_weights(X)
             u = model.pre_readout(X)
         rows.append(dict(T=T, E=model.cfg.E, max_weight_dev=float((att - 1.0 / T).abs().max()),
-                         max_output_dev=float((u - X.reshape(len(X), -1) / T).abs().max())))
+                         max_output_dev=float((u - X.reshape(len(X), -1) * (1.0 / T)).abs().max())))
     return pd.DataFrame(rows)
 
 

@@ -39,6 +39,7 @@ def margin_figure(df: pd.DataFrame, P: dict, scale: str):
         axes[0].plot([r.T_condition], [r.k_at_T_condition - max(r.D1, r.D2)], "o", color=line.get_color())
     axes[0].axhline(0, color="black", linewidth=0.8)
     axes[0].set_xscale("log")
+    axes[0].set_yscale("symlog", linthresh=1.0)  # the margin is negative at short T and grows linearly after
     axes[0].set_xlabel("sequence length T")
     axes[0].set_ylabel("k(T; s=D1, n=2, D=D2) - max(D1, D2)")
     axes[0].set_title("margin; dots: T = 50 (D1^2 + D2^2)", fontsize=9)
