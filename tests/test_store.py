@@ -139,3 +139,15 @@ def test_empty_grid_axis_is_an_error():
 def test_code_hash_names_missing_modules():
     with pytest.raises(ValueError, match="no library module named 'nope'"):
         store_mod.code_hash(("nope",))
+
+
+def test_prune_deletes_only_records_of_superseded_code(tmp_path):
+    s = ResultsStore(tmp_path)
+    cfgs = grid({"x": 0}, x=[1, 2])
+    sweep(exp(), cfgs, s, progress=False)
+    old = s.path("fake", run_key({"x": 9}, "old-code"))
+    old.parent.mkdir(parents=True, exist_ok=True)
+    old.write_text(json.dumps({"key": "k", "code_hash": "old-code", "code_modules": ["tasks"], "metrics": {}}))
+    (old.parent / "broken.json").write_text("{")
+    assert s.prune_stale() == (2, 2)
+    assert len(s.records("fake")) == 2 and not old.exists()

@@ -4,6 +4,7 @@
     headcount notebooks [--tier laptop]                          execute every page of the book, in toc order
     headcount status [--tier laptop]                             what the store holds / what a build would compute
     headcount params NOTEBOOK [--tier laptop]                    the page's resolved parameters
+    headcount prune                                              delete stored runs of superseded library code
 
 Values given with -p are read as Python/YAML literals: -p T_grid "[8, 16]" -p lr 1e-3 -p a_seed 3.
 """
@@ -47,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         sp.add_argument("--tier", default="laptop", choices=["smoke", "laptop", "paper"])
         if cmd == "notebooks":
             sp.add_argument("--only", nargs="*", default=None, help="a subset of notebook names")
+    sub.add_parser("prune")
     args = ap.parse_args(argv)
 
     try:
@@ -66,6 +68,11 @@ def main(argv: list[str] | None = None) -> int:
                 runner.validate(name, {"tier": args.tier})
             for name in names:
                 runner.run(name, {"tier": args.tier})
+        elif args.cmd == "prune":
+            from .store import default_store
+
+            kept, deleted = default_store().prune_stale()
+            print(f"prune: kept {kept} records of current code, deleted {deleted} stale or unreadable")
         elif args.cmd == "status":
             from .status import report
 

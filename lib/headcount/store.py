@@ -99,6 +99,28 @@ class ResultsStore:
             raise
         return p
 
+    def prune_stale(self) -> tuple[int, int]:
+        """Delete records whose library code has changed since they were computed (their code hash no
+        longer matches the current source of their `code_modules`) and unreadable ones; returns
+        (kept, deleted). Such records can never be served again, since keys include the code hash."""
+        kept = deleted = 0
+        current: dict[tuple, str] = {}
+        for p in sorted(self.root.glob("*/*/*.json")):
+            try:
+                rec = json.loads(p.read_text())
+                mods = tuple(rec["code_modules"])
+                if mods not in current:
+                    current[mods] = code_hash(mods)
+                stale = rec["code_hash"] != current[mods]
+            except (json.JSONDecodeError, OSError, KeyError, ValueError):
+                stale = True
+            if stale:
+                p.unlink()
+                deleted += 1
+            else:
+                kept += 1
+        return kept, deleted
+
     def records(self, experiment: str) -> list[dict]:
         """Every readable record of an experiment (stale ones included; filter by code hash if needed)."""
         out = []
