@@ -310,7 +310,9 @@ def train_cifar(run: CifarRun, data: dict | None = None, device: str | None = No
             model.train()
             off = off_tr if run.placement == "fixed" else offsets_for(run, n_train, "train", epoch)
             perm = torch.randperm(n_train, generator=order_gen)
-            loss_sum, correct = 0.0, 0
+            # summed on the device and read once per epoch: a read per step would stall a GPU
+            loss_sum = torch.zeros((), device=device)
+            correct = torch.zeros((), dtype=torch.long, device=device)
             for i in range(0, n_train, run.batch_size):
                 idx = perm[i:i + run.batch_size]
                 for g in opt.param_groups:
@@ -326,9 +328,9 @@ def train_cifar(run: CifarRun, data: dict | None = None, device: str | None = No
                     torch.nn.utils.clip_grad_norm_(model.parameters(), run.clip_norm)
                 opt.step()
                 step += 1
-                loss_sum += float(loss.detach()) * len(idx)
-                correct += int((logits.argmax(-1) == yb).sum())
-            curve.append({"epoch": epoch + 1, "loss": loss_sum / n_train, "running_acc": correct / n_train})
+                loss_sum += loss.detach() * len(idx)
+                correct += (logits.argmax(-1) == yb).sum()
+            curve.append({"epoch": epoch + 1, "loss": float(loss_sum) / n_train, "running_acc": int(correct) / n_train})
             if not math.isfinite(curve[-1]["loss"]):
                 raise FloatingPointError(f"training diverged at epoch {epoch + 1} (loss {curve[-1]['loss']})")
         train_seconds = time.perf_counter() - t0

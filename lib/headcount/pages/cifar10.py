@@ -115,6 +115,23 @@ def scale_text(P: dict) -> str:
             f"{P['epochs']} epochs, {len(P['seeds'])} seed(s)")
 
 
+def train_flops(P: dict) -> float:
+    """Approximate floating-point operations to train every run of the page (3 x forward per training
+    image and epoch, plus one forward pass over the training and validation images per run); a
+    multiply-add counts 2. Forward per image: patch embedding 2 (T-1) 3p^2 E, and per block
+    2 T 4E^2 (Q, K, V, O) + 4 T^2 E (scores and weighted sum) + 4 T E W (MLP of width W)."""
+    total = 0.0
+    for c in run_configs(P):
+        run = CifarRun.from_dict(c)
+        cfg = run.model_config()
+        T, E, W = cfg.T, cfg.E, cfg.mlp_width
+        fwd = 2 * (T - 1) * cfg.patch_dim * E + cfg.n_layers * (8 * T * E * E + 4 * T * T * E + 4 * T * E * W)
+        n_tr = 10 * min(run.train_per_class, cifar.PER_CLASS["train"])
+        n_va = 10 * min(run.val_per_class, cifar.PER_CLASS["test"])
+        total += fwd * (3 * n_tr * run.epochs + n_tr + n_va)
+    return total
+
+
 # ----------------------------------------------------------------------------------------------------------
 # summaries and the paper's tables
 
@@ -202,6 +219,9 @@ def figure_accuracy(summary: pd.DataFrame, paper: pd.DataFrame | None, scale: st
     fig, axes = new_figure(ncols=2, width=5.0, height=4.2)
     ours_T = sorted(summary["T"].unique())
     colors = dict(zip(ours_T, _palette(len(ours_T))))
+    if paper is not None:  # paper T values we did not run: shades of grey, light (short T) to dark (long T)
+        pT = sorted(paper["T"].unique())
+        greys = {T: str(round(0.72 - 0.55 * i / max(1, len(pT) - 1), 2)) for i, T in enumerate(pT)}
     for ax, m, title in ((axes[0], "train", "training accuracy (Fig. 2c, Table 8)"),
                          (axes[1], "val", "validation accuracy (Table 9)")):
         for T in ours_T:
@@ -213,19 +233,26 @@ def figure_accuracy(summary: pd.DataFrame, paper: pd.DataFrame | None, scale: st
             same = set(zip(summary["T"], summary["patch"]))  # a paper T shares our colour only if its patch is ours
             for T in sorted(paper["T"].unique()):
                 p = paper[paper["T"] == T].sort_values("h")
-                c = colors[T] if (T, PAPER_PATCH) in same else "0.55"
+                c = colors[T] if (T, PAPER_PATCH) in same else greys[T]
                 ax.plot(p["h"], p[f"{m}_mean"], alpha=0.75, label=f"paper, T={T}", **{**PAPER_STYLE, "color": c})
         ax.axvline(PAPER_H_STAR, color="grey", linestyle="--", linewidth=1)
-        ax.text(PAPER_H_STAR, 0.02, " paper's h = 10", transform=ax.get_xaxis_transform(), fontsize=7, color="grey")
-        hs = set(summary["h"]) | (set(paper["h"]) if paper is not None else set())
-        ax.set_xticks(sorted(hs))
-        ax.tick_params(axis="x", labelsize=7)
+        ax.text(PAPER_H_STAR, 0.5, "paper's h = 10 ", transform=ax.get_xaxis_transform(), fontsize=7,
+                color="grey", rotation=90, ha="right", va="center")
+        _h_ticks(ax, summary, paper)
         ax.set_xlabel("number of heads h")
         ax.set_ylabel("accuracy (%)")
         ax.set_title(title, fontsize=9)
-        ax.legend(fontsize=6, ncol=2, loc="lower right")
+        ax.legend(fontsize=6, ncol=2, loc="best")
     fig.suptitle(scale, fontsize=8)
     return fig
+
+
+def _h_ticks(ax, summary: pd.DataFrame, paper: pd.DataFrame | None) -> None:
+    # every h of either grid, but without crowding the labels at 10..14 (the paper's Fig. 2c does the same)
+    hs = sorted(set(summary["h"]) | (set(paper["h"]) if paper is not None else set()))
+    ax.set_xticks(hs)
+    crowded = {11, 13} if len(hs) > 9 else set()
+    ax.set_xticklabels(["" if h in crowded and h not in set(summary["h"]) else str(h) for h in hs], fontsize=7)
 
 
 def figure_reversal(ours: pd.DataFrame, paper: pd.DataFrame | None, scale: str):
@@ -238,8 +265,7 @@ def figure_reversal(ours: pd.DataFrame, paper: pd.DataFrame | None, scale: str):
         ax.plot(p["h"], p["R"], label="paper Table 8 means (recomputed)", **PAPER_STYLE)
     ax.axvline(PAPER_H_STAR, color="grey", linestyle="--", linewidth=1)
     ax.axhline(0, color="black", linewidth=0.5)
-    hs = set(o["h"]) | (set(paper["h"]) if paper is not None else set())
-    ax.set_xticks(sorted(hs))
+    _h_ticks(ax, o, paper)
     ax.set_xlabel("number of heads h")
     ax.set_ylabel("weighted reversal score R(h)")
     ax.set_title(f"Weighted reversal score, err = 1 - training accuracy\n{scale}", fontsize=8)
