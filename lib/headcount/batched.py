@@ -190,24 +190,26 @@ class StackedTransformers(nn.Module):
         }
 
     def forward(self, x: torch.Tensor, form: str = "fused") -> torch.Tensor:
-        """y_hat of every model, (M, B), for x of shape (M, B, T, d) or (B, T, d) (shared by all models)."""
+        """y_hat of every model, (M, B), for x of shape (M, B, T, d) or (B, T, d) (shared by all models).
+
+        x may also carry a last column of ones (width d + 1, see `with_ones`), which saves a copy per call."""
         if form not in FORMS:
             raise ValueError(f"form must be one of {FORMS}, got {form!r}")
-        M = self.M
+        M, d = self.M, self.d
+        if x.shape[-1] == d:
+            x = with_ones(x)
         if x.ndim == 3:
             x = x.unsqueeze(0).expand(M, *x.shape)
-        if x.ndim != 4 or x.shape[0] != M or x.shape[-1] != self.d:
-            raise ValueError(f"input must have shape (M={M}, B, T, d={self.d}) or (B, T, d), got {tuple(x.shape)}")
-        _, B, T, d = x.shape
+        if x.ndim != 4 or x.shape[0] != M or x.shape[-1] != d + 1:
+            raise ValueError(f"input must have shape (M={M}, B, T, d={d}) or (B, T, d), got {tuple(x.shape)}")
+        _, B, T, _ = x.shape
         w = self._masked()
+        W1a = torch.cat([w["W1"], w["b1"]], dim=1)  # [W1; b1]: (M, d + 1, N), as x carries a ones column
+        if form == "fused":
+            return self._forward_fused(x, W1a, w)
         q = torch.einsum("me,mhje->mhj", w["c0"], w["W_Q"])  # W_Q,i c0: (M, H, n)
-        if form == "direct":
-            # a(t) = relu(W1 x(t) + b1): (M, B T, N)
-            a = torch.relu(torch.baddbmm(w["b1"], x.reshape(M, B * T, d), w["W1"]))
-            z = self._attend_direct(a, q, w, B, T)
-        else:
-            z = self._attend_fused(x, q, w)
-        z = w["c0"][:, None, :] + z  # c0 + W_O Concat(...): (M, B, E)
+        a = torch.relu(torch.bmm(x.reshape(M, B * T, d + 1), W1a))  # relu(W1 x(t) + b1): (M, B T, N)
+        z = w["c0"][:, None, :] + self._attend_direct(a, q, w, B, T)  # c0 + W_O Concat(...): (M, B, E)
         r = F.gelu(torch.baddbmm(w["r1"], z, w["R1"]))  # (M, B, N)
         return torch.baddbmm(w["r2"], r, w["R2"]).squeeze(-1)  # (M, B)
 
@@ -223,21 +225,28 @@ class StackedTransformers(nn.Module):
         heads = torch.einsum("mbht,mbthj->mbhj", att, v)  # (M, B, H, n)
         return torch.bmm(heads.reshape(M, B, H * n), w["W_O"].reshape(M, -1, H * n).transpose(1, 2))
 
-    def _attend_fused(self, x, q, w):
-        """The same quantity with the E-wide products moved from every token onto the weights."""
-        M, H, N = self.M, self.H, self.N
+    def _forward_fused(self, x, W1a, w):
+        """y_hat with the E-wide products moved from every token, and from every sequence, onto the weights."""
+        M, H, n, N, E = self.M, self.H, self.n_max, self.N, self.E_max
         B = x.shape[1]
-        W2, b2 = w["W2"], w["b2"]  # (M, N, E), (M, 1, E)
-        u = self.beta * torch.einsum("mhj,mhje->mhe", q, w["W_K"])  # rows u_i = beta W_K,i^T q_i: (M, H, E)
-        At = torch.bmm(u, W2.transpose(1, 2))  # rows (W2^T u_i)^T: (M, H, N)
+        W2, b2, R1 = w["W2"], w["b2"], w["R1"]  # (M, N, E), (M, 1, E), (M, E, N)
+        W_V = w["W_V"].view(M, H * n, E)
+        W_O = w["W_O"].view(M, E, H * n)
+        q = torch.bmm(w["W_Q"].view(M, H * n, E), w["c0"][:, :, None]).view(M, H, n, 1)  # W_Q,i c0
+        u = self.beta * (q * w["W_K"]).sum(2)  # rows u_i = beta W_K,i^T W_Q,i c0: (M, H, E)
+        At = torch.bmm(u, W2.transpose(1, 2))  # rows (W2 u_i)^T: (M, H, N)
         ct = torch.bmm(u, b2.transpose(1, 2))  # b2 . u_i: (M, H, 1)
-        pooled = _TokenPool.apply(x, w["W1"], w["b1"], At, ct, self._workspace, self._chunks(B * x.shape[2]))  # sum_t att_i(t) a(t): (M, B, H, N)
-        # head i = W_V,i (W2 pooled_i + b2) = (W_V,i W2) pooled_i + W_V,i b2, since sum_t att_i(t) = 1
-        V2 = torch.einsum("mhje,mne->mhnj", w["W_V"], W2)  # (M, H, N, n)
-        vb = torch.einsum("mhje,me->mhj", w["W_V"], b2[:, 0])  # (M, H, n)
-        heads = torch.matmul(pooled.transpose(1, 2), V2) + vb[:, :, None, :]  # (M, H, B, n)
-        cat = heads.transpose(1, 2).reshape(M, B, -1)  # Concat_i head_i: (M, B, H n)
-        return torch.bmm(cat, w["W_O"].reshape(M, -1, H * self.n_max).transpose(1, 2))  # W_O Concat: (M, B, E)
+        chunks = self._chunks(B * x.shape[2])
+        pooled = _TokenPool.apply(x, W1a, At, ct, self._workspace, chunks)  # (M, B, H, N)
+        # F's first layer on c0 + W_O Concat_i W_V,i (W2^T pooled_i + b2) (sum_t att_i(t) = 1): per head the
+        # N x N matrix W_V,i W2^T, then W_O and R1, folded into one (H N) x N matrix; the rest is a bias.
+        RW = torch.bmm(W_O.transpose(1, 2), R1).view(M * H, n, N)  # R1^T W_O per head
+        V2 = torch.bmm(W_V, W2.transpose(1, 2)).view(M * H, n, N)  # W_V,i W2^T
+        RWV = torch.bmm(V2.transpose(1, 2), RW).view(M, H * N, N)  # (M, H N, N)
+        vb = torch.bmm(b2, W_V.transpose(1, 2))  # W_V,i b2 for every head: (M, 1, H n)
+        rb = torch.bmm(w["c0"][:, None, :], R1) + torch.bmm(vb, RW.view(M, H * n, N)) + w["r1"]  # (M, 1, N)
+        r = F.gelu(torch.baddbmm(rb, pooled.view(M, B, H * N), RWV))  # (M, B, N)
+        return torch.baddbmm(w["r2"], r, w["R2"]).squeeze(-1)  # (M, B)
 
     def _chunks(self, tokens_per_model: int) -> list[tuple[int, int, int]]:
         """Consecutive models handled together by the fused form: (m0, m1, largest h among them)."""
@@ -246,11 +255,17 @@ class StackedTransformers(nn.Module):
 
     @torch.no_grad()
     def predict(self, X: torch.Tensor, form: str = "fused") -> torch.Tensor:
-        """y_hat of every model on one shared input set X (n, T, d), in chunks: (M, n)."""
+        """y_hat of every model on one shared input set X (n, T, d) or (n, T, d + 1) with ones, in chunks: (M, n)."""
         n, T = X.shape[0], X.shape[1]
         per_seq = self.M * T * max(self.N, self.E_max, 2 * self.H * self.n_max)
         chunk = max(1, _EVAL_FLOATS // per_seq)
         return torch.cat([self(X[i : i + chunk], form=form) for i in range(0, n, chunk)], dim=1)
+
+
+def with_ones(x: torch.Tensor) -> torch.Tensor:
+    """x with a column of ones appended on the last axis, (..., d) -> (..., d + 1): the bias of the
+    encoder's first layer then rides in the same product as its weights."""
+    return torch.cat([x, x.new_ones(*x.shape[:-1], 1)], dim=-1)
 
 
 class _Workspace:
@@ -274,9 +289,10 @@ class _Workspace:
 class _TokenPool(torch.autograd.Function):
     """Per-token part of the fused form, computed a few models at a time with a hand-written backward.
 
-    forward(x (M,B,T,d), W1 (M,d,N), b1 (M,1,N), At (M,H,N), ct (M,H,1)) -> pooled (M,B,H,N) with
-        a(t) = relu(x(t) W1 + b1),  att_i = softmax_t(At_i . a(t) + ct_i),  pooled_i = sum_t att_i(t) a(t).
-    Gradients flow to W1, b1, At, ct (not to x, the data).
+    forward(x1 (M,B,T,d+1), W1a (M,d+1,N), At (M,H,N), ct (M,H,1)) -> pooled (M,B,H,N) with
+        a(t) = relu(x1(t) W1a),  att_i = softmax_t(At_i . a(t) + ct_i),  pooled_i = sum_t att_i(t) a(t),
+    where x1 = [x, 1] and W1a = [W1; b1], so one product gives the layer and its bias (and one product the
+    gradient of both). Gradients flow to W1a, At, ct (not to x, the data).
 
     Why by hand: the (M, B T, N) activations are the only large tensors of the step. Working on chunks of
     models whose activations fit in cache, and recomputing a(t) in the backward pass instead of keeping it
@@ -284,42 +300,46 @@ class _TokenPool(torch.autograd.Function):
     that BLAS takes it without copies."""
 
     @staticmethod
-    def forward(ctx, x, W1, b1, At, ct, ws: _Workspace, chunks: list[tuple[int, int, int]]):
+    def forward(ctx, x1, W1a, At, ct, ws: _Workspace, chunks: list[tuple[int, int, int]]):
         # chunks: (m0, m1, h) = models m0..m1-1 handled together, using their first h heads (the largest
         # h among them); heads beyond a model's own h are zero-padding whose pooled value is set to 0.
-        M, B, T, d = x.shape
-        N, H = W1.shape[2], At.shape[1]
-        pooled = torch.zeros(M, B, H, N, dtype=W1.dtype, device=W1.device)
+        M, B, T, _ = x1.shape
+        N, H = W1a.shape[2], At.shape[1]
+        pooled = torch.empty(M, B, H, N, dtype=W1a.dtype, device=W1a.device)
         atts = []
         for m0, m1, h in chunks:
             c = m1 - m0
-            a = _TokenPool.activations(x, W1, b1, ws, m0, m1)  # (c, B T, N)
+            a = _TokenPool.activations(x1, W1a, ws, m0, m1)  # (c, B T, N)
             lg = torch.baddbmm(ct[m0:m1, :h], At[m0:m1, :h], a.transpose(1, 2))  # logits: (c, h, B T)
             att = torch.softmax(lg.view(c, h, B, T), dim=-1).transpose(1, 2).reshape(c * B, h, T)
-            pooled[m0:m1, :, :h] = torch.bmm(att, a.view(c * B, T, N)).view(c, B, h, N)
+            if h == H:
+                torch.bmm(att, a.view(c * B, T, N), out=pooled[m0:m1].view(c * B, H, N))
+            else:
+                pooled[m0:m1, :, :h] = torch.bmm(att, a.view(c * B, T, N)).view(c, B, h, N)
+                pooled[m0:m1, :, h:] = 0
             atts.append(att)
-        ctx.save_for_backward(x, W1, b1, At, *atts)
+        ctx.save_for_backward(x1, W1a, At, *atts)
         ctx.ws, ctx.chunks = ws, chunks
         return pooled
 
     @staticmethod
-    def activations(x, W1, b1, ws, m0, m1):
-        """a = relu(x W1 + b1) for models m0..m1-1, in a reused buffer: (m1 - m0, B T, N)."""
-        _, B, T, d = x.shape
-        a = ws.take("a", (m1 - m0, B * T, W1.shape[2]), W1)
-        torch.baddbmm(b1[m0:m1], x[m0:m1].reshape(m1 - m0, B * T, d), W1[m0:m1], out=a)
+    def activations(x1, W1a, ws, m0, m1):
+        """a = relu(x1 W1a) for models m0..m1-1, in a reused buffer: (m1 - m0, B T, N)."""
+        _, B, T, d1 = x1.shape
+        a = ws.take("a", (m1 - m0, B * T, W1a.shape[2]), W1a)
+        torch.bmm(x1[m0:m1].reshape(m1 - m0, B * T, d1), W1a[m0:m1], out=a)
         return a.relu_()
 
     @staticmethod
     def backward(ctx, g_pooled):
-        x, W1, b1, At, *atts = ctx.saved_tensors
-        M, B, T, d = x.shape
-        N, H = W1.shape[2], At.shape[1]
-        gW1, gb1 = torch.empty_like(W1), torch.empty_like(b1)
+        x1, W1a, At, *atts = ctx.saved_tensors
+        M, B, T, d1 = x1.shape
+        N, H = W1a.shape[2], At.shape[1]
+        gW1a = torch.empty_like(W1a)
         gAt, gct = torch.zeros_like(At), torch.zeros(M, H, 1, dtype=At.dtype, device=At.device)
         for (m0, m1, h), att in zip(ctx.chunks, atts):
             c = m1 - m0
-            a = _TokenPool.activations(x, W1, b1, ctx.ws, m0, m1)  # recomputed, not stored
+            a = _TokenPool.activations(x1, W1a, ctx.ws, m0, m1)  # recomputed, not stored
             gp = g_pooled[m0:m1, :, :h].reshape(c * B, h, N)
             g_att = torch.bmm(gp, a.view(c * B, T, N).transpose(1, 2))  # (c B, h, T)
             # softmax backward along T: g_lg = att * (g_att - sum_t att g_att)
@@ -329,11 +349,10 @@ class _TokenPool(torch.autograd.Function):
             torch.bmm(att.transpose(1, 2), gp, out=ga.view(c * B, T, N))  # through the pooling
             ga.baddbmm_(g_lgH.transpose(1, 2), At[m0:m1, :h])  # through the logits
             torch.ops.aten.threshold_backward.grad_input(ga, a, 0, grad_input=ga)  # relu'
-            torch.bmm(x[m0:m1].reshape(c, B * T, d).transpose(1, 2), ga, out=gW1[m0:m1])
-            torch.sum(ga, 1, keepdim=True, out=gb1[m0:m1])
+            torch.bmm(x1[m0:m1].reshape(c, B * T, d1).transpose(1, 2), ga, out=gW1a[m0:m1])
             gAt[m0:m1, :h] = torch.bmm(g_lgH, a)
             gct[m0:m1, :h] = g_lgH.sum(-1, keepdim=True)
-        return None, gW1, gb1, gAt, gct, None, None
+        return None, gW1a, gAt, gct, None, None
 
 
 def _device(device) -> torch.device:
@@ -374,13 +393,14 @@ def train_stack(
     Xtr, ytr, Xva, yva = (data[k].to(dev) for k in ("Xtr", "ytr", "Xva", "yva"))
     mu, sd = ytr.mean(), ytr.std()
     y_std = (ytr - mu) / sd  # the standardised targets train_one forms per minibatch, elementwise the same
+    X1, X1va = with_ones(Xtr), with_ones(Xva)  # (n, T, d + 1): minibatches are gathered from these
 
     # Models sorted by size inside the stack, so that the fused form's chunks hold similar head counts.
     order = sorted(range(len(runs)), key=lambda i: (runs[i].h, runs[i].n))
     runs = [runs[i] for i in order]
     stack = StackedTransformers.from_models([HeadcountTransformer(r.model_config(), seed=r.seed) for r in runs])
     stack = stack.to(dev)
-    opt = torch.optim.Adam(stack.parameters(), lr=run0.lr, weight_decay=run0.weight_decay, foreach=True)
+    opt = _adam(stack, run0)
     # One generator per model, seeded as train_one seeds it, so each model sees its own minibatch order.
     gens = [torch.Generator().manual_seed(int(r.seed) + 1_000_003) for r in runs]
     n_train, bs = run0.n_train, run0.batch_size
@@ -395,7 +415,8 @@ def train_stack(
             idx = perms[:, b * bs : (b + 1) * bs]  # (M, B): model m's minibatch
             for g in opt.param_groups:
                 g["lr"] = lr_at(step, total, run0.lr)
-            pred = stack(Xtr[idx], form=form)  # (M, B)
+            xb = X1.index_select(0, idx.reshape(-1)).view(*idx.shape, *X1.shape[1:])  # (M, B, T, d + 1)
+            pred = stack(xb, form=form)  # (M, B)
             # Sum over models of each model's own mean: model m's gradient is the one it gets alone.
             loss = ((pred - y_std[idx]) ** 2).mean(dim=1).sum()
             opt.zero_grad(set_to_none=True)
@@ -403,9 +424,9 @@ def train_stack(
             opt.step()
             step += 1
         if (epoch + 1) % eval_every == 0 or epoch + 1 == run0.epochs:
-            for m, v in enumerate(_evaluate(stack, Xva, yva, mu, sd, form)):
+            for m, v in enumerate(_evaluate(stack, X1va, yva, mu, sd, form)):
                 curves[m].append((epoch + 1, v))
-    train_nmse = _evaluate(stack, Xtr, ytr, mu, sd, form)
+    train_nmse = _evaluate(stack, X1, ytr, mu, sd, form)
     seconds = time.perf_counter() - t0
     M = len(runs)
     n_params = stack.n_params()
@@ -422,6 +443,15 @@ def train_stack(
             "stack_size": M,
         }
     return out
+
+
+def _adam(stack: StackedTransformers, run: SyntheticRun) -> torch.optim.Adam:
+    """Adam over the stacked tensors. Adam is elementwise, so this is one Adam per model; the fused kernel
+    (one pass over each tensor) is used where this torch build has it."""
+    try:
+        return torch.optim.Adam(stack.parameters(), lr=run.lr, weight_decay=run.weight_decay, fused=True)
+    except (RuntimeError, ValueError):
+        return torch.optim.Adam(stack.parameters(), lr=run.lr, weight_decay=run.weight_decay, foreach=True)
 
 
 def _evaluate(stack: StackedTransformers, X, y, mu, sd, form: str) -> list[float]:

@@ -1,0 +1,269 @@
+"""Throughput of the stacked training engine against one model at a time, on this machine.
+
+    python -m headcount.bench            # the laptop synthetic grid, a few epochs (a few minutes)
+    python -m headcount.bench --quick    # a reduced grid for smoke use (about a minute)
+
+Prints, in one run: samples per second of each engine on the laptop grid (D = 4, h = 1..5, 3 seeds,
+T in {8, 16, 32, 64}, N = 32, n = 8, n_train = 8000) and their ratio; the floating-point rate the stacked
+engine achieves (matrix-product FLOPs counted analytically, forward + backward) against a large matrix
+product timed in the same run; time per epoch against T and against the number of stacked models; peak
+memory. The last line is `speedup <ratio>x`: samples per second of the stacked engine over one model at a
+time, wall clock, median over repeats.
+
+The machine may be shared: every timing is reported as wall clock and as this process's CPU time, and
+repeats are shown, so a noisy neighbour is visible rather than hidden.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import resource
+import statistics
+import sys
+import time
+
+import torch
+
+from .batched import train_stack
+from .train import SyntheticRun, default_device, make_data, train_one
+
+GRID = dict(task="sum_of_max", D=4, d=4, a_seed=0, data_seed=1234, n=8, N=32, batch_size=128, lr=1e-2)
+HS, SEEDS = (1, 2, 3, 4, 5), (0, 1, 2)
+
+
+def grid_runs(T: int, epochs: int, n_train: int, n_val: int, hs=HS, seeds=SEEDS) -> list[SyntheticRun]:
+    """The laptop grid's runs at one T: every (h, seed)."""
+    return [SyntheticRun(**GRID, T=T, h=h, seed=s, epochs=epochs, n_train=n_train, n_val=n_val)
+            for h in hs for s in seeds]
+
+
+class Clock:
+    """Wall-clock and process CPU seconds of a block (CUDA synchronised)."""
+
+    def __init__(self, device: torch.device):
+        self.device = device
+
+    def __enter__(self):
+        self._sync()
+        self.w0, self.c0 = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc):
+        self._sync()
+        self.wall, self.cpu = time.perf_counter() - self.w0, time.process_time() - self.c0
+
+    def _sync(self):
+        if self.device.type == "cuda":
+            torch.cuda.synchronize()
+
+
+def matmul_ceiling(device: torch.device, n: int, reps: int = 5) -> float:
+    """Best FLOP/s of an n x n float32 matrix product (2 n^3 FLOPs): the machine's practical ceiling."""
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    best = float("inf")
+    torch.mm(a, b)
+    for _ in range(reps):
+        with Clock(device) as c:
+            torch.mm(a, b)
+        best = min(best, c.wall)
+    return 2 * n**3 / best
+
+
+def fused_flops_per_sequence(T: int, d: int, N: int, h_chunk: int, H: int, n_max: int, E_max: int, B: int) -> float:
+    """Matrix-product FLOPs of the stacked fused form's forward pass per training sequence of one model,
+    as executed (padded to the stack's H, n_max, E_max; per-token work at the chunk's head count),
+    including its share of the per-step weight products (divided over the B sequences of a minibatch)."""
+    per_token = d * N + 2 * N * h_chunk  # layer 1; logits and attention pooling at h_chunk heads
+    per_seq = H * N * n_max + E_max * H * n_max + E_max * N + N  # heads, W_O, readout F
+    per_step = (2 * H * n_max * E_max + H * E_max * N + H * E_max + H * n_max * E_max * N + H * n_max * E_max)
+    return 2.0 * (T * per_token + per_seq + per_step / B)
+
+
+def model_flops_per_sequence(T: int, d: int, N: int, h: int, n: int) -> float:
+    """Matrix-product FLOPs of equation (4)'s forward pass per sequence, as written and unpadded (what the
+    one-model-at-a-time engine computes): encoder, K and V of every token, q, logits, weighted sum, W_O, F."""
+    E = h * n
+    per_token = d * N + N * E + 2 * E * E + 2 * E
+    return 2.0 * (T * per_token + 2 * E * E + E * N + N)
+
+
+def training_flops(runs: list[SyntheticRun], form_executed: bool) -> float:
+    """Forward + backward FLOPs of one epoch of the runs (3 x forward: the backward pass computes two
+    products per forward product; the fused form's recomputation of layer 1 is counted in the executed
+    figure). form_executed: count what the stacked fused engine executes, else the model's own FLOPs."""
+    r0 = runs[0]
+    H, n_max = max(r.h for r in runs), max(r.n for r in runs)
+    E_max = max(r.h * r.n for r in runs)
+    total = 0.0
+    for r in runs:
+        if form_executed:
+            f = 3 * fused_flops_per_sequence(r0.T, r0.d, r0.N, r.h, H, n_max, E_max, r0.batch_size)
+            f += 2.0 * r0.T * r0.d * r0.N  # layer 1 recomputed in the backward pass
+        else:
+            f = 3 * model_flops_per_sequence(r0.T, r0.d, r0.N, r.h, r.n)
+        total += f * r0.n_train
+    return total * r0.epochs
+
+
+def _maxrss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def _peak_line(device: torch.device) -> str:
+    line = f"peak resident memory so far (ru_maxrss) {_maxrss_mb():.0f} MB"
+    if device.type == "cuda":
+        line += f"; CUDA max allocated {torch.cuda.max_memory_allocated() / 2**20:.0f} MB"
+        torch.cuda.reset_peak_memory_stats()
+    return line
+
+
+def run_single(runs, data, device):
+    return [train_one(r, data, device=device) for r in runs]
+
+
+def run_stacked(runs, data, device, form="fused"):
+    return train_stack(runs, data, device=device, form=form)
+
+
+def main(argv: list[str] | None = None) -> float:
+    p = argparse.ArgumentParser(prog="python -m headcount.bench", description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true", help="reduced grid for smoke use (~1 minute)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="intra-op threads for both engines (default 1: the machine is shared)")
+    p.add_argument("--epochs", type=int, default=None, help="epochs per run (default 2, quick 1)")
+    p.add_argument("--repeats", type=int, default=None, help="repeats of the grid comparison (default 3, quick 1)")
+    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    args = p.parse_args(argv)
+
+    torch.set_num_threads(args.threads)
+    device = torch.device(args.device) if args.device else default_device()
+    quick = args.quick
+    epochs = args.epochs or (1 if quick else 2)
+    repeats = args.repeats or (1 if quick else 3)
+    n_train, n_val = (2000, 500) if quick else (8000, 2000)
+    Ts = (8, 32) if quick else (8, 16, 32, 64)
+    say = lambda *a: print(*a, flush=True)  # noqa: E731
+
+    say("# headcount.bench: stacked training engine vs one model at a time")
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), cpu)
+    except OSError:
+        pass
+    say(f"torch {torch.__version__}, device {device}, threads {torch.get_num_threads()}, cpu {cpu}, "
+        f"{os.cpu_count()} logical cores, load average at start {os.getloadavg()[0]:.2f}")
+    say(f"grid: D=4, h in {list(HS)}, seeds {list(SEEDS)}, T in {list(Ts)}, N=32, n=8, batch 128, "
+        f"n_train={n_train}, n_val={n_val}, epochs={epochs}, validation every epoch"
+        + (" [quick: reduced]" if quick else ""))
+
+    # Warm-up: the first optimiser and the first products of a process pay one-off import and setup costs.
+    warm = grid_runs(8, 1, 256, 64, hs=(1, 5), seeds=(0,))
+    wdata = make_data(warm[0])
+    run_single(warm, wdata, device)
+    run_stacked(warm, wdata, device)
+
+    # -- matmul ceiling ------------------------------------------------------------------------------
+    n_mm = 4096 if device.type == "cuda" else (1024 if quick else 2048)
+    ceiling = matmul_ceiling(device, n_mm)
+    say(f"\n## ceiling: float32 {n_mm}x{n_mm} matrix product, best of 5: {ceiling / 1e9:.1f} GFLOP/s")
+
+    # -- the grid, both engines ----------------------------------------------------------------------
+    say("\n## laptop grid, both engines (per repeat: every T, single engine then stacked)")
+    datas = {T: make_data(grid_runs(T, epochs, n_train, n_val)[0]) for T in Ts}
+    samples = len(HS) * len(SEEDS) * epochs * n_train * len(Ts)
+    rows = {eng: [] for eng in ("single", "stacked")}  # per repeat: (wall, cpu) summed over T
+    per_T = {eng: {T: [] for T in Ts} for eng in rows}
+    check = []
+    for rep in range(repeats):
+        tot = {eng: [0.0, 0.0] for eng in rows}
+        for T in Ts:
+            runs = grid_runs(T, epochs, n_train, n_val)
+            with Clock(device) as c1:
+                single = run_single(runs, datas[T], device)
+            with Clock(device) as c2:
+                stacked = run_stacked(runs, datas[T], device)
+            for eng, c in (("single", c1), ("stacked", c2)):
+                tot[eng][0] += c.wall
+                tot[eng][1] += c.cpu
+                per_T[eng][T].append(c.wall)
+            if rep == 0:
+                check += [abs(a["val_nmse"] / b["val_nmse"] - 1) for a, b in zip(stacked, single)]
+        for eng in rows:
+            rows[eng].append(tuple(tot[eng]))
+        s, k = rows["single"][-1], rows["stacked"][-1]
+        say(f"repeat {rep + 1}: single {s[0]:7.1f} s wall ({s[1]:7.1f} s CPU) | stacked {k[0]:6.1f} s wall "
+            f"({k[1]:6.1f} s CPU) | ratio {s[0] / k[0]:5.1f}x wall, {s[1] / k[1]:5.1f}x CPU "
+            f"| load {os.getloadavg()[0]:.1f}")
+    ratios = [s[0] / k[0] for s, k in zip(rows["single"], rows["stacked"])]
+    cpu_ratios = [s[1] / k[1] for s, k in zip(rows["single"], rows["stacked"])]
+    med = {eng: statistics.median(w for w, _ in rows[eng]) for eng in rows}
+    say(f"samples/s (median wall): single {samples / med['single']:,.0f}, stacked {samples / med['stacked']:,.0f}; "
+        f"ratio median {statistics.median(ratios):.1f}x (repeats {', '.join(f'{r:.1f}' for r in ratios)}); "
+        f"CPU-time ratio median {statistics.median(cpu_ratios):.1f}x")
+    say(f"agreement: largest relative val_nmse difference stacked vs single over the grid: {max(check):.1e}")
+    say("per T (median wall s per epoch over all 15 models): "
+        + "; ".join(f"T={T}: single {statistics.median(per_T['single'][T]) / epochs:.2f}, "
+                    f"stacked {statistics.median(per_T['stacked'][T]) / epochs:.2f}" for T in Ts))
+    say(_peak_line(device))
+
+    # -- FLOP rate -----------------------------------------------------------------------------------
+    say("\n## floating-point rate of the stacked engine (matrix products, forward + backward = 3x forward)")
+    for T in Ts:
+        runs = grid_runs(T, epochs, n_train, n_val)
+        t = statistics.median(per_T["stacked"][T])
+        ex, mo = training_flops(runs, True), training_flops(runs, False)
+        say(f"T={T:3d}: executed {ex / t / 1e9:6.2f} GFLOP/s = {100 * ex / t / ceiling:5.1f}% of the ceiling; "
+            f"model-equivalent (eq. 4 as written, unpadded) {mo / t / 1e9:6.2f} GFLOP/s "
+            f"= {100 * mo / t / ceiling:5.1f}%; single engine {mo / statistics.median(per_T['single'][T]) / 1e9:5.2f} "
+            f"GFLOP/s")
+
+    # -- time per epoch against T --------------------------------------------------------------------
+    say("\n## time per epoch against T (1 epoch, incl. validation; single = h=1..5 one seed each, x3)")
+    T_scan = (8, 32, 128) if quick else (8, 16, 32, 64, 128)
+    for T in T_scan:
+        runs = grid_runs(T, 1, n_train, n_val)
+        data = make_data(runs[0])
+        with Clock(device) as ck:
+            run_stacked(runs, data, device)
+        line = f"T={T:3d}: stacked (15 models) {ck.wall:6.2f} s wall ({ck.cpu:6.2f} CPU)"
+        if not quick:
+            with Clock(device) as cs:
+                run_single(runs[::3], data, device)
+            line += f" | single (15 models) {3 * cs.wall:6.2f} s wall ({3 * cs.cpu:6.2f} CPU) | {cs.wall * 3 / ck.wall:4.1f}x"
+        say(line)
+
+    # -- time per epoch against the number of stacked models -----------------------------------------
+    say("\n## time per epoch against the number of stacked models M (T=32, 1 epoch; h cycles 1..5)")
+    all_runs = [r for s in SEEDS for r in grid_runs(32, 1, n_train, n_val, seeds=(s,))]  # h=1..5, seed 0, then 1, 2
+    data = make_data(all_runs[0])
+    for M in (1, 3, 5, 15):
+        with Clock(device) as ck:
+            run_stacked(all_runs[:M], data, device)
+        say(f"M={M:2d}: {ck.wall:6.2f} s wall ({ck.cpu:6.2f} CPU), {ck.wall / M:5.2f} s per model")
+
+    # -- direct form ablation ------------------------------------------------------------------------
+    if not quick:
+        say("\n## ablation at T=64: stacked with equation (4) computed as written (no reassociation)")
+        runs = grid_runs(64, 1, n_train, n_val)
+        data = datas[64]
+        with Clock(device) as cd:
+            run_stacked(runs, data, device, form="direct")
+        with Clock(device) as cf:
+            run_stacked(runs, data, device)
+        say(f"direct {cd.wall:.2f} s wall ({cd.cpu:.2f} CPU), fused {cf.wall:.2f} s wall ({cf.cpu:.2f} CPU) per epoch")
+        ex = sum(3 * model_flops_per_sequence(64, 4, 32, 5, 8) * n_train for _ in runs)  # padded to h=5
+        say(f"direct form executed rate (padded to h=5): {ex / cd.wall / 1e9:.2f} GFLOP/s = "
+            f"{100 * ex / cd.wall / ceiling:.1f}% of the ceiling")
+
+    say("\n## memory")
+    say(_peak_line(device))
+    ratio = statistics.median(ratios)
+    say(f"speedup {ratio:.1f}x")
+    return ratio
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,233 @@
+"""The stacked training engine against the single-model reference: same function at init, same gradients,
+same training trajectory; padding inert; neighbours in a stack without influence; grouping for sweeps."""
+
+import math
+
+import pytest
+import torch
+
+from headcount import batched
+from headcount.batched import FORMS, StackedTransformers, run_synthetic_group, stack_key, train_stack
+from headcount.model import HeadcountTransformer, ModelConfig, count_parameters
+from headcount.sweep import Experiment, sweep
+from headcount.store import ResultsStore
+from headcount.train import SyntheticRun, make_data, train_one
+
+# Equality after training. Both engines run the same float32 arithmetic up to the order of summation
+# (batched products, padded contractions, the reassociated fused form), which perturbs each step by
+# ~1e-7 relative; observed differences after 3 epochs are ~1e-7. 1e-4 leaves room for other BLAS builds
+# while staying far below any real discrepancy (a 0.1% change of the learning rate moves the NMSE by more,
+# see test_tolerance_detects_a_small_change).
+RTOL_TRAINED = 1e-4
+
+# (h, n, seed): different head counts, widths and seeds in one stack.
+MIXED = [(1, 8, 0), (5, 8, 1), (3, 4, 2), (2, 3, 0), (4, 2, 5)]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """One intra-op thread: these tensors are tiny, and on a shared 2-core machine a second thread spends
+    its time waiting at barriers (the tests ran ~10x slower with two)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def tiny_run(**kw) -> SyntheticRun:
+    base = dict(T=6, n=4, N=8, n_train=256, n_val=128, batch_size=32, epochs=3, lr=1e-2, h=2, seed=0)
+    base.update(kw)
+    return SyntheticRun(**base)
+
+
+def single_models(specs, d=4, N=16, beta=1.0, dtype=torch.float32):
+    return [HeadcountTransformer(ModelConfig(d=d, h=h, n=n, N=N, beta=beta), seed=s).to(dtype) for h, n, s in specs]
+
+
+@pytest.mark.parametrize("form", FORMS)
+@pytest.mark.parametrize("beta", [1.0, 2.5])
+def test_forward_at_init_equals_each_single_model(form, beta):
+    models = single_models(MIXED, beta=beta)
+    stack = StackedTransformers.from_models(models)
+    gen = torch.Generator().manual_seed(0)
+    shared = torch.randn(9, 7, 4, generator=gen)
+    own = torch.randn(len(models), 9, 7, 4, generator=gen)  # every model its own inputs
+    with torch.no_grad():
+        y_shared, y_own = stack(shared, form=form), stack(own, form=form)
+        for m, model in enumerate(models):
+            assert torch.allclose(y_shared[m], model(shared), atol=1e-6, rtol=1e-5)
+            assert torch.allclose(y_own[m], model(own[m]), atol=1e-6, rtol=1e-5)
+
+
+def test_weights_are_copied_exactly_and_parameter_counts_match():
+    models = single_models(MIXED)
+    stack = StackedTransformers.from_models(models)
+    for m, model in enumerate(models):
+        back = stack.model(m)
+        for (name, p), q in zip(model.named_parameters(), back.parameters()):
+            assert torch.equal(p, q), name
+        assert stack.n_params()[m] == count_parameters(model)
+    assert all(bool((t == 0).all()) for t in stack.padding_tensors().values())
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_gradients_equal_each_single_model(form):
+    """Float64, so the hand-written backward of the fused form is checked to rounding level."""
+    models = single_models(MIXED, dtype=torch.float64)
+    stack = StackedTransformers.from_models(models).double()
+    stack.chunk_tokens = 2 * 6 * 5  # two models per chunk: chunks of mixed head counts are exercised
+    gen = torch.Generator().manual_seed(1)
+    x = torch.randn(len(models), 6, 5, 4, generator=gen, dtype=torch.float64)
+    y = torch.randn(len(models), 6, generator=gen, dtype=torch.float64)
+    ((stack(x, form=form) - y) ** 2).mean(dim=1).sum().backward()
+    for m, model in enumerate(models):
+        ((model(x[m]) - y[m]) ** 2).mean().backward()
+        h, n, E = model.cfg.h, model.cfg.n, model.cfg.E
+        pairs = [
+            (stack.W1.grad[m], model.encoder.mlp.w1.grad.T),
+            (stack.W2.grad[m, :, :E], model.encoder.mlp.w2.grad.T),
+            (stack.c0.grad[m, :E], model.c0.grad),
+            (stack.W_Q.grad[m, :h, :n, :E], model.attn.W_Q.grad),
+            (stack.W_K.grad[m, :h, :n, :E], model.attn.W_K.grad),
+            (stack.W_V.grad[m, :h, :n, :E], model.attn.W_V.grad),
+            (stack.W_O.grad[m, :E, :h, :n].reshape(E, E), model.attn.W_O.grad),
+            (stack.R1.grad[m, :E], model.readout.w1.grad.T),
+            (stack.r2.grad[m, 0], model.readout.b2.grad),
+        ]
+        for got, want in pairs:
+            assert torch.allclose(got, want, rtol=1e-9, atol=1e-12)
+    # padded entries receive exactly zero gradient
+    for name, mask in [("W_Q", stack.mask_QKV), ("W_O", stack.mask_O), ("W2", stack.mask_E_row)]:
+        g = getattr(stack, name).grad
+        assert bool((g[mask.expand_as(g) == 0] == 0).all()), name
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_train_stack_equals_train_one(form):
+    runs = [tiny_run(h=h, n=n, seed=s) for h, n, s in MIXED]
+    data = make_data(runs[0])
+    stacked = train_stack(runs, data, form=form, device="cpu")
+    for run, got in zip(runs, stacked):
+        want = train_one(run, data, device="cpu")
+        assert got["n_params"] == want["n_params"]
+        assert [e for e, _ in got["curve"]] == [e for e, _ in want["curve"]] == [1, 2, 3]
+        assert math.isclose(got["val_nmse"], want["val_nmse"], rel_tol=RTOL_TRAINED)
+        assert math.isclose(got["train_nmse"], want["train_nmse"], rel_tol=RTOL_TRAINED)
+        for (_, a), (_, b) in zip(got["curve"], want["curve"]):
+            assert math.isclose(a, b, rel_tol=RTOL_TRAINED)
+        assert got["device"] == "cpu" and got["stack_size"] == len(runs) and got["train_seconds"] > 0
+
+
+def test_tolerance_detects_a_small_change():
+    """A 0.1% change of the learning rate moves the result by more than RTOL_TRAINED: the equality
+    test above would catch a wrong schedule, minibatch order or target scaling."""
+    run = tiny_run(h=3)
+    data = make_data(run)
+    a = train_one(run, data, device="cpu")["val_nmse"]
+    b = train_one(tiny_run(h=3, lr=run.lr * 1.001), data, device="cpu")["val_nmse"]
+    assert not math.isclose(a, b, rel_tol=RTOL_TRAINED)
+
+
+def test_eval_every_keeps_train_one_curve_semantics():
+    runs = [tiny_run(h=1, epochs=5), tiny_run(h=4, epochs=5, seed=3)]
+    data = make_data(runs[0])
+    got = train_stack(runs, data, eval_every=2, device="cpu")
+    want = train_one(runs[1], data, eval_every=2, device="cpu")
+    assert [e for e, _ in got[1]["curve"]] == [e for e, _ in want["curve"]] == [2, 4, 5]
+
+
+def test_padding_stays_zero_and_a_small_model_ignores_its_neighbours():
+    runs = [tiny_run(h=1, n=2, seed=0), tiny_run(h=5, n=4, seed=1)]
+    data = make_data(runs[0])
+    alone = train_stack(runs[:1], data, device="cpu")[0]
+    together = train_stack(runs, data, device="cpu")[0]
+    # same model, same arithmetic up to the padded contractions
+    assert math.isclose(alone["val_nmse"], together["val_nmse"], rel_tol=RTOL_TRAINED)
+    # a different neighbour (other seed, same shapes): bit for bit the same small model
+    other = train_stack([runs[0], tiny_run(h=5, n=4, seed=7)], data, device="cpu")[0]
+    assert other["curve"] == together["curve"] and other["train_nmse"] == together["train_nmse"]
+
+
+def test_padding_is_inert_after_training_and_under_perturbation():
+    """Train a padded stack by hand for a few steps; padded entries stay exactly 0. Then fill the padding
+    with large values: the outputs do not move (the masks multiply in the forward pass)."""
+    models = single_models([(1, 2, 0), (5, 4, 1)], N=8)
+    stack = StackedTransformers.from_models(models)
+    opt = torch.optim.Adam(stack.parameters(), lr=1e-2)
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(5):
+        x, y = torch.randn(2, 16, 6, 4, generator=gen), torch.randn(2, 16, generator=gen)
+        opt.zero_grad()
+        ((stack(x) - y) ** 2).mean(1).sum().backward()
+        opt.step()
+    pads = stack.padding_tensors()
+    assert sum(t.numel() for t in pads.values()) > 0
+    assert all(bool((t == 0).all()) for t in pads.values())
+    x = torch.randn(7, 6, 4, generator=gen)
+    with torch.no_grad():
+        before = {f: stack(x, form=f) for f in FORMS}
+        masks = {"W2": stack.mask_E_row, "b2": stack.mask_E_row, "c0": stack.mask_c0, "W_Q": stack.mask_QKV,
+                 "W_K": stack.mask_QKV, "W_V": stack.mask_QKV, "W_O": stack.mask_O, "R1": stack.mask_R1}
+        for name, mask in masks.items():
+            p = getattr(stack, name)
+            p.add_(1e3 * (1 - mask.expand_as(p)))
+        for f in FORMS:
+            assert torch.equal(stack(x, form=f), before[f])
+
+
+def test_stack_rejects_runs_that_differ_in_a_shared_field():
+    with pytest.raises(ValueError, match="'T'"):
+        train_stack([tiny_run(T=6), tiny_run(T=7)])
+    with pytest.raises(ValueError, match="n_layers"):
+        train_stack([tiny_run(n_layers=2)])
+    with pytest.raises(ValueError, match="form"):
+        train_stack([tiny_run()], form="loop")
+
+
+def test_stack_key_groups_only_what_can_share_a_computation():
+    base = tiny_run().to_dict()
+    assert stack_key({**base, "h": 1, "seed": 3}) == stack_key({**base, "h": 5, "n": 2})
+    for field, value in [("T", 7), ("lr", 1e-3), ("epochs", 4), ("N", 9), ("data_seed", 1), ("n_layers", 2)]:
+        assert stack_key({**base, field: value}) != stack_key(base), field
+    assert stack_key({"T": 6}) == stack_key({**SyntheticRun().to_dict(), "T": 6})  # defaults filled in
+
+
+def test_run_synthetic_group_keeps_input_order_and_falls_back_for_depth(monkeypatch, tmp_path):
+    configs = [
+        tiny_run(T=6, h=3, seed=1).to_dict(),
+        tiny_run(T=5, h=1).to_dict(),
+        tiny_run(T=6, h=1, n_layers=2).to_dict(),  # not stackable: one at a time
+        tiny_run(T=6, h=5, seed=2).to_dict(),
+    ]
+    out = run_synthetic_group(configs)
+    assert [m["engine"] for m in out] == ["stacked/fused", "stacked/fused", "single", "stacked/fused"]
+    assert [m["stack_size"] for i, m in enumerate(out) if i != 2] == [2, 1, 2]
+    for c, m in zip(configs, out):
+        want = train_one(SyntheticRun.from_dict(c), device="cpu")
+        assert math.isclose(m["val_nmse"], want["val_nmse"], rel_tol=RTOL_TRAINED)
+
+    # wired into a sweep as the sweep runner's pages do: grouped by stack_key, cached in a store
+    monkeypatch.setenv("HEADCOUNT_STORE", str(tmp_path / "store"))
+    exp = Experiment("synthetic_test", run_synthetic_group, code_modules=("model", "tasks", "train", "batched"),
+                     group_by=stack_key, max_group=8)
+    store = ResultsStore(tmp_path / "store")
+    first = sweep(exp, configs, store, progress=False)
+    again = sweep(exp, configs, store, progress=False)
+    assert first.misses == 4 and again.hits == 4
+    assert [r["metrics"]["val_nmse"] for r in first.records] == [m["val_nmse"] for m in out]
+
+
+def test_chunking_does_not_change_the_result():
+    models = single_models(MIXED)
+    x = torch.randn(len(models), 4, 6, 4, generator=torch.Generator().manual_seed(2))
+    ys = []
+    for chunk_tokens in (1, 24 * 2, 10**6):  # one model, two models, all models per chunk
+        stack = StackedTransformers.from_models(models)
+        stack.chunk_tokens = chunk_tokens
+        with torch.no_grad():
+            ys.append(stack(x))
+    assert torch.allclose(ys[0], ys[1], atol=1e-6) and torch.allclose(ys[0], ys[2], atol=1e-6)
+
+
+def test_module_exports():
+    assert set(batched.SHARED_FIELDS) | {"seed", "h", "n"} == set(SyntheticRun().to_dict())
