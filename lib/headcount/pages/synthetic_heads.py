@@ -28,7 +28,7 @@ PARAMS = [
           choices=("stacked", "single")),
 ]
 
-_COMMON = dict(D=4, d=4, a_seed=0, n=8, N=32, batch_size=128, data_seed=1234, engine="single")
+_COMMON = dict(D=4, d=4, a_seed=0, n=8, N=32, batch_size=128, data_seed=1234, engine="stacked")
 SPEC = ParamSpec(
     notebook="synthetic_heads",
     params=PARAMS,
