@@ -14,15 +14,18 @@ Two forward passes give the same function (the test suite checks both against th
 
 - "direct": the model as written, with batched products (torch.bmm / einsum) over the model axis:
   x_hat = P(x), k_i = W_K,i x_hat, v_i = W_V,i x_hat, softmax, W_O Concat, F.
-- "fused" (default): the same sums reassociated so that nothing of width E is computed per token.
-  With a(t) = relu(W1 x(t) + b1) (N wide) and x_hat(t) = W2 a(t) + b2,
+- "fused" (default): the same sums reassociated so that nothing of width E is computed per token or per
+  sequence. With a(t) = relu(W1 x(t) + b1) (N wide), x_hat(t) = W2 a(t) + b2 (W2 is E x N),
+  u_i = beta W_K,i^T W_Q,i c0 and pooled_i = sum_t att_i(t) a(t),
 
-      beta q_i . W_K,i x_hat(t) = a(t) . (W2^T u_i) + b2 . u_i,        u_i = beta W_K,i^T W_Q,i c0,
-      W_V,i sum_t att_i(t) x_hat(t) = (W_V,i W2) sum_t att_i(t) a(t) + W_V,i b2   (sum_t att_i(t) = 1),
+      beta q_i . W_K,i x_hat(t) = (W2^T u_i) . a(t) + b2 . u_i,
+      W_V,i sum_t att_i(t) x_hat(t) = (W_V,i W2) pooled_i + W_V,i b2          (sum_t att_i(t) = 1),
+      R1 (c0 + W_O Concat_i head_i) = sum_i (R1 W_O,i W_V,i W2) pooled_i + (a bias per model),
 
-  and W_O Concat_i(.) is folded into the same per-head matrices. Per token this costs d N + 2 N h
-  multiply-adds instead of d N + N E + 2 E^2 + 2 E; the per-model weight products are formed once per
-  step. Results agree with the direct form up to floating-point reordering.
+  with R1 the first layer of F and W_O,i the columns of W_O that read head i. Per token this costs
+  (d + 1) N + 2 N h multiply-adds instead of (d + 1) N + N E + 2 E^2 + 2 E, per sequence h N^2 + N instead
+  of E^2 + E N + N; the weight products are formed once per step and shared by the minibatch. Results
+  agree with the direct form up to floating-point reordering (the tests compare both to the single model).
 
 Minibatch order, learning-rate schedule, standardised targets and evaluation are those of
 `train.train_one`, drawn from the same per-model generators, so `train_stack(runs)[m]` reproduces
@@ -400,6 +403,8 @@ def train_stack(
     runs = [runs[i] for i in order]
     stack = StackedTransformers.from_models([HeadcountTransformer(r.model_config(), seed=r.seed) for r in runs])
     stack = stack.to(dev)
+    if dev.type != "cpu":
+        stack.chunk_tokens = 1 << 30  # one chunk: on an accelerator each launch costs, and memory is ample
     opt = _adam(stack, run0)
     # One generator per model, seeded as train_one seeds it, so each model sees its own minibatch order.
     gens = [torch.Generator().manual_seed(int(r.seed) + 1_000_003) for r in runs]

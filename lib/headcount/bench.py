@@ -73,11 +73,15 @@ def matmul_ceiling(device: torch.device, n: int, reps: int = 5) -> float:
 
 def fused_flops_per_sequence(T: int, d: int, N: int, h_chunk: int, H: int, n_max: int, E_max: int, B: int) -> float:
     """Matrix-product FLOPs of the stacked fused form's forward pass per training sequence of one model,
-    as executed (padded to the stack's H, n_max, E_max; per-token work at the chunk's head count),
-    including its share of the per-step weight products (divided over the B sequences of a minibatch)."""
-    per_token = d * N + 2 * N * h_chunk  # layer 1; logits and attention pooling at h_chunk heads
-    per_seq = H * N * n_max + E_max * H * n_max + E_max * N + N  # heads, W_O, readout F
-    per_step = (2 * H * n_max * E_max + H * E_max * N + H * E_max + H * n_max * E_max * N + H * n_max * E_max)
+    as executed: per token the first layer (bias folded in), logits and attention pooling at the chunk's
+    head count; per sequence the folded (H N) x N readout product and F's output; per step the weight
+    products (q, u_i, W2 u_i, R1^T W_O, W_V W2^T, their product, the bias terms), shared by the B
+    sequences of a minibatch. Padded to the stack's H, n_max, E_max."""
+    per_token = (d + 1) * N + 2 * N * h_chunk
+    per_seq = H * N * N + N
+    H_n = H * n_max
+    per_step = 2 * H_n * E_max + H * E_max * N + H * E_max + 2 * H_n * E_max * N + H * N * n_max * N \
+        + E_max * H_n + E_max * N + H_n * N
     return 2.0 * (T * per_token + per_seq + per_step / B)
 
 
@@ -100,7 +104,7 @@ def training_flops(runs: list[SyntheticRun], form_executed: bool) -> float:
     for r in runs:
         if form_executed:
             f = 3 * fused_flops_per_sequence(r0.T, r0.d, r0.N, r.h, H, n_max, E_max, r0.batch_size)
-            f += 2.0 * r0.T * r0.d * r0.N  # layer 1 recomputed in the backward pass
+            f += 2.0 * r0.T * (r0.d + 1) * r0.N  # layer 1 recomputed in the backward pass
         else:
             f = 3 * model_flops_per_sequence(r0.T, r0.d, r0.N, r.h, r.n)
         total += f * r0.n_train
@@ -188,7 +192,7 @@ def main(argv: list[str] | None = None) -> float:
             for eng, c in (("single", c1), ("stacked", c2)):
                 tot[eng][0] += c.wall
                 tot[eng][1] += c.cpu
-                per_T[eng][T].append(c.wall)
+                per_T[eng][T].append((c.wall, c.cpu))
             if rep == 0:
                 check += [abs(a["val_nmse"] / b["val_nmse"] - 1) for a, b in zip(stacked, single)]
         for eng in rows:
@@ -204,21 +208,27 @@ def main(argv: list[str] | None = None) -> float:
         f"ratio median {statistics.median(ratios):.1f}x (repeats {', '.join(f'{r:.1f}' for r in ratios)}); "
         f"CPU-time ratio median {statistics.median(cpu_ratios):.1f}x")
     say(f"agreement: largest relative val_nmse difference stacked vs single over the grid: {max(check):.1e}")
-    say("per T (median wall s per epoch over all 15 models): "
-        + "; ".join(f"T={T}: single {statistics.median(per_T['single'][T]) / epochs:.2f}, "
-                    f"stacked {statistics.median(per_T['stacked'][T]) / epochs:.2f}" for T in Ts))
+    wall = {eng: {T: statistics.median(w for w, _ in per_T[eng][T]) for T in Ts} for eng in per_T}
+    cput = {eng: {T: statistics.median(c for _, c in per_T[eng][T]) for T in Ts} for eng in per_T}
+    say("per T, s per epoch for all 15 models (median wall / CPU): "
+        + "; ".join(f"T={T}: single {wall['single'][T] / epochs:.2f}/{cput['single'][T] / epochs:.2f}, "
+                    f"stacked {wall['stacked'][T] / epochs:.2f}/{cput['stacked'][T] / epochs:.2f} "
+                    f"({wall['single'][T] / wall['stacked'][T]:.1f}x)" for T in Ts))
     say(_peak_line(device))
 
     # -- FLOP rate -----------------------------------------------------------------------------------
-    say("\n## floating-point rate of the stacked engine (matrix products, forward + backward = 3x forward)")
+    say("\n## floating-point rate (matrix products only, forward + backward = 3x forward; the time includes"
+        " validation every epoch, whose FLOPs are not counted)")
+    say("executed = what the stacked fused engine computes (padding included); model = equation (4) as written,"
+        " unpadded, i.e. what the one-at-a-time engine computes; rates per wall second and per CPU second")
     for T in Ts:
         runs = grid_runs(T, epochs, n_train, n_val)
-        t = statistics.median(per_T["stacked"][T])
         ex, mo = training_flops(runs, True), training_flops(runs, False)
-        say(f"T={T:3d}: executed {ex / t / 1e9:6.2f} GFLOP/s = {100 * ex / t / ceiling:5.1f}% of the ceiling; "
-            f"model-equivalent (eq. 4 as written, unpadded) {mo / t / 1e9:6.2f} GFLOP/s "
-            f"= {100 * mo / t / ceiling:5.1f}%; single engine {mo / statistics.median(per_T['single'][T]) / 1e9:5.2f} "
-            f"GFLOP/s")
+        tw, tc = wall["stacked"][T], cput["stacked"][T]
+        say(f"T={T:3d} stacked: executed {ex / tw / 1e9:5.2f} GFLOP/s wall = {100 * ex / tw / ceiling:4.1f}% of the "
+            f"ceiling ({ex / tc / 1e9:5.2f} per CPU s = {100 * ex / tc / ceiling:4.1f}%); model-equivalent "
+            f"{mo / tw / 1e9:5.2f} GFLOP/s wall = {100 * mo / tw / ceiling:4.1f}% | single engine: "
+            f"{mo / wall['single'][T] / 1e9:5.2f} GFLOP/s wall = {100 * mo / wall['single'][T] / ceiling:4.1f}%")
 
     # -- time per epoch against T --------------------------------------------------------------------
     say("\n## time per epoch against T (1 epoch, incl. validation; single = h=1..5 one seed each, x3)")
