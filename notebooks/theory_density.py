@@ -19,8 +19,10 @@
 # $\mathcal F_D$. The first theorem says the family is not a toy: every continuous function of the sequence is
 # a uniform limit of such targets, provided $D$ may be as large as needed.
 #
-# ```{admonition} Theorem 1 (density)
-# :class: note
+# ```{prf:theorem} Density (the paper's Theorem 1)
+# :label: thm-density
+# :nonumber:
+#
 # Fix $d$ and $T$. For every continuous $F : [0,1]^{d \times T} \to \mathbb R$ and every $\varepsilon > 0$ there are
 # a $D$ and an $H \in \mathcal F_D$ with $\max_{X_T} |F(X_T) - H(X_T)| \le \varepsilon$. In words:
 # $\bigcup_{D \ge 1} \mathcal F_D$ is dense in $C([0,1]^{d \times T})$.
@@ -56,11 +58,10 @@ seed = None
 import time
 
 from IPython.display import Markdown, display
-from myst_nb import glue
 
-from headcount import claims
+from headcount import claims, theory
 from headcount.pages import theory_density as page
-from headcount.plots import downloads_markdown, save_figure
+from headcount.plots import downloads_markdown, glue_figure, save_figure
 
 t_start = time.perf_counter()
 P = page.SPEC.resolve(tier=tier, lemma2_T=lemma2_T, lemma2_d=lemma2_d, lemma2_random=lemma2_random, q_grid=q_grid,
@@ -74,8 +75,10 @@ display(Markdown(f"**Tier `{P['tier']}`.** Parameters of this page:\n\n" + page.
 # Take $m = T/4$ and one coordinate $j$. Write $v_{m,j}$ for the $m$-th largest and $w_{m,j}$ for the $m$-th
 # smallest of $x(1)_j, \dots, x(T)_j$.
 #
-# ```{admonition} Lemma 2
-# :class: note
+# ```{prf:lemma} Order statistics from subset minima (the paper's Lemma 2)
+# :label: lem-order-statistics
+# :nonumber:
+#
 # With maxima over subsets $B, A \subseteq [T]$ of size $m$,
 #
 # $$ U_j = \max_{|B| = m} \min_{u \in B} x(u)_j = v_{m,j}, \qquad
@@ -92,7 +95,7 @@ display(Markdown(f"**Tier `{P['tier']}`.** Parameters of this page:\n\n" + page.
 
 # %% tags=["remove-input"]
 l2 = page.lemma2(P)
-display(Markdown(page.lemma2_summary(l2).to_markdown(index=False)))
+display(Markdown(page.lemma2_summary(l2).pipe(theory.format_numbers).to_markdown(index=False, disable_numparse=True)))
 
 # %% [markdown]
 # ## Lemma 3: a smooth selector
@@ -101,8 +104,10 @@ display(Markdown(page.lemma2_summary(l2).to_markdown(index=False)))
 # equals $x(t)_j$: the first when $x(t)_j \le v_m$, the second when $x(t)_j \ge w_m$. Lemma 3 picks the right one
 # smoothly, weighting each candidate by how far it is from the clipping level:
 #
-# ```{admonition} Lemma 3
-# :class: note
+# ```{prf:lemma} A smooth selector (the paper's Lemma 3)
+# :label: lem-smooth-selector
+# :nonumber:
+#
 # With $a = 1 - Z_{t,j} - w_{m,j}$ and $b = Y_{t,j} - v_{m,j}$,
 #
 # $$ \tilde x_q(t)_j = \frac{e^{q a^2} (1 - Z_{t,j}) + e^{q b^2}\, Y_{t,j}}{e^{q a^2} + e^{q b^2}}
@@ -122,7 +127,7 @@ sel = page.selector(P)
 scale = f"tier {P['tier']}: T = {P['selector_T']}, {P['selector_inputs']} sequences per family and q"
 fig_sel = page.selector_figure(sel, scale)
 save_figure(fig_sel, sel, "theory-density-selector", meta={"params": P})
-glue("fig-theory-density-selector", fig_sel, display=False)
+glue_figure("fig-theory-density-selector", fig_sel)
 
 # %% [markdown]
 # ```{glue:figure} fig-theory-density-selector
@@ -144,8 +149,10 @@ display(Markdown(downloads_markdown("theory-density-selector")))
 # minimisers, flat bottoms, kinks, or share minimisers with each other. Lemma 1 shows the regular class has the
 # same closure:
 #
-# ```{admonition} Lemma 1
-# :class: note
+# ```{prf:lemma} Regular features lose nothing (the paper's Lemma 1)
+# :label: lem-repair
+# :nonumber:
+#
 # Let $\tilde{\mathcal F}_D$ be the class with continuous features and no condition from Assumption 2. Then the
 # closures of $\bigcup_D \mathcal F_D$ and $\bigcup_D \tilde{\mathcal F}_D$ in the sup norm coincide. The construction,
 # per feature: (1) approximate $\tilde f_i$ by a polynomial $p_i$ within $\eta$ (squashing into $[0,1]$ if needed);
@@ -166,7 +173,7 @@ display(Markdown(downloads_markdown("theory-density-selector")))
 l1 = page.lemma1(P)
 fig_l1 = page.lemma1_figure(l1, f"tier {P['tier']}, {P['lemma1_grid']} grid points")
 save_figure(fig_l1, page.lemma1_frame(l1), "theory-density-lemma1", meta={"params": P})
-glue("fig-theory-density-lemma1", fig_l1, display=False)
+glue_figure("fig-theory-density-lemma1", fig_l1)
 
 # %% [markdown]
 # ```{glue:figure} fig-theory-density-lemma1
@@ -179,7 +186,7 @@ glue("fig-theory-density-lemma1", fig_l1, display=False)
 
 # %% tags=["remove-input"]
 display(Markdown(downloads_markdown("theory-density-lemma1")))
-display(Markdown(page.lemma1_table(l1).to_markdown(index=False, floatfmt=".4g")))
+display(Markdown(page.lemma1_table(l1).pipe(theory.format_numbers, 4).to_markdown(index=False, disable_numparse=True)))
 
 # %% [markdown]
 # ## Verdicts

@@ -13,8 +13,10 @@
 # features, each head can retrieve one feature, and the feed-forward parts only have to approximate the
 # features $f_i$ (token by token) and the outer function $F_0$; none of that depends on the sequence length.
 #
-# ```{admonition} Theorem 2(1) (sufficient heads)
-# :class: note
+# ```{prf:theorem} Sufficient heads (the paper's Theorem 2(1))
+# :label: thm-heads-suffice
+# :nonumber:
+#
 # Let $H \in \mathcal F_D$ (a generalized $D$-retrieval target on sequences of length $T$), $h = D$ heads and
 # per-head width $n = 2$. There is a constant $C_{d,D,T}$ such that for every $\varepsilon > 0$ and every
 # $M > C_{d,D,T} / \varepsilon^{\gamma}$, some single-layer transformer of equation (4) with $M$ parameters in
@@ -59,11 +61,10 @@ import time
 
 import torch
 from IPython.display import Markdown, display
-from myst_nb import glue
 
-from headcount import claims, constructions
+from headcount import claims, constructions, theory
 from headcount.pages import theory_heads_suffice as page
-from headcount.plots import downloads_markdown, save_figure
+from headcount.plots import downloads_markdown, glue_figure, save_figure
 from headcount.tasks import make_task
 
 torch.set_num_threads(1)
@@ -104,7 +105,7 @@ scale = (f"tier {P['tier']}: T in {P['T_grid']}, {len(P['beta_grid'])} temperatu
          f"{P['n_eval']} sampled sequences per (task, T)")
 fig_err = page.error_figure(err, scale)
 save_figure(fig_err, err, "theory-heads-suffice-error", meta={"params": P})
-glue("fig-theory-heads-suffice-error", fig_err, display=False)
+glue_figure("fig-theory-heads-suffice-error", fig_err)
 
 # %% [markdown]
 # ```{glue:figure} fig-theory-heads-suffice-error
@@ -120,7 +121,7 @@ glue("fig-theory-heads-suffice-error", fig_err, display=False)
 display(Markdown(downloads_markdown("theory-heads-suffice-error")))
 show = err[err["beta"].isin([min(P["beta_grid"]), sorted(P["beta_grid"])[len(P["beta_grid"]) // 2], max(P["beta_grid"])])]
 display(Markdown(show[["task", "T", "beta", "family", "head_excess_min", "head_excess_max", "bound_head",
-                       "model_sup_error", "bound_model"]].to_markdown(index=False, floatfmt=".3g")))
+                       "model_sup_error", "bound_model"]].pipe(theory.format_numbers, 3).to_markdown(index=False, disable_numparse=True)))
 
 # %% [markdown]
 # ## How large must the temperature be?
@@ -140,7 +141,7 @@ temp = page.temperature_sweep(P)
 eps_show = sorted(P["eps_grid"])[len(P["eps_grid"]) // 2]
 fig_beta = page.temperature_figure(temp, eps_show, scale)
 save_figure(fig_beta, temp, "theory-heads-suffice-beta", meta={"params": P})
-glue("fig-theory-heads-suffice-beta", fig_beta, display=False)
+glue_figure("fig-theory-heads-suffice-beta", fig_beta)
 
 # %% [markdown]
 # ```{glue:figure} fig-theory-heads-suffice-beta
@@ -154,7 +155,7 @@ glue("fig-theory-heads-suffice-beta", fig_beta, display=False)
 
 # %% tags=["remove-input"]
 display(Markdown(downloads_markdown("theory-heads-suffice-beta")))
-display(Markdown(temp.to_markdown(index=False, floatfmt=".3g")))
+display(Markdown(temp.pipe(theory.format_numbers, 3).to_markdown(index=False, disable_numparse=True)))
 
 # %% [markdown]
 # ## The parameter count does not depend on T
@@ -165,7 +166,7 @@ display(Markdown(temp.to_markdown(index=False, floatfmt=".3g")))
 
 # %% tags=["remove-input"]
 params = page.parameter_table(P)
-display(Markdown(params.to_markdown(index=False, floatfmt=".4g")))
+display(Markdown(params.pipe(theory.format_numbers, 4).to_markdown(index=False, disable_numparse=True)))
 
 # %% [markdown]
 # ## Fitted features: M against accuracy
@@ -181,7 +182,7 @@ display(Markdown(params.to_markdown(index=False, floatfmt=".4g")))
 fitted = page.fitted_sweep(P)
 fig_fit = page.fitted_figure(fitted, scale)
 save_figure(fig_fit, fitted, "theory-heads-suffice-fitted", meta={"params": P})
-glue("fig-theory-heads-suffice-fitted", fig_fit, display=False)
+glue_figure("fig-theory-heads-suffice-fitted", fig_fit)
 
 # %% [markdown]
 # ```{glue:figure} fig-theory-heads-suffice-fitted
@@ -194,7 +195,7 @@ glue("fig-theory-heads-suffice-fitted", fig_fit, display=False)
 
 # %% tags=["remove-input"]
 display(Markdown(downloads_markdown("theory-heads-suffice-fitted")))
-display(Markdown(fitted.to_markdown(index=False, floatfmt=".3g")))
+display(Markdown(fitted.pipe(theory.format_numbers, 3).to_markdown(index=False, disable_numparse=True)))
 
 # %% [markdown]
 # ## Proper subsets: the offset of r matters
@@ -215,7 +216,7 @@ display(Markdown(fitted.to_markdown(index=False, floatfmt=".3g")))
 # %% tags=["remove-input"]
 sub = page.subset_offsets(P)
 display(Markdown(sub[["T", "offset", "family", "head", "S_size", "excess_min", "excess_max", "bound_15", "within_15",
-                      "interval_lo", "interval_hi", "within_interval"]].to_markdown(index=False, floatfmt=".3g")))
+                      "interval_lo", "interval_hi", "within_interval"]].pipe(theory.format_numbers, 3).to_markdown(index=False, disable_numparse=True)))
 
 # %% [markdown]
 # ## Verdicts

@@ -12,8 +12,10 @@
 # The third regime. One head is enough after all, if it is wide enough to hold the whole sequence: then attention
 # does no selection, it just copies, and the feed-forward block does the retrieval itself.
 #
-# ```{admonition} Theorem 2(3) (one head, large embedding)
-# :class: note
+# ```{prf:theorem} One head, large embedding (the paper's Theorem 2(3))
+# :label: thm-memorise
+# :nonumber:
+#
 # Let $H \in \mathcal F_D$, $h = 1$ head of width $n \ge T d$, and let $\hat F$ be a five-layer ReLU network. There is a
 # constant $C_{d,D,T}$ such that for every $M > C_{d,D,T} / \varepsilon^{1+\gamma}$, some model of equation (4) with $M$
 # parameters approximates $H$ within $\varepsilon$.
@@ -53,11 +55,10 @@ import time
 
 import torch
 from IPython.display import Markdown, display
-from myst_nb import glue
 
-from headcount import claims
+from headcount import claims, theory
 from headcount.pages import theory_memorise as page
-from headcount.plots import downloads_markdown, save_figure
+from headcount.plots import downloads_markdown, glue_figure, save_figure
 
 torch.set_num_threads(1)
 t_start = time.perf_counter()
@@ -75,13 +76,15 @@ display(Markdown(f"**Tier `{P['tier']}`.** Parameters of this page:\n\n" + page.
 
 # %% tags=["remove-input"]
 att = page.attention_check(P)
-display(Markdown(att.to_markdown(index=False)))
+display(Markdown(att.pipe(theory.format_numbers).to_markdown(index=False, disable_numparse=True)))
 
 # %% [markdown]
 # ## Lemma 9: the maximum with a shallow ReLU network
 #
-# ```{admonition} Lemma 9
-# :class: note
+# ```{prf:lemma} The maximum with a shallow ReLU network (the paper's Lemma 9)
+# :label: lem-relu-max
+# :nonumber:
+#
 # Let $n = \lceil 1/\varepsilon \rceil$. The network with first layer $h_1(t, i) = \mathrm{ReLU}(y_t - i/n)$, second layer
 # $h_2(i) = \mathrm{ReLU}(S_i) - \mathrm{ReLU}(S_i - 1/n)$ with $S_i = \sum_t h_1(t, i)$, and output $\sum_i h_2(i)$, satisfies
 # $\max_t y_t \le \hat f(y) < \max_t y_t + 1/n$ on $[0,1]^T$, with hidden widths at most $2T\lceil 1/\varepsilon\rceil$.
@@ -94,7 +97,7 @@ display(Markdown(att.to_markdown(index=False)))
 
 # %% tags=["remove-input"]
 l9 = page.lemma9_check(P)
-display(Markdown(l9.to_markdown(index=False, floatfmt=".3g")))
+display(Markdown(l9.pipe(theory.format_numbers, 3).to_markdown(index=False, disable_numparse=True)))
 
 # %% [markdown]
 # ## The whole construction: accuracy, Lemma 8, parameter count
@@ -110,7 +113,7 @@ cons, merge = page.construction_sweep(P)
 scale = f"tier {P['tier']}: T in {P['T_grid']}, eps in {P['eps_grid']}"
 fig = page.count_figure(cons, scale)
 save_figure(fig, cons, "theory-memorise-count", meta={"params": P})
-glue("fig-theory-memorise-count", fig, display=False)
+glue_figure("fig-theory-memorise-count", fig)
 
 # %% [markdown]
 # ```{glue:figure} fig-theory-memorise-count
@@ -124,8 +127,8 @@ glue("fig-theory-memorise-count", fig, display=False)
 
 # %% tags=["remove-input"]
 display(Markdown(downloads_markdown("theory-memorise-count")))
-display(Markdown(cons.to_markdown(index=False, floatfmt=".3g")))
-display(Markdown("Lemma 8, merged against composed:\n\n" + merge.to_markdown(index=False, floatfmt=".3g")))
+display(Markdown(cons.pipe(theory.format_numbers, 3).to_markdown(index=False, disable_numparse=True)))
+display(Markdown("Lemma 8, merged against composed:\n\n" + merge.pipe(theory.format_numbers, 3).to_markdown(index=False, disable_numparse=True)))
 
 # %% [markdown]
 # **Reading it.** The exponent in $\varepsilon$ is $1$ here (the features and $F_0$ are exact, so $\gamma$ plays no role;

@@ -13,8 +13,10 @@
 # features; a softmax head only forms weighted averages, so the information about both is squeezed into $n$
 # numbers, and the feed-forward block must untangle it. The theorem quantifies the price.
 #
-# ```{admonition} Theorem 2(2) (too few heads)
-# :class: note
+# ```{prf:theorem} Too few heads (the paper's Theorem 2(2))
+# :label: thm-too-few-heads
+# :nonumber:
+#
 # Let $H \in \mathcal F_D$ satisfy Assumption 2, and let the model have $h = s < D$ heads of width $n$ and satisfy
 # Assumption 1. With
 #
@@ -51,11 +53,10 @@ import time
 
 import torch
 from IPython.display import Markdown, display
-from myst_nb import glue
 
 from headcount import claims, theory
 from headcount.pages import theory_too_few_heads as page
-from headcount.plots import downloads_markdown, save_figure
+from headcount.plots import downloads_markdown, glue_figure, save_figure
 
 torch.set_num_threads(1)
 t_start = time.perf_counter()
@@ -89,15 +90,15 @@ display(Markdown(
     f"${theory.lower_bound_exponent(4096, 3, 8, 4):.1f}$ at $T = 4096$). The experiments are consistent with the "
     f"theory's mechanism, not a test of its constant. For the one-head max + min toy ($s = 1$, $n = 2$, $D = 2$) the bound "
     f"is already non-trivial at short lengths: $k = {theory.lower_bound_exponent(128, 1, 2, 2):.1f}$ at $T = 128$."))
-display(Markdown("Exponents at the synthetic experiment's grid:\n\n" + exp_scale.to_markdown(index=False, floatfmt=".3g")))
+display(Markdown("Exponents at the synthetic experiment's grid:\n\n" + exp_scale.pipe(theory.format_numbers, 3).to_markdown(index=False, disable_numparse=True)))
 display(Markdown("Exponents for a range of settings ($k/4$ is the exponent the paper gives if $\\hat F$ may have five "
-                 "layers, see the end of the page):\n\n" + table.to_markdown(index=False, floatfmt=".3g")))
+                 "layers, see the end of the page):\n\n" + table.pipe(theory.format_numbers, 3).to_markdown(index=False, disable_numparse=True)))
 
 # %% tags=["remove-input"]
 curve = page.exponent_curve(P)
 fig_k = page.exponent_figure(curve, f"closed form, T up to {P['plot_T_max']}")
 save_figure(fig_k, curve, "theory-too-few-heads-k", meta={"params": P})
-glue("fig-theory-too-few-heads-k", fig_k, display=False)
+glue_figure("fig-theory-too-few-heads-k", fig_k)
 
 # %% [markdown]
 # ```{glue:figure} fig-theory-too-few-heads-k
@@ -114,8 +115,10 @@ display(Markdown(downloads_markdown("theory-too-few-heads-k")))
 # %% [markdown]
 # ## Lemma 4: a large Lipschitz constant needs many parameters
 #
-# ```{admonition} Lemma 4
-# :class: note
+# ```{prf:lemma} Lipschitz constant and size (the paper's Lemma 4)
+# :label: lem-lipschitz-size
+# :nonumber:
+#
 # Let $\hat F(x) = V\sigma(Ux + b) + c$ be a two-layer network with every entry at most 1 in magnitude and $\sigma$
 # 1-Lipschitz, with input width $n$. If $\lVert v_1 - v_2 \rVert_2 \le A$ and $|\hat F(v_1) - \hat F(v_2)| \ge B$, then
 # $\hat F$ has $\Omega(B / (A\sqrt n))$ parameters.
@@ -129,13 +132,15 @@ display(Markdown(downloads_markdown("theory-too-few-heads-k")))
 
 # %% tags=["remove-input"]
 l4 = theory.lemma4_check(P["lemma4_widths"], P["lemma4_in_dims"], n_nets=P["lemma4_nets"], seed=P["seed"])
-display(Markdown(l4.to_markdown(index=False, floatfmt=".4g")))
+display(Markdown(l4.pipe(theory.format_numbers, 4).to_markdown(index=False, disable_numparse=True)))
 
 # %% [markdown]
 # ## Lemma 5: a feature grows linearly near its minimiser
 #
-# ```{admonition} Lemma 5
-# :class: note
+# ```{prf:lemma} Local linear growth (the paper's Lemma 5)
+# :label: lem-linear-growth
+# :nonumber:
+#
 # Under Assumption 2, there is a segment $G_i = \{x^{(i)} + t v_i : t \in [r/4, r/2]\}$ inside the ball $B(x^{(i)}, r)$ on
 # which $|f_i(x) - f_i(y)| \ge L_i \lVert x - y \rVert$ with $L_i = \lambda_{\min}(\nabla^2 f_i(x^{(i)}))\, r / 8$, and $f_i > z_i$
 # on $G_i$.
@@ -175,7 +180,7 @@ mech = page.mechanism(P)
 mscale = f"tier {P['tier']}: eps = {P['mech_eps']:g}, {P['mech_base']} base sequences per (model, T)"
 fig_m = page.mechanism_figure(mech, mscale)
 save_figure(fig_m, mech, "theory-too-few-heads-mechanism", meta={"params": P})
-glue("fig-theory-too-few-heads-mechanism", fig_m, display=False)
+glue_figure("fig-theory-too-few-heads-mechanism", fig_m)
 
 # %% [markdown]
 # ```{glue:figure} fig-theory-too-few-heads-mechanism
@@ -189,7 +194,7 @@ glue("fig-theory-too-few-heads-mechanism", fig_m, display=False)
 
 # %% tags=["remove-input"]
 display(Markdown(downloads_markdown("theory-too-few-heads-mechanism")))
-display(Markdown(mech.to_markdown(index=False, floatfmt=".3g")))
+display(Markdown(mech.pipe(theory.format_numbers, 3).to_markdown(index=False, disable_numparse=True)))
 
 # %% [markdown]
 # **Reading it.** A head whose weights obey Assumption 1 and whose temperature is moderate spreads its attention over
@@ -207,7 +212,7 @@ display(Markdown(mech.to_markdown(index=False, floatfmt=".3g")))
 # can be built; with parameter norms allowed to grow like $T^{1/\varepsilon}$ the count drops to $O(1/\varepsilon^{\gamma+1})$;
 # and with a five-layer $\hat F$ the lower bound becomes $\Omega(1/\varepsilon^{k/4})$ (the $k/4$ column above). These are
 # statements about all networks of a class and are not checked here (claim C29); the
-# [memorisation page](theory_memorise.ipynb) shows a five-layer ReLU readout with large weights that reaches
+# {ref}`memorisation page <theory-memorise>` shows a five-layer ReLU readout with large weights that reaches
 # $\varepsilon$ with $O(T/\varepsilon)$ parameters for one head of width $T d$.
 
 # %% [markdown]

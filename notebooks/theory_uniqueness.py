@@ -14,14 +14,16 @@
 # paper answers with the two halves of Theorem 2: a representation with fewer features would give an efficient
 # model with fewer heads, which the lower bound forbids.
 #
-# ```{admonition} Corollary 1 (uniqueness of the intrinsic dimension)
-# :class: note
+# ```{prf:corollary} Uniqueness of the intrinsic dimension (the paper's Corollary 1)
+# :label: cor-unique-D
+# :nonumber:
+#
 # Suppose $H$ has two representations, $(\{f_i, S_i\}_{i \le D_1}, F_0)$ and $(\{\tilde f_i, \tilde S_i\}_{i \le D_2}, \tilde F_0)$,
 # both satisfying Assumptions 1 and 2, with $D_1^2 + D_2^2 \le T/50$. Then $D_1 = D_2$.
 # ```
 #
-# **Why.** Say $D_1 < D_2$. Theorem 2(1) with $D_1$ heads of width $n = 2$ approximates $H$ with $M \le C/\varepsilon^\gamma$
-# parameters. Theorem 2(2), applied to the second representation with $s = D_1 < D_2$ heads of width 2, says any such
+# **Why.** Say $D_1 < D_2$. {prf:ref}`Theorem 2(1) <thm-heads-suffice>` with $D_1$ heads of width $n = 2$ approximates $H$ with $M \le C/\varepsilon^\gamma$
+# parameters. {prf:ref}`Theorem 2(2) <thm-too-few-heads>`, applied to the second representation with $s = D_1 < D_2$ heads of width 2, says any such
 # model needs $M \ge C'/\varepsilon^{k}$ with
 #
 # $$ k = \frac{T/4 - D_1 - D_2 + 1}{3 D_1 + 1} - 1 . $$
@@ -40,11 +42,10 @@ curve_pairs = None
 import time
 
 from IPython.display import Markdown, display
-from myst_nb import glue
 
-from headcount import claims
+from headcount import claims, theory
 from headcount.pages import theory_uniqueness as page
-from headcount.plots import downloads_markdown, save_figure
+from headcount.plots import downloads_markdown, glue_figure, save_figure
 
 t_start = time.perf_counter()
 P = page.SPEC.resolve(tier=tier, T_max=T_max, curve_pairs=curve_pairs)
@@ -54,7 +55,7 @@ display(Markdown(f"**Tier `{P['tier']}`.** Parameters of this page:\n\n" + page.
 df = page.margins(P)
 fig = page.margin_figure(df, P, f"tier {P['tier']}: every integer T up to {P['T_max']}")
 save_figure(fig, df, "theory-uniqueness-margin", meta={"params": P})
-glue("fig-theory-uniqueness-margin", fig, display=False)
+glue_figure("fig-theory-uniqueness-margin", fig)
 
 # %% [markdown]
 # ```{glue:figure} fig-theory-uniqueness-margin
@@ -68,7 +69,7 @@ glue("fig-theory-uniqueness-margin", fig, display=False)
 
 # %% tags=["remove-input"]
 display(Markdown(downloads_markdown("theory-uniqueness-margin")))
-display(Markdown(df.to_markdown(index=False, floatfmt=".4g")))
+display(Markdown(df.pipe(theory.format_numbers, 4).to_markdown(index=False, disable_numparse=True)))
 
 # %% [markdown]
 # The margin is smallest at the smallest pair, $D_1 = 1$, $D_2 = 2$, at $T = 250$, and grows with both the pair and $T$
@@ -78,8 +79,10 @@ display(Markdown(df.to_markdown(index=False, floatfmt=".4g")))
 #
 # All results above are about a single layer. For $L$ layers the paper conjectures that heads multiply with depth:
 #
-# ```{admonition} Conjecture 1 (multilayer)
-# :class: note
+# ```{prf:conjecture} Depth (the paper's Conjecture 1)
+# :label: conj-depth
+# :nonumber:
+#
 # For a transformer with $L$ layers of $h$ heads, $L h \ge D$ is necessary for efficient approximation of a generalized
 # $D$-retrieval target. When $L h < D$, $\log(\text{parameter count}) = \Omega\big(|\log \varepsilon|\, a_L T^{b_L} / (n h)\big)$ with
 # constants $a_L, b_L > 0$ that depend only on $L$.
@@ -88,7 +91,7 @@ display(Markdown(df.to_markdown(index=False, floatfmt=".4g")))
 # It is an open conjecture, so there is nothing to compute here (claim C30 is recorded as not tested). Its evidence in the
 # paper is the two-layer synthetic experiment (Table 5): with $L = 2$ and $D = 4$ the drop in error moves from $h = 4$ to
 # $h = 2 = D/L$. That experiment is reproduced, with its own verdict (claim C21), on the
-# [two-layer section of the controls page](ablation_controls.ipynb).
+# {ref}`controls page <ablation-controls>` (its two-layer section).
 
 # %% [markdown]
 # ## Verdicts

@@ -263,3 +263,11 @@ def test_memorising_checks_fail_on_contradicting_numbers():
     assert theory.check_memorising(cons).verdict == R
     assert theory.check_memorising(cons.assign(sup_error=cons["eps"] * 2)).verdict != R
     assert theory.check_memorising(cons.assign(M=100 * cons["T"] ** 2 / cons["eps"])).verdict != R
+
+
+def test_format_numbers_keeps_integers_whole():
+    df = pd.DataFrame(dict(width=[1600, 12800], err=[0.0123456, math.inf], ok=[True, False], name=["a", "b"]))
+    out = theory.format_numbers(df, 3)
+    assert out["width"].tolist() == ["1600", "12800"]
+    assert out["err"].tolist() == ["0.0123", "inf"]
+    assert out["ok"].tolist() == ["True", "False"] and out["name"].tolist() == ["a", "b"]

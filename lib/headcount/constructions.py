@@ -283,6 +283,10 @@ class ReluNet(nn.Module):
         return [Ws[0].shape[1]] + [W.shape[0] for W in Ws]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # hidden activations are (batch, width) dense; wide Lemma 9 layers get the batch in chunks
+        chunk = max(1, int(2e7 // max(self.widths)))
+        if x.shape[0] > chunk:
+            return torch.cat([self(part) for part in x.split(chunk)])
         h = x.to(DTYPE)
         for k, (W, b) in enumerate(self.layers):
             h = torch.sparse.mm(W, h.T).T + b  # (B, out)
@@ -431,6 +435,15 @@ def memorising(task: RetrievalTask, eps: float, nets: list[TwoLayerReLU] | None 
         model.attn.W_V.copy_(torch.eye(E, dtype=DTYPE)[None])
         model.attn.W_O.copy_(torch.eye(E, dtype=DTYPE))
     return model
+
+
+def in_chunks(fn: Callable[[torch.Tensor], torch.Tensor], X: torch.Tensor, per_item: int,
+              budget: float = 2e7) -> torch.Tensor:
+    """fn applied to X (B, ...) in batch chunks of at most budget / per_item items, concatenated; per_item is
+    the number of numbers one item occupies inside fn (T * E for the memorising encoder's output)."""
+    size = max(1, int(budget // max(1, per_item)))
+    with torch.no_grad():
+        return torch.cat([fn(part) for part in X.split(size)])
 
 
 def memorising_parameter_count(model: HeadcountTransformer, kind: str = "nonzero") -> int:

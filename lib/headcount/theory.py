@@ -770,3 +770,23 @@ def check_memorising(df: pd.DataFrame, slope_range=(0.8, 1.2)) -> claims.Verdict
         text.append(f"slope of log M in log T at eps={df['eps'].min():g}: {s_T:.2f}")
     return claims.Verdict("C11b", "Theorem 2(3): one head of width T d and a 5-layer ReLU readout reach eps with M ~ T/eps",
                           claims.verdict_from(flags), "; ".join(text))
+
+
+# ----------------------------------------------------------------------------------------------------
+# Tables for the pages
+# ----------------------------------------------------------------------------------------------------
+
+
+def format_numbers(df: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
+    """A copy with every float printed to `digits` significant digits and every integer printed in full
+    (so a width of 1600 is not shown as 1.6e+03); for plots.markdown_table, which prints cells as given."""
+    out = df.copy()
+    for c in out.columns:
+        col = out[c]
+        if pd.api.types.is_bool_dtype(col):
+            out[c] = col.map(str)
+        elif pd.api.types.is_integer_dtype(col):
+            out[c] = col.map(lambda v: f"{int(v)}")
+        elif pd.api.types.is_float_dtype(col):
+            out[c] = col.map(lambda v: "nan" if pd.isna(v) else ("inf" if np.isinf(v) else f"{v:.{digits}g}"))
+    return out

@@ -144,6 +144,7 @@ def lemma1_figure(res: list[dict], scale: str):
     axes[1].set_title("zoom: unique, distinct minimisers (triangles)", fontsize=9)
     axes[0].legend(fontsize=7)
     fig.suptitle(f"Lemma 1 in one dimension, eta = {res[0]['eta']:g}; {scale}", fontsize=9)
+    fig.tight_layout(rect=(0, 0, 1, 0.95))  # keep the panel titles clear of the figure title
     return fig
 
 

@@ -35,7 +35,7 @@ SPEC = ParamSpec(
         "laptop": dict(T_grid=[8, 32, 128, 512], beta_grid=[float(10**k) for k in range(0, 7)],
                        eps_grid=[0.1, 0.03, 0.01, 0.003, 0.001], n_eval=500, D=4, d=4, a_seed=0, seed=0),
         "paper": dict(T_grid=[8, 16, 32, 64, 128, 256, 512, 1024], beta_grid=[float(10 ** (k / 4)) for k in range(0, 29)],
-                      eps_grid=[0.1, 0.03, 0.01, 0.003, 0.001, 0.0003], n_eval=10000, D=4, d=4, a_seed=0, seed=0),
+                      eps_grid=[0.1, 0.03, 0.01, 0.003, 0.001, 0.0003], n_eval=4000, D=4, d=4, a_seed=0, seed=0),
     },
 )
 
@@ -159,6 +159,7 @@ def error_figure(df: pd.DataFrame, scale: str):
     axes[0].set_ylabel("sup |y_hat - H| over sequences")
     axes[0].legend(fontsize=5.5, ncol=2, loc="lower left")
     fig.suptitle(f"Theorem 2(1) construction, h = D, n = 2: error against beta\n{scale}", fontsize=9)
+    fig.tight_layout(rect=(0, 0, 1, 0.95))  # keep the panel titles clear of the figure title
     return fig
 
 
@@ -230,6 +231,7 @@ def temperature_figure(df: pd.DataFrame, eps: float, scale: str):
     axes[0].set_ylabel("temperature beta needed")
     axes[0].legend(fontsize=6.5)
     fig.suptitle(scale, fontsize=8)
+    fig.tight_layout(rect=(0, 0, 1, 0.95))  # keep the panel titles clear of the figure title
     return fig
 
 

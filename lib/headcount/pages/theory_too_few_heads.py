@@ -93,6 +93,7 @@ def exponent_figure(curve: pd.DataFrame, scale: str):
     axes[0].set_ylabel("lower-bound exponent k")
     axes[0].legend(fontsize=6.5, loc="upper left")
     fig.suptitle(f"Theorem 2(2): M = Omega(1/eps^k); dotted lines: T = 4((n+2)s + D); {scale}", fontsize=9)
+    fig.tight_layout(rect=(0, 0, 1, 0.95))  # keep the panel titles clear of the figure title
     return fig
 
 

@@ -52,6 +52,7 @@ def margin_figure(df: pd.DataFrame, P: dict, scale: str):
     axes[1].set_title(f"all {len(df)} pairs", fontsize=9)
     axes[1].legend(fontsize=7)
     fig.suptitle(f"Corollary 1 arithmetic ({scale})", fontsize=9)
+    fig.tight_layout(rect=(0, 0, 1, 0.95))  # keep the panel titles clear of the figure title
     return fig
 
 
