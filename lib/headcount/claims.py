@@ -18,7 +18,8 @@ REPRODUCED = "reproduced"
 NOT_REPRODUCED = "not reproduced"
 PARTIAL = "partly reproduced"
 NOT_TESTED = "not tested at this tier"
-VERDICTS = (REPRODUCED, PARTIAL, NOT_REPRODUCED, NOT_TESTED)
+NOT_CHECKABLE = "proof only: not checkable by computation"  # statements about all networks, or open conjectures
+VERDICTS = (REPRODUCED, PARTIAL, NOT_REPRODUCED, NOT_TESTED, NOT_CHECKABLE)
 
 
 @dataclass
@@ -89,5 +90,6 @@ def markdown_table(verdicts: list[Verdict | dict]) -> str:
     rows = ["| claim | statement | verdict | evidence |", "|---|---|---|---|"]
     for v in verdicts:
         v = v.to_dict() if isinstance(v, Verdict) else v
-        rows.append(f"| {v['claim_id']} | {v['statement']} | **{v['verdict']}** | {v['evidence']} |")
+        cells = [v["claim_id"], v["statement"], f"**{v['verdict']}**", v["evidence"]]
+        rows.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")  # a '|' would end the cell
     return "\n".join(rows)

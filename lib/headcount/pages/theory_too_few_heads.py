@@ -176,7 +176,7 @@ def verdicts(table: pd.DataFrame, curve: pd.DataFrame, l4: pd.DataFrame, l5: pd.
           theory.check_lemma5(l5, r), theory.check_mechanism(mech)]
     vs.append(claims.Verdict(
         "C29", "Tightness remark: a five-layer F gives Omega(1/eps^(k/4)); Heaviside activations or norms O(T^(1/eps)) "
-        "break the bound", claims.NOT_TESTED,
+        "break the bound", claims.NOT_CHECKABLE,
         "a statement about all networks of a class (proof only); the table lists k/4 beside k, and the memorisation "
         "page shows a five-layer ReLU readout with large weights reaching eps with O(T/eps) parameters"))
     for v in vs:

@@ -59,7 +59,7 @@ def margin_figure(df: pd.DataFrame, P: dict, scale: str):
 def verdicts(df: pd.DataFrame, P: dict) -> list[claims.Verdict]:
     vs = [theory.check_corollary1(df, P["T_max"]),
           claims.Verdict("C30", "Conjecture 1: with L layers, L h >= D is necessary; otherwise log(parameter count) = "
-                         "Omega(abs(log eps) a_L T^b_L / (n h))", claims.NOT_TESTED,
+                         "Omega(abs(log eps) a_L T^b_L / (n h))", claims.NOT_CHECKABLE,
                          "an open conjecture (no proof to check); its empirical support, the two-layer experiment "
                          "(claim C21), is judged on the ablation_controls page")]
     for v in vs:
