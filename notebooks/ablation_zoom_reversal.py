@@ -64,7 +64,7 @@ from headcount.sweep import sweep
 P = page.SPEC.resolve(tier=tier, D=D, d=d, a_seed=a_seed, T_grid=T_grid, h_grid=h_grid, n=n, N=N, seeds=seeds,
                       epochs=epochs, lr=lr, batch_size=batch_size, n_train=n_train, n_val=n_val,
                       data_seed=data_seed, engine=engine, reversal_tol=reversal_tol)
-torch.set_num_threads(max(1, torch.get_num_threads()))
+torch.set_num_threads(1)  # tiny tensors; on a busy 2-core machine two threads ran about 10x slower
 display(Markdown(f"**Tier `{P['tier']}`.** Parameters of this page (those of the head-count page, plus the "
                  "threshold of the reversal verdict):\n\n" + page.SPEC.table(P)))
 

@@ -269,3 +269,10 @@ def test_width_figure_and_table():
     assert width.figure(s, P, paper, "t") is not None
     assert width.paper_at_N32(width.SPEC.resolve("laptop", n=4)) is None
     assert np.isfinite(width.fits(s)["slope"]).all()
+
+
+def test_width_reading_states_the_numbers():
+    P = width.SPEC.resolve("laptop")
+    text = width.reading(width_summary(floor_slope=0.1), P)
+    assert "-1.00" in text and "+0.10" in text and "slight rise" in text
+    assert "slight rise" not in width.reading(width_summary(floor_slope=-0.1), P)

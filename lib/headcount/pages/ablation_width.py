@@ -233,3 +233,20 @@ def width_table(summary: pd.DataFrame, paper: pd.DataFrame | None) -> pd.DataFra
         pm = paper.set_index(["h", "T"])["mean"]
         out["paper Table 2 mean, N=32"] = [f"{pm[i]:.2e}" if i in pm.index else "—" for i in out.index]
     return out.reset_index()
+
+
+def reading(summary: pd.DataFrame, P: dict, col: str = "min") -> str:
+    """A few sentences stating, from the numbers, the slopes on each side of D and the level at h = D."""
+    D = P["D"]
+    f = fits(summary, col)
+    out = []
+    below, at = f[f["h"] < D], f[f["h"] == D]
+    if len(below):
+        out.append(f"for $h < D$ the fitted slopes of $\\log_{{10}}$ NMSE against $\\log_{{10}} N$ range from "
+                   f"{below['slope'].min():+.2f} to {below['slope'].max():+.2f}")
+    if len(at):
+        out.append(f"at $h = D = {D}$ they are " + ", ".join(f"{s:+.2f} ($T = {T}$)" for T, s in zip(at["T"], at["slope"]))
+                   + (" (a positive slope is the paper's slight rise with $N$)" if (at["slope"] > 0).any() else ""))
+        lvl = summary[summary["h"] == D][col]
+        out.append(f"the error at $h = D$ lies between {lvl.min():.1e} and {lvl.max():.1e} over the grid")
+    return ("In our runs, " + "; ".join(out) + ".") if out else "No head count of the grid allows a fit."
