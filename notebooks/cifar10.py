@@ -187,7 +187,8 @@ glue("fig-cifar10-reversal", fig_R, display=False)
 # Weighted reversal score $R(h)$ against $h$ (the paper's Figure 2d). Solid: ours, from the mean training
 # accuracy over seeds at the tier in the title. Dotted with x markers: recomputed from the paper's Table 8
 # means, which are rounded to 0.1 points; ties after rounding make $R = 0$ at $h = 12$ and $h = 14$ there,
-# which the paper's plot (from unrounded values) does not show.
+# which the paper's plot (from unrounded values) does not show. $R = 0$ also when the error is the same
+# at every $T$, e.g. when every training image is fitted at every $T$.
 # ```
 
 # %% tags=["remove-input"]

@@ -257,7 +257,7 @@ def _h_ticks(ax, summary: pd.DataFrame, paper: pd.DataFrame | None) -> None:
 
 def figure_reversal(ours: pd.DataFrame, paper: pd.DataFrame | None, scale: str):
     """R(h) against h: ours solid, the paper's (recomputed from Table 8 means) dotted."""
-    fig, (ax,) = new_figure(width=5.6, height=3.6)
+    fig, (ax,) = new_figure(width=7.2, height=3.8)
     o = ours.sort_values("h")
     ax.plot(o["h"], o["R"], color="C0", label="ours (training accuracy, mean over seeds)", **OURS_STYLE)
     if paper is not None:
