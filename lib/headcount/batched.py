@@ -260,8 +260,11 @@ class StackedTransformers(nn.Module):
     def predict(self, X: torch.Tensor, form: str = "fused") -> torch.Tensor:
         """y_hat of every model on one shared input set X (n, T, d) or (n, T, d + 1) with ones, in chunks: (M, n)."""
         n, T = X.shape[0], X.shape[1]
-        per_seq = self.M * T * max(self.N, self.E_max, 2 * self.H * self.n_max)
-        chunk = max(1, _EVAL_FLOATS // per_seq)
+        if form == "fused":  # per-token tensors live per model chunk: chunks of about chunk_tokens tokens a model
+            tokens = min(self.chunk_tokens, _EVAL_FLOATS // (self.M * self.N))
+        else:  # the direct form holds (M, tokens, E) activations at once
+            tokens = _EVAL_FLOATS // (self.M * max(self.N, self.E_max, 2 * self.H * self.n_max))
+        chunk = max(1, tokens // T)
         return torch.cat([self(X[i : i + chunk], form=form) for i in range(0, n, chunk)], dim=1)
 
 
