@@ -7,11 +7,11 @@ import pytest
 import torch
 
 from headcount import batched
-from headcount.batched import FORMS, StackedTransformers, run_synthetic_group, stack_key, train_stack
+from headcount.batched import FORMS, StackedTransformers, fit_stack, run_synthetic_group, stack_key, train_stack
 from headcount.model import HeadcountTransformer, ModelConfig, count_parameters
 from headcount.sweep import Experiment, sweep
 from headcount.store import ResultsStore
-from headcount.train import SyntheticRun, make_data, train_one
+from headcount.train import SyntheticRun, evaluate, make_data, train_one
 
 # Equality after training. Both engines run the same float32 arithmetic up to the order of summation
 # (batched products, padded contractions, the reassociated fused form), which perturbs each step by
@@ -146,6 +146,22 @@ def test_padding_stays_zero_and_a_small_model_ignores_its_neighbours():
     # a different neighbour (other seed, same shapes): bit for bit the same small model
     other = train_stack([runs[0], tiny_run(h=5, n=4, seed=7)], data, device="cpu")[0]
     assert other["curve"] == together["curve"] and other["train_nmse"] == together["train_nmse"]
+
+
+def test_trained_stack_keeps_padding_zero_and_unstacks_to_the_reported_models():
+    runs = [tiny_run(h=5, n=4, seed=1), tiny_run(h=1, n=2, seed=0), tiny_run(h=3, n=3, seed=2)]
+    data = make_data(runs[0])
+    stack, order, metrics = fit_stack(runs, data, device="cpu")
+    assert sorted(order) == [0, 1, 2] and [runs[i].h for i in order] == [1, 3, 5]  # sorted by size inside
+    pads = stack.padding_tensors()
+    assert sum(t.numel() for t in pads.values()) > 0
+    assert all(bool((t == 0).all()) for t in pads.values()), {k: float(t.abs().max()) for k, t in pads.items()}
+    mu, sd = data["ytr"].mean(), data["ytr"].std()
+    for k, i in enumerate(order):
+        model = stack.model(k)  # the trained model at its true shape, as a HeadcountTransformer
+        assert (model.cfg.h, model.cfg.n) == (runs[i].h, runs[i].n)
+        v = evaluate(model, data["Xva"], data["yva"], mu, sd)
+        assert math.isclose(v, metrics[i]["val_nmse"], rel_tol=1e-5)
 
 
 def test_padding_is_inert_after_training_and_under_perturbation():

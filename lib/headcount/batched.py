@@ -42,7 +42,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .model import HeadcountTransformer
+from .model import HeadcountTransformer, ModelConfig
 from .train import SyntheticRun, default_device, lr_at, make_data, nmse, train_one
 
 # Fields that every run of a stack must share: the data, the optimiser settings and the architecture
@@ -147,8 +147,6 @@ class StackedTransformers(nn.Module):
     @torch.no_grad()
     def model(self, m: int) -> HeadcountTransformer:
         """Model m as a stand-alone HeadcountTransformer (CPU, float32) with the stack's current weights."""
-        from .model import ModelConfig
-
         h, n = self.hs[m], self.ns[m]
         E = h * n
         out = HeadcountTransformer(ModelConfig(d=self.d, h=h, n=n, N=self.N, beta=self.beta), seed=0)
@@ -389,6 +387,18 @@ def train_stack(
     Returns, per run and in order, the metrics of `train_one`: val_nmse (final validation NMSE),
     train_nmse, curve [(epoch, val_nmse)], n_params, train_seconds (the stack's wall time divided by M),
     plus device, engine ("stacked/<form>") and stack_size M. device None picks cuda when available."""
+    return fit_stack(runs, data, eval_every, device, form)[2]
+
+
+def fit_stack(
+    runs: list[SyntheticRun],
+    data: dict[str, torch.Tensor] | None = None,
+    eval_every: int = 1,
+    device=None,
+    form: str = "fused",
+) -> tuple[StackedTransformers, list[int], list[dict]]:
+    """`train_stack`, also returning the trained stack: (stack, order, metrics), where slot k of the stack
+    holds runs[order[k]] (models are sorted by size inside) and metrics are in the order of `runs`."""
     _check_stack(runs)
     if form not in FORMS:
         raise ValueError(f"form must be one of {FORMS}, got {form!r}")
@@ -450,7 +460,7 @@ def train_stack(
             "engine": f"stacked/{form}",
             "stack_size": M,
         }
-    return out
+    return stack, order, out
 
 
 def _adam(stack: StackedTransformers, run: SyntheticRun) -> torch.optim.Adam:
