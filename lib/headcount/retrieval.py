@@ -21,7 +21,8 @@ positive). What the paper leaves open is fixed here and recorded in each run's c
 - encoder layers: PyTorch's TransformerEncoderLayer with pre-LayerNorm, GELU feed-forward of width
   ffn_mult * E, dropout `dropout`, and a final LayerNorm;
 - training: AdamW, linear warm-up then cosine decay to zero, gradient norm clipped at 1, full passes over
-  the training lists in seeded random order.
+  the training lists in seeded random order; optionally stopped once every training list has been ranked
+  right during `stop_after_perfect` consecutive epochs (such a model has shown all it can).
 
 Metrics: top-1 accuracy (the positive scores strictly above every negative; ties count as misses) and MRR
 (mean of 1 / rank of the positive, ties ranked pessimistically), on the training lists (the paper's main
@@ -83,6 +84,7 @@ class RetrievalRun:
     lr: float = 1e-3
     weight_decay: float = 0.0
     warmup_frac: float = 0.05
+    stop_after_perfect: int = 0  # stop once every training list was ranked right in this many epochs in a row (0: never)
     seed: int = 0  # initialisation and list order
     device: str = "auto"  # resolved at run time ("cuda" when there is one); not part of the result
 
@@ -262,9 +264,10 @@ def train_run(run: RetrievalRun, data: msmarco.RetrievalLists, lists: ListTensor
     device = resolve_device(run.device)
     t0 = time.perf_counter()
     torch.manual_seed(run.seed)
-    frozen = FrozenBertEmbedding().to(device)
+    frozen = FrozenBertEmbedding().to(device) if run.fusion == "pair" or lists is None else None
     lists = lists if lists is not None else ListTensors(data, run.fusion, device, frozen)
-    model = CandidateScorer(run, frozen.d, frozen if run.fusion == "pair" else None).to(device)
+    d_in = frozen.d if frozen is not None else lists.q_vec.shape[1]
+    model = CandidateScorer(run, d_in, frozen if run.fusion == "pair" else None).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=run.lr, weight_decay=run.weight_decay)
     train_idx, val_idx = data.split(False), data.split(True)
     if len(train_idx) == 0:
@@ -293,10 +296,17 @@ def train_run(run: RetrievalRun, data: msmarco.RetrievalLists, lists: ListTensor
             correct += int((positive_rank(scores.detach()) == 1).sum())
         loss_curve.append(tot_loss / len(order))
         acc_curve.append(correct / len(order))
-    tr, va = evaluate(model, lists, train_idx), evaluate(model, lists, val_idx)
+        # a model that already ranks every training list right cannot show more expressivity: stopping saves
+        # the rest of the schedule (the accuracy reported is still measured after training, on all lists)
+        k = run.stop_after_perfect
+        if k and len(acc_curve) >= k and all(a == 1.0 for a in acc_curve[-k:]):
+            break
+    eval_bs = 512 if run.fusion == "list" else run.batch_size  # a pair list holds T whole token sequences
+    tr, va = evaluate(model, lists, train_idx, eval_bs), evaluate(model, lists, val_idx, eval_bs)
     return {
         "train_acc": tr["acc"], "train_mrr": tr["mrr"], "val_acc": va["acc"], "val_mrr": va["mrr"],
         "final_loss": loss_curve[-1], "loss_curve": loss_curve, "running_acc_curve": acc_curve,
+        "epochs_run": len(loss_curve),
         "chance_acc": 1.0 / run.T, "n_params": count_trainable(model), "E": run.E,
         "n_train_lists": int(len(train_idx)), "n_val_lists": int(len(val_idx)),
         "train_seconds": time.perf_counter() - t0, "device": device,
@@ -408,7 +418,7 @@ def _lad(X: np.ndarray, y: np.ndarray, max_subsets: int = 20000) -> tuple[np.nda
 
 
 def fit_error_law(h, T, err, exclude_h=(), alpha: float | None = None, delta: float | None = None,
-                  floor: float = 1e-3, delta_range: tuple[float, float] = (0.0, 1.5)) -> ErrorLawFit:
+                  floor: float = 1e-3, delta_range: tuple[float, float] = (-0.5, 1.5)) -> ErrorLawFit:
     """Fit log Err = log c + beta log T + alpha h T^(-delta) under the mean absolute error in log scale (the
     paper's criterion). For a fixed delta the model is linear in (log c, beta, alpha) and is solved exactly
     as a least-absolute-deviations problem; delta is found by a grid search refined by golden sections.
@@ -418,8 +428,10 @@ def fit_error_law(h, T, err, exclude_h=(), alpha: float | None = None, delta: fl
     keep = ~np.isin(h, np.asarray(exclude_h, dtype=float))
     h, T, err = h[keep], T[keep], err[keep]
     n_free = 2 + (alpha is None) + (delta is None)
-    if len(h) < n_free:
-        raise ValueError(f"the error law needs at least {n_free} points; got {len(h)} after exclusions")
+    if len(h) <= n_free or len(set(T)) < 2 or (alpha is None and len(set(h)) < 2):
+        raise ValueError(f"the error law with {n_free} free parameters needs more than {n_free} points over at "
+                         f"least two T (and two h when alpha is free); got {len(h)} points, "
+                         f"T in {sorted(set(T.tolist()))}, h in {sorted(set(h.tolist()))} after exclusions")
     clipped = int((err < floor).sum())
     y = np.log(np.maximum(err, floor))
 

@@ -561,9 +561,10 @@ def _pool(source: str, n_queries: int, n_val_queries: int, max_positives: int, s
     # a list's negatives come from its own side of the split: training lists from training queries' passages,
     # validation lists from held-out queries' passages, so a held-out passage is never seen in training (had
     # it been a training negative, the model would learn to score it low, pushing validation below chance)
-    side = {p: q in val_q for q in qids for p in kept[q]}
-    excluded = [{pidx[p] for p in coll.qrels[q] if p in pidx} | {i for i, p in enumerate(pids) if side[p] != (q in val_q)}
-                for q in qids]
+    held_out = {p for q in qids if q in val_q for p in coll.qrels[q]}  # a passage judged for a held-out query
+    is_held = [p in held_out for p in pids]
+    excluded = [{pidx[p] for p in coll.qrels[q] if p in pidx}
+                | {i for i, h in enumerate(is_held) if h != (q in val_q)} for q in qids]
     ex_q, ex_pos, ex_val = [], [], []
     for qi, q in enumerate(qids):
         for p in kept[q]:
@@ -578,8 +579,9 @@ def _pool(source: str, n_queries: int, n_val_queries: int, max_positives: int, s
     p_tok, p_len = _pad([s + [sp["SEP"]] for s in wordpieces(ptext, max_passage_tokens)],
                         max_passage_tokens + 1, sp["PAD"])
     rank_bm = rank_desc(bm25_scores(qtext, ptext))
-    qv = dense_embeddings(qtext, dense_max_tokens)
-    pv = dense_embeddings(ptext, dense_max_tokens, progress=len(ptext) > 500)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    qv = dense_embeddings(qtext, dense_max_tokens, device=device)
+    pv = dense_embeddings(ptext, dense_max_tokens, device=device, progress=len(ptext) > 500)
     rank_de = rank_desc(qv @ pv.T)
     return dict(qids=qids, pids=pids, excluded=excluded, ex_q=np.array(ex_q), ex_pos=np.array(ex_pos),
                 ex_val=np.array(ex_val, dtype=bool), q_tok=q_tok, q_len=q_len, p_tok=p_tok, p_len=p_len,
