@@ -21,6 +21,7 @@ import os
 import platform
 import resource
 import statistics
+import subprocess
 import sys
 import time
 
@@ -121,6 +122,26 @@ def _peak_line(device: torch.device) -> str:
         line += f"; CUDA max allocated {torch.cuda.max_memory_allocated() / 2**20:.0f} MB"
         torch.cuda.reset_peak_memory_stats()
     return line
+
+
+def _peak_in_subprocess(what: str, device: torch.device, threads: int, n_train: int, n_val: int) -> float:
+    """ru_maxrss (MB) of a fresh process that imports, makes the T=64 data and then runs `what`:
+    'none' (the baseline: imports, data, an optimiser), 'stacked' (the 15 grid models as one stack) or 'single' (the largest model
+    alone: one at a time, the peak is that of the largest). One epoch each."""
+    code = (
+        "import resource, torch\n"
+        f"torch.set_num_threads({threads})\n"
+        "from headcount.bench import grid_runs, run_single, run_stacked\n"
+        "from headcount.train import make_data\n"
+        f"runs = grid_runs(64, 1, {n_train}, {n_val}); data = make_data(runs[0]); dev = torch.device('{device}')\n"
+        f"what = '{what}'\n"
+        "torch.optim.Adam([torch.zeros(1, requires_grad=True)])  # the baseline pays the optimiser's imports too\n"
+        "if what == 'stacked': run_stacked(runs, data, dev)\n"
+        "if what == 'single': run_single(runs[-1:], data, dev)\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
 
 
 def run_single(runs, data, device):
@@ -278,7 +299,11 @@ def main(argv: list[str] | None = None) -> float:
             f"{100 * ex / cd.wall / ceiling:.1f}% of the ceiling")
 
     say("\n## memory")
-    say(_peak_line(device))
+    say(_peak_line(device) + " (this process, both engines and every section above)")
+    if not quick and device.type == "cpu":
+        base, st, si = (_peak_in_subprocess(w, device, args.threads, n_train, n_val) for w in ("none", "stacked", "single"))
+        say(f"separate processes at T=64, 1 epoch, peak RSS: imports + data {base:.0f} MB; stacked, 15 models "
+            f"{st:.0f} MB (+{st - base:.0f}); single engine, largest model (h=5) {si:.0f} MB (+{si - base:.0f})")
     ratio = statistics.median(ratios)
     say(f"speedup {ratio:.1f}x")
     return ratio
