@@ -240,7 +240,8 @@ class StackedTransformers(nn.Module):
         chunks = self._chunks(B * x.shape[2])
         pooled = _TokenPool.apply(x, W1a, At, ct, self._workspace, chunks)  # (M, B, H, N)
         # F's first layer on c0 + W_O Concat_i W_V,i (W2^T pooled_i + b2) (sum_t att_i(t) = 1): per head the
-        # N x N matrix W_V,i W2^T, then W_O and R1, folded into one (H N) x N matrix; the rest is a bias.
+        # n x N matrix W_V,i W2^T, then W_O's columns of head i and R1, folded into one (H N) x N matrix;
+        # what does not depend on the input is one bias per model.
         RW = torch.bmm(W_O.transpose(1, 2), R1).view(M * H, n, N)  # R1^T W_O per head
         V2 = torch.bmm(W_V, W2.transpose(1, 2)).view(M * H, n, N)  # W_V,i W2^T
         RWV = torch.bmm(V2.transpose(1, 2), RW).view(M, H * N, N)  # (M, H N, N)

@@ -125,11 +125,11 @@ def _peak_line(device: torch.device) -> str:
 
 
 def _peak_in_subprocess(what: str, device: torch.device, threads: int, n_train: int, n_val: int) -> float:
-    """ru_maxrss (MB) of a fresh process that imports, makes the T=64 data and then runs `what`:
+    """Peak resident memory (MB, VmHWM) of a fresh process that imports, makes the T=64 data and then runs `what`:
     'none' (the baseline: imports, data, an optimiser), 'stacked' (the 15 grid models as one stack) or 'single' (the largest model
     alone: one at a time, the peak is that of the largest). One epoch each."""
     code = (
-        "import resource, torch\n"
+        "import torch\n"
         f"torch.set_num_threads({threads})\n"
         "from headcount.bench import grid_runs, run_single, run_stacked\n"
         "from headcount.train import make_data\n"
@@ -138,7 +138,8 @@ def _peak_in_subprocess(what: str, device: torch.device, threads: int, n_train: 
         "torch.optim.Adam([torch.zeros(1, requires_grad=True)])  # the baseline pays the optimiser's imports too\n"
         "if what == 'stacked': run_stacked(runs, data, dev)\n"
         "if what == 'single': run_single(runs[-1:], data, dev)\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
+        # VmHWM, not ru_maxrss: a child's ru_maxrss starts from its parent's resident size at fork
+        "print(next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM')) / 1024)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return float(out.stdout.strip().splitlines()[-1])
