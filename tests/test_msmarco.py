@@ -307,6 +307,9 @@ def test_c24_and_c25_checks_follow_the_numbers():
     rng = np.random.default_rng(1)
     noise = _summary({(int(a), int(b)): float(rng.uniform(0.0, 0.99)) for a, b in zip(h.ravel(), T.ravel())})
     assert page.check_c24(page.fits(noise, page.PAPER_FIT_EXCLUDE)).verdict != claims.REPRODUCED
+    two_h = good[good["h"].isin([2, 4])]
+    v = page.check_c24(page.fits(two_h, page.PAPER_FIT_EXCLUDE))
+    assert v.verdict == claims.NOT_TESTED and "h = 2, 4" in v.evidence
     acc = {(hh, TT): 0.9 for hh in (1, 8) for TT in (8, 64)}
     assert page.check_c25(_summary(acc, val={(1, 8): 0.5, (8, 8): 0.49, (1, 64): 0.1, (8, 64): 0.09})).verdict \
         == claims.REPRODUCED
