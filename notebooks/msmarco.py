@@ -78,7 +78,8 @@ display(Markdown(f"**Tier `{P['tier']}`.** Parameters of this page (every choice
 # ## Data: 43 real queries instead of 28,000
 #
 # This page runs on real MS MARCO data (Bajaj et al. 2016): the 43 judged queries of the TREC Deep Learning
-# 2019 passage track, their 4,103 judged passages and 4,102 positive judgments, with MS MARCO's official ids.
+# 2019 passage track, 4,103 passages and the 4,102 judgments that call one of them relevant to one of the
+# queries, with MS MARCO's official ids.
 # The full collection (8.8M passages and about 500k training queries) cannot be downloaded where this book is
 # built; `headcount.realdata.msmarco.load_ir_datasets` is the path for a reader with internet (through the
 # optional package `ir_datasets`; it is not exercised here).
@@ -116,7 +117,8 @@ display(Markdown(
     f"{df['train_seconds'].sum():.0f} s on {result.records[0]['metrics']['device']}.\n\n"
     f"**Scale of this page.** {scale}; passages keep their first {P['max_passage_tokens']} word pieces "
     f"(mean {stats['passage_tokens_mean']:.0f} kept, {100 * stats['passages_truncated']:.0f}% truncated); "
-    f"{stats['val_examples']} validation lists. **Scale of the paper.** {page.PAPER_SCALE}."))
+    f"{stats['val_examples']} validation lists. **Scale of the paper.** {page.PAPER_SCALE}.\n\n"
+    + page.reductions(P)))
 
 # %% [markdown]
 # ## The model and the choices the paper leaves open
