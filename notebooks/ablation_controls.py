@@ -35,6 +35,7 @@ N = None
 T_grid = None
 h_grid = None
 D_other = None
+h_grid_other = None
 d_other = None
 L = None
 h_grid_depth = None
@@ -63,7 +64,7 @@ from headcount.store import default_store
 from headcount.sweep import sweep
 
 P = page.SPEC.resolve(tier=tier, D=D, d=d, a_seed=a_seed, E=E, N=N, T_grid=T_grid, h_grid=h_grid, D_other=D_other,
-                      d_other=d_other, L=L, h_grid_depth=h_grid_depth, T_grid_depth=T_grid_depth, seeds=seeds,
+                      h_grid_other=h_grid_other, d_other=d_other, L=L, h_grid_depth=h_grid_depth, T_grid_depth=T_grid_depth, seeds=seeds,
                       seeds_depth=seeds_depth, epochs=epochs, lr=lr, batch_size=batch_size, n_train=n_train,
                       n_val=n_val, data_seed=data_seed, engine=engine, factor=factor)
 torch.set_num_threads(1)  # tiny tensors; on a busy 2-core machine two threads ran about 10x slower
@@ -218,14 +219,20 @@ if failed:
 # %% [markdown]
 # ## Reading the result
 #
-# Our absolute errors are larger than the paper's at the laptop tier because training is much shorter
-# (the paper does not state its schedule); what the claims are about is where the large drop sits. The
-# fixed-width control matters most for the theory: Theorem 2 counts heads at a fixed per-head width, and
-# a transition that stayed at $h = D$ only because $E$ grew would not be evidence for it.
+# What the claims are about is where the large drop sits, and the drop tables put ours beside the
+# paper's. The absolute errors are another matter: at the laptop tier our errors after the transition
+# stay well above the paper's $10^{-7}$ to $10^{-6}$, as on the head-count page, because our training is
+# much shorter (the paper does not state its schedule). The size of a drop therefore differs from the
+# paper's in either direction (our errors before the transition differ from the paper's too); its place
+# is what we compare.
+#
+# The fixed-width control matters most for the theory: with a fixed per-head width, adding a head also
+# widens the model ($E = n h$) and adds attention parameters, and a transition that appeared at $h = D$
+# only because $E$ grew would say nothing about the number of heads.
 #
 # To rerun the controls for another intrinsic dimension, e.g. a main task with $D = 5$ and a second task
 # with $D = 2$:
 #
 # ```bash
-# .venv/bin/headcount run ablation_controls --tier laptop -p D 5 -p D_other 2 -p h_grid "[1, 2, 3, 4, 5, 6]" -p h_grid_depth "[2, 3, 4]"
+# .venv/bin/headcount run ablation_controls --tier laptop -p D 5 -p D_other 2 -p h_grid "[1, 2, 3, 4, 5, 6]" -p h_grid_other "[1, 2, 3]" -p h_grid_depth "[2, 3, 4]"
 # ```

@@ -52,7 +52,8 @@ def test_width_spec_follows_D():
 
 @pytest.mark.parametrize("given, match", [
     (dict(h_grid=[1, 2, 4, 5]), "h_grid must contain 3 and 4"),
-    (dict(D_other=6), "h_grid must contain 5 and 6"),
+    (dict(D_other=6), "h_grid_other must contain 5 and 6"),
+    (dict(h_grid_other=[1, 3]), "h_grid_other must contain 2 and 3"),
     (dict(h_grid_depth=[2, 3]), "h_grid_depth must contain 1 and 2"),
     (dict(L=3, h_grid_depth=[1, 3]), "h_grid_depth must contain 1 and 2"),  # ceil(4/3) = 2
     (dict(L=1), "'L'"),
@@ -102,6 +103,7 @@ def test_controls_grids():
     assert any(canonical_json(c) in main for c in fe)  # h = 4, n = 8 is shared
     od = controls.run_configs(P, "other_D")
     assert {(c["D"], c["d"]) for c in od} == {(P["D_other"], P["d_other"])}
+    assert {c["h"] for c in od} == set(P["h_grid_other"])
     dp = controls.run_configs(P, "depth")
     assert {c["n_layers"] for c in dp} == {P["L"]} and {c["T"] for c in dp} == set(P["T_grid_depth"])
     assert {c["seed"] for c in dp} == set(P["seeds_depth"])
@@ -112,7 +114,7 @@ def test_controls_grids():
 
 def test_transition_follows_D_and_L():
     assert controls.transition_h(4, 1) == 4 and controls.transition_h(4, 2) == 2 and controls.transition_h(5, 2) == 3
-    P = controls.SPEC.resolve("laptop", D=5, D_other=2, h_grid=[1, 2, 3, 4, 5], h_grid_depth=[2, 3])
+    P = controls.SPEC.resolve("laptop", D=5, D_other=2, h_grid=[1, 2, 3, 4, 5], h_grid_other=[1, 2], h_grid_depth=[2, 3])
     assert controls.h_star(P, "fixed_E") == 5 and controls.h_star(P, "other_D") == 2 and controls.h_star(P, "depth") == 3
     # the paper's numbers only where the page runs the paper's setting
     assert controls.paper_values(P, "fixed_E") is None and controls.paper_values(P, "depth") is None
