@@ -247,3 +247,14 @@ def test_chunking_does_not_change_the_result():
 
 def test_module_exports():
     assert set(batched.SHARED_FIELDS) | {"seed", "h", "n"} == set(SyntheticRun().to_dict())
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_stack_on_cuda_equals_train_one_on_cpu():
+    runs = [tiny_run(h=h, n=n, seed=s) for h, n, s in MIXED]
+    data = make_data(runs[0])
+    got = train_stack(runs, data)  # picks cuda
+    for run, g in zip(runs, got):
+        assert g["device"].startswith("cuda")
+        want = train_one(run, data, device="cpu")
+        assert math.isclose(g["val_nmse"], want["val_nmse"], rel_tol=1e-3)  # other kernels: looser than on CPU
