@@ -278,3 +278,39 @@ def test_width_reading_states_the_numbers():
     text = width.reading(width_summary(floor_slope=0.1), P)
     assert "-1.00" in text and "+0.10" in text and "slight rise" in text
     assert "slight rise" not in width.reading(width_summary(floor_slope=-0.1), P)
+
+
+def test_zoom_longer_training_check():
+    P = zoom.SPEC.resolve("laptop")
+    long = zoom.long_configs(P)
+    assert long and {c["epochs"] for c in long} == {P["epochs_long"]} and {c["h"] for c in long} == set(P["h_grid_long"])
+    assert len(zoom.planned_sweeps(P)) == 2
+    assert zoom.long_configs(zoom.SPEC.resolve("laptop", epochs_long=0)) == []
+    assert len(zoom.planned_sweeps(zoom.SPEC.resolve("laptop", epochs_long=0))) == 1
+    with pytest.raises(ValueError, match="h_grid_long must hold"):
+        zoom.SPEC.resolve("laptop", h_grid_long=[3])
+    with pytest.raises(ValueError, match="h_grid_long must hold"):
+        zoom.SPEC.resolve("laptop", D=5, h_grid=[1, 2, 3, 4, 5])  # default h_grid_long = [4] < D
+
+
+def test_zoom_fit_table_and_texts():
+    P = zoom.SPEC.resolve("laptop")
+    rows = []
+    for ep, scale, gap in ((100, 1.0, 1.0), (300, 0.1, 3.0)):
+        for T in (8, 32):
+            for seed in (0, 1):
+                v = scale * 1e-5 * (1 + T / 32) * (1 + seed)
+                rows.append(dict(epochs=ep, h=4, T=T, seed=seed, val_nmse=v, train_nmse=v / gap))
+    rows.append(dict(epochs=100, h=3, T=8, seed=0, val_nmse=1e-2, train_nmse=1e-2))
+    fits = zoom.fit_table(pd.DataFrame(rows), 4)
+    assert set(fits["h"]) == {4} and len(fits) == 4  # h < D dropped; one row per (epochs, T)
+    best = fits[(fits["epochs"] == 300) & (fits["T"] == 8)].iloc[0]
+    assert best["val_nmse"] == pytest.approx(1e-6 * 1.25) and best["val / train"] == pytest.approx(3.0)
+    text = zoom.long_reading(fits, P)
+    assert "grows" in text and "10.0x to 10.0x" in text
+    d = zoom.disagreement(fits, P)
+    assert "still grows" in d and "not of memorising" in d
+    # an error that falls with T after longer training is reported as such
+    fits2 = fits.copy()
+    fits2.loc[(fits2["epochs"] == 300) & (fits2["T"] == 32), "val_nmse"] = 1e-7
+    assert "now falls" in zoom.disagreement(fits2, P)
