@@ -129,11 +129,11 @@ scale = f"tier {P['tier']}, {P['n_train']} train / {P['n_val']} val, {P['epochs'
 s, paper = run_section("fixed_E")
 side_E, v_E = show_section("fixed_E", s, paper,
                            f"Fixed E = n h = {P['E']}, D = {P['D']}: T in {P['T_grid']}, {len(P['seeds'])} seed(s)\n{scale}",
-                           [(P["D"], f"h = D = {P['D']}")], "ablation-fixed-E")
+                           [(P["D"], f"h = D = {P['D']}")], "ablation-fixed-width")
 
 # %% [markdown]
-# ```{glue:figure} fig-ablation-fixed-E
-# :name: fig-ablation-fixed-E
+# ```{glue:figure} fig-ablation-fixed-width
+# :name: fig-ablation-fixed-width
 #
 # Fixed total width: validation NMSE against $h$ with $E = n h$ held fixed, one colour per $T$ (ours: solid,
 # minimum over seeds, band mean ± std). Dotted with × markers, same colour: the paper's Table 3 (shown
@@ -141,7 +141,7 @@ side_E, v_E = show_section("fixed_E", s, paper,
 # ```
 
 # %% tags=["remove-input"]
-show_tables("fixed_E", side_E, v_E, "ablation-fixed-E")
+show_tables("fixed_E", side_E, v_E, "ablation-fixed-width")
 
 # %% [markdown]
 # ## 2. Another intrinsic dimension
@@ -157,11 +157,11 @@ s, paper = run_section("other_D")
 side_O, v_O = show_section("other_D", s, paper,
                            f"D = {P['D_other']} task (d = {P['d_other']}), fixed E = {P['E']}: T in {P['T_grid']}, "
                            f"{len(P['seeds'])} seed(s)\n{scale}",
-                           [(P["D_other"], f"h = D = {P['D_other']}")], "ablation-other-D")
+                           [(P["D_other"], f"h = D = {P['D_other']}")], "ablation-other-dimension")
 
 # %% [markdown]
-# ```{glue:figure} fig-ablation-other-D
-# :name: fig-ablation-other-D
+# ```{glue:figure} fig-ablation-other-dimension
+# :name: fig-ablation-other-dimension
 #
 # Another intrinsic dimension: validation NMSE against $h$ on the task with `D_other` features (ours: solid,
 # minimum over seeds, band mean ± std; the paper's Table 4 dotted with × markers when `D_other` = 3).
@@ -169,7 +169,7 @@ side_O, v_O = show_section("other_D", s, paper,
 # ```
 
 # %% tags=["remove-input"]
-show_tables("other_D", side_O, v_O, "ablation-other-D")
+show_tables("other_D", side_O, v_O, "ablation-other-dimension")
 
 # %% [markdown]
 # ## 3. Depth: $L$ layers
