@@ -19,7 +19,7 @@ import pandas as pd
 
 from .. import analysis, claims, synthetic
 from ..params import Param, ParamSpec
-from ..plots import OURS_STYLE, PAPER_STYLE, new_figure, paper_table
+from ..plots import new_figure, paper_table
 from . import synthetic_heads
 from .ablation_width import _param, shared_settings
 
@@ -143,18 +143,7 @@ def figure(summary: pd.DataFrame, paper: pd.DataFrame | None, marks: list[tuple[
     values dotted with x markers in the same colour; vertical dashed lines at `marks` [(h, label)]."""
     fig, (ax,) = new_figure(width=6.0, height=4.2)
     Ts = sorted(set(summary["T"]) | (set(paper["T"]) if paper is not None else set()))
-    colors = dict(zip(Ts, synthetic_heads._palette(len(Ts))))
-    for T in Ts:
-        s = summary[summary["T"] == T].sort_values("h")
-        if len(s):
-            ax.plot(s["h"], s["min"], color=colors[T], label=f"ours, T={T}", **OURS_STYLE)
-            lo = np.clip(s["mean"] - s["std"], s["min"] * 0.5, None)
-            ax.fill_between(s["h"], lo, s["mean"] + s["std"], color=colors[T], alpha=0.12, linewidth=0)
-        if paper is not None:
-            p = paper[paper["T"] == T].sort_values("h")
-            if len(p):
-                ax.plot(p["h"], p["nmse"], alpha=0.75, label=f"paper {paper_label}, T={T}",
-                        **{**PAPER_STYLE, "color": colors[T]})
+    synthetic_heads.draw_nmse_vs_h(ax, summary, paper, Ts, "nmse", paper_label, paper_alpha=0.75)
     for i, (x, label) in enumerate(marks):
         ax.axvline(x, color="grey", linestyle="--" if i == 0 else "-.", linewidth=1)
         ax.text(x, 1.0 - 0.06 * i, f" {label}", transform=ax.get_xaxis_transform(), va="top", fontsize=8,

@@ -65,18 +65,7 @@ def figure(summary: pd.DataFrame, D: int, paper: pd.DataFrame | None, scale: str
     """NMSE vs h, log scale, one colour per T: ours as solid lines (min over seeds, band = mean +- std)
     and the paper's Table 2 means for the same T as dotted lines with x markers; h = D as a dashed line."""
     fig, (ax,) = new_figure(width=6.4, height=4.4)
-    Ts = sorted(summary["T"].unique())
-    colors = dict(zip(Ts, _palette(len(Ts))))
-    for T in Ts:
-        s = summary[summary["T"] == T].sort_values("h")
-        ax.plot(s["h"], s["min"], color=colors[T], label=f"ours, T={T}", **OURS_STYLE)
-        lo = np.clip(s["mean"] - s["std"], s["min"] * 0.5, None)
-        ax.fill_between(s["h"], lo, s["mean"] + s["std"], color=colors[T], alpha=0.12, linewidth=0)
-        if paper is not None:
-            p = paper[paper["T"] == T].sort_values("h")
-            if len(p):
-                ax.plot(p["h"], p["mean"], alpha=0.7, label=f"paper Table 2, T={T}",
-                        **{**PAPER_STYLE, "color": colors[T]})
+    draw_nmse_vs_h(ax, summary, paper, sorted(summary["T"].unique()), "mean", "Table 2", paper_alpha=0.7)
     ax.axvline(D, color="grey", linestyle="--", linewidth=1)
     ax.text(D, 1.0, f" h = D = {D}", transform=ax.get_xaxis_transform(), va="top", fontsize=8, color="grey")
     ax.set_yscale("log")
@@ -87,6 +76,24 @@ def figure(summary: pd.DataFrame, D: int, paper: pd.DataFrame | None, scale: str
     ax.set_title(f"Sum-of-max task, D = {D}\n{scale}", fontsize=9)
     ax.legend(fontsize=6.5, loc="lower left", ncol=2)
     return fig
+
+
+def draw_nmse_vs_h(ax, summary: pd.DataFrame, paper: pd.DataFrame | None, Ts: list, paper_col: str,
+                   paper_label: str, paper_alpha: float) -> None:
+    """On `ax`, one colour per T in Ts: ours solid (min over seeds, band mean +- std, clipped below at half
+    the min) and the paper's `paper_col` dotted with x markers in the same colour, where each has that T."""
+    colors = dict(zip(Ts, _palette(len(Ts))))
+    for T in Ts:
+        s = summary[summary["T"] == T].sort_values("h")
+        if len(s):
+            ax.plot(s["h"], s["min"], color=colors[T], label=f"ours, T={T}", **OURS_STYLE)
+            lo = np.clip(s["mean"] - s["std"], s["min"] * 0.5, None)
+            ax.fill_between(s["h"], lo, s["mean"] + s["std"], color=colors[T], alpha=0.12, linewidth=0)
+        if paper is not None:
+            p = paper[paper["T"] == T].sort_values("h")
+            if len(p):
+                ax.plot(p["h"], p[paper_col], alpha=paper_alpha, label=f"paper {paper_label}, T={T}",
+                        **{**PAPER_STYLE, "color": colors[T]})
 
 
 def figure_vs_T(summary: pd.DataFrame, D: int, paper: pd.DataFrame | None, scale: str):
