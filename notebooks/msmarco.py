@@ -93,8 +93,9 @@ display(Markdown(f"**Tier `{P['tier']}`.** Parameters of this page (every choice
 #   other queries' judged passages on the same side of the split (never one of the query's own positives):
 #   a share `bm25_fraction` from the query's BM25 ranking (rank-bm25, $k_1 = 0.9$, $b = 0.4$) and the rest
 #   from its dense ranking (cosine similarity of all-MiniLM-L6-v2 sentence embeddings, standing in for the
-#   paper's unnamed FAISS encoder), each drawn at random from the top `mine_depth` so that the lists of one
-#   query differ. The paper mines BM25 negatives and FAISS "global" negatives from 8.8M passages in a ratio it
+#   paper's unnamed FAISS encoder; computed by the library's own small torch encoder, which the test suite
+#   checks against Hugging Face transformers' `BertModel` with mean pooling on real DL19 texts, agreeing to
+#   1e-5), each drawn at random from the top `mine_depth` so that the lists of one query differ. The paper mines BM25 negatives and FAISS "global" negatives from 8.8M passages in a ratio it
 #   does not state.
 #
 # **What that changes.** The paper's lists come from 28,000 distinct queries whose negatives are

@@ -181,6 +181,36 @@ def test_minilm_embeddings_are_unit_and_cached(tmp_path, monkeypatch):
     assert np.array_equal(mm.dense_embeddings(texts[::-1], max_tokens=32), v[::-1])  # served from the cache
 
 
+@needs_minilm
+@needs_dl19
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # transformers' tokenizer built from vocab.txt
+def test_minilm_matches_the_transformers_reference_on_real_text(tmp_path, monkeypatch):
+    """Our own-torch MiniLM (tokenisation, [CLS]/[SEP], padding, encoder, mean pooling, normalisation) against
+    Hugging Face transformers' BertModel and its BertTokenizer built from vocab.txt (ours reads tokenizer.json) on real DL19 texts of
+    mixed lengths, one longer than the truncation. Pooling and normalisation follow the package's
+    1_Pooling/config.json (mean over real tokens) and its Normalize module."""
+    from transformers import BertModel, BertTokenizer
+
+    monkeypatch.setenv("HEADCOUNT_CACHE", str(tmp_path / "cache"))
+    c = mm.load_dl19()
+    texts = list(c.queries.values())[:6] + sorted(c.passages.values(), key=len)[-3:] + list(c.passages.values())[:3]
+    max_tokens = 48
+    d = mm.minilm_dir()
+    tok = BertTokenizer(str(d / "vocab.txt"), do_lower_case=True)
+    ours_ids = mm.wordpieces(texts, max_tokens)
+    assert ours_ids == [tok.encode(t, add_special_tokens=False)[:max_tokens] for t in texts]
+    assert max(len(tok.tokenize(t)) for t in texts) > max_tokens  # truncation is exercised
+    ref = BertModel.from_pretrained(str(d), local_files_only=True, attn_implementation="eager").eval()
+    enc = tok(texts, padding=True, truncation=True, max_length=max_tokens + 2, return_tensors="pt")
+    with torch.no_grad():
+        hidden = ref(**enc).last_hidden_state
+    m = enc["attention_mask"][..., None].float()
+    want = torch.nn.functional.normalize((hidden * m).sum(1) / m.sum(1), dim=-1).numpy()
+    got = mm.dense_embeddings(texts, max_tokens=max_tokens, batch_size=4)
+    assert got.shape == want.shape == (len(texts), 384)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
+
+
 # ------------------------------------------------------------------------------------------------------
 # the model
 
