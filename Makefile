@@ -1,5 +1,7 @@
 # The reader's verbs. Every target sets up what it needs first (scripts/setup.sh is idempotent).
 TIER ?= laptop
+# Pages executed at once (default: one per CPU core); JOBS=1 runs them one after another.
+JOBS ?=
 PY := .venv/bin/python
 BUILD_FLAGS := -W -n --keep-going
 
@@ -12,7 +14,7 @@ setup:
 book: setup notebooks html linkcheck
 
 notebooks: setup
-	.venv/bin/headcount notebooks --tier $(TIER)
+	.venv/bin/headcount notebooks --tier $(TIER) $(if $(JOBS),--jobs $(JOBS))
 
 html: setup
 	rm -rf _build/html

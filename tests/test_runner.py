@@ -116,3 +116,66 @@ def test_a_text_notebook_runs_under_papermill_with_parameters(tmp_path):
     assert ["injected-parameters"] in tags  # papermill recorded what it was given
     printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
     assert "tier=smoke k^2=49" in printed
+
+
+PAGE = '''# ---
+# jupyter:
+#   jupytext:
+#     text_representation: {extension: .py, format_name: percent}
+#   kernelspec: {display_name: Python 3, language: python, name: python3}
+# ---
+
+# %% tags=["parameters"]
+tier = "laptop"
+folder = ""
+
+# %%
+import os
+from pathlib import Path
+
+me = Path(os.getcwd())  # papermill runs every page from the repository root
+name = "NAME"
+if name == "bad":
+    raise ValueError("this page fails on purpose")
+if name == "zlast":  # a RUN_LAST page: every other page that ran has left its mark
+    assert sorted(p.name for p in Path(folder).iterdir()) == ["ok1", "ok2"], list(Path(folder).iterdir())
+(Path(folder) / name).write_text(str(os.getpid()))
+'''
+
+
+def _pages(tmp_path, names):
+    src = tmp_path / "src"
+    src.mkdir()
+    for n in names:
+        (src / f"{n}.py").write_text(PAGE.replace("NAME", n))
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    return [src / f"{n}.py" for n in names], {"tier": "smoke", "folder": str(marks)}, marks
+
+
+def test_run_many_runs_pages_in_parallel_processes_and_the_ledger_page_last(tmp_path, monkeypatch):
+    monkeypatch.setattr(runner, "RUN_LAST", ("zlast",))
+    paths, params, marks = _pages(tmp_path, ["zlast", "ok1", "bad", "ok2"])
+    out = tmp_path / "out"
+    result = runner.run_many(paths, params, out_dir=out, jobs=2, keep_going=True)
+    assert result[paths[1]] is None and result[paths[3]] is None
+    assert "this page fails on purpose" in runner.summary(result[paths[2]])
+    assert result[paths[0]] is None  # listed first, run last: it saw ok1 and ok2 done
+    assert (out / "bad.failed.ipynb").exists() and not (out / "bad.ipynb").exists()
+    pids = {p.name: p.read_text() for p in marks.iterdir()}
+    assert set(pids) == {"ok1", "ok2", "zlast"}
+
+
+def test_run_many_stops_starting_pages_after_a_failure_and_checks_every_name_first(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(runner, "RUN_LAST", ("zlast",))
+    paths, params, marks = _pages(tmp_path, ["bad", "ok1", "zlast"])
+    result = runner.run_many(paths, params, out_dir=tmp_path / "out", jobs=1)
+    assert result[paths[0]] is not None and result[paths[1]] == result[paths[2]] == runner.NOT_RUN
+    assert not any(marks.iterdir())
+    with pytest.raises(ValueError, match="no_such_page"):
+        runner.run_many([paths[1], "no_such_page"], params, jobs=1)
+    with pytest.raises(ValueError, match="jobs must be a positive integer"):
+        runner.run_many(paths, params, jobs=0)
+    assert not any(marks.iterdir())
+    assert main(["notebooks", "--tier", "smoke", "--only", "no_such_page"]) == 2
+    assert "no_such_page" in capsys.readouterr().err

@@ -1,7 +1,7 @@
 """Command line: the reader's verbs.
 
     headcount run NOTEBOOK [--tier laptop] [-p NAME VALUE ...]   execute one page with other parameters
-    headcount notebooks [--tier laptop]                          execute every page of the book, in toc order
+    headcount notebooks [--tier laptop] [--jobs J]               execute every page of the book, J pages at a time
     headcount status [--tier laptop]                             what the store holds / what a build would compute
     headcount params NOTEBOOK [--tier laptop]                    the page's resolved parameters
     headcount prune                                              delete stored runs of superseded library code
@@ -48,6 +48,9 @@ def main(argv: list[str] | None = None) -> int:
         sp.add_argument("--tier", default="laptop", choices=["smoke", "laptop", "paper"])
         if cmd == "notebooks":
             sp.add_argument("--only", nargs="*", default=None, help="a subset of notebook names")
+            sp.add_argument("--jobs", type=int, default=None,
+                            help="pages executed at once, each in its own process on one torch thread "
+                                 "(default: one per CPU core, at most 8; 1: one after another in toc order)")
     sub.add_parser("prune")
     args = ap.parse_args(argv)
 
@@ -63,11 +66,12 @@ def main(argv: list[str] | None = None) -> int:
                 given = {k: v for k, v in params.items() if k != "tier"}
                 print(spec.table(spec.resolve(tier=params["tier"], **given)))
         elif args.cmd == "notebooks":
-            names = args.only or runner.book_notebooks()
-            for name in names:  # validate all first: a typo must not cost the runs before it
-                runner.validate(name, {"tier": args.tier})
-            for name in names:
-                runner.run(name, {"tier": args.tier})
+            result = runner.run_many(args.only or runner.book_notebooks(), {"tier": args.tier}, jobs=args.jobs)
+            bad = {k: v for k, v in result.items() if v is not None}
+            if bad:
+                for name, err in bad.items():
+                    print(f"error: {name}: {runner.summary(err)}", file=sys.stderr)
+                return 1
         elif args.cmd == "prune":
             from .store import default_store
 

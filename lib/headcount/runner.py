@@ -12,6 +12,8 @@ import ast
 import importlib
 import os
 import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from multiprocessing import get_context
 from pathlib import Path
 
 from .store import smoke_store_dir
@@ -19,6 +21,8 @@ from .store import smoke_store_dir
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = REPO / "notebooks"
 EXECUTED = REPO / "book" / "nb"  # the book renders executed notebooks from here (build output)
+# Pages that read what the other pages record (the claims ledger): executed after every other page.
+RUN_LAST = ("claims",)
 
 
 def notebook_path(name: str | Path) -> Path:
@@ -125,3 +129,77 @@ def book_notebooks(toc: Path | None = None) -> list[str]:
 
     walk(yaml.safe_load(toc.read_text()))
     return found
+
+
+def default_jobs(n_pages: int) -> int:
+    """Pages executed at once by default: one per CPU core (every page trains on one torch thread), at most 8."""
+    return max(1, min(os.cpu_count() or 1, 8, n_pages))
+
+
+def _run_quietly(name: str, params: dict, out_dir: Path | None) -> tuple[str, str | None]:
+    """run() in a worker process; failures come back as text (papermill's errors do not always pickle)."""
+    try:
+        run(name, params, out_dir=out_dir)
+        return name, None
+    except Exception as exc:  # noqa: BLE001 - reported by run_many
+        return name, f"{type(exc).__name__}: {exc}"
+
+
+NOT_RUN = "not run: another page failed first"
+
+
+def summary(error: str, width: int = 400) -> str:
+    """One line of an error text: its last non-empty line (papermill puts the cell's traceback first)."""
+    lines = [ln.strip() for ln in error.splitlines() if ln.strip()]
+    return (lines[-1] if lines else error)[:width]
+
+
+def run_many(names: list[str], params: dict | None = None, out_dir: Path | None = None,
+             jobs: int | None = None, keep_going: bool = False) -> dict[str, str | None]:
+    """Execute several notebooks, `jobs` at a time, each in its own process and kernel; pages in RUN_LAST
+    after all the others. Every notebook's parameters are validated before any starts (ValueError).
+
+    Returns {name: None if it ran, else the error text, or NOT_RUN}. After a failure, unless keep_going,
+    no new page starts and the running ones finish (their results are stored as usual); each failed
+    notebook is kept as <name>.failed.ipynb beside the last good output. jobs None: `default_jobs`;
+    jobs 1: one page after another, in this process."""
+    params = dict(params or {})
+    if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
+        raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
+    for name in names:  # a typo must not cost the runs before it
+        validate(name, params)
+    first = [n for n in names if Path(n).stem not in RUN_LAST]
+    last = [n for n in names if Path(n).stem in RUN_LAST]
+    jobs = jobs or default_jobs(len(first))
+    result: dict[str, str | None] = dict.fromkeys(names, NOT_RUN)
+
+    def go_on() -> bool:
+        return keep_going or all(v is None or v == NOT_RUN for v in result.values())
+
+    env_before = os.environ.get("HEADCOUNT_STORE")
+    if params.get("tier") == "smoke" and env_before is None:  # set once, for every worker (see run)
+        os.environ["HEADCOUNT_STORE"] = str(smoke_store_dir())
+    try:
+        if jobs == 1:
+            for name in first:
+                if go_on():
+                    result[name] = _run_quietly(name, params, out_dir)[1]
+        else:
+            with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
+                todo, running = list(first), set()
+                while running or (todo and go_on()):
+                    while todo and len(running) < jobs and go_on():
+                        running.add(pool.submit(_run_quietly, todo.pop(0), params, out_dir))
+                    done, running = wait(running, return_when=FIRST_COMPLETED)
+                    for fut in done:
+                        name, err = fut.result()
+                        result[name] = err
+                        if err is not None:
+                            print(f"failed {name}: {summary(err)}", flush=True)
+        for name in last:
+            if go_on():
+                result[name] = _run_quietly(name, params, out_dir)[1]
+    finally:
+        if env_before is None:
+            os.environ.pop("HEADCOUNT_STORE", None)
+    return result
