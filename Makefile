@@ -10,7 +10,7 @@ BUILD_FLAGS := -W -n --keep-going
 setup:
 	./scripts/setup.sh
 
-## The main job: execute every page at $(TIER) with papermill, build the book (no execution), check links.
+## The main job: execute every page at $(TIER) with papermill (JOBS at a time), build the book (no execution), check links.
 book: setup notebooks html linkcheck
 
 notebooks: setup
@@ -26,11 +26,11 @@ linkcheck:
 smoke-book:
 	$(MAKE) book TIER=smoke
 
-## The fast test suite (what CI runs): library, parameters, store, runner, a partial book build with -W.
+## The fast test suite (what CI runs): library, store, runner, every page at the smoke tier, the book built with -W.
 test: setup
 	$(PY) -m pytest -q
 
-## Slow tests: every page at the smoke tier, then the whole book built from them with -W and linkcheck.
+## Slow tests: the MS MARCO and CIFAR-10 pipelines end to end outside the pages, and a determinism check.
 test-slow: setup
 	$(PY) -m pytest -q -m slow
 

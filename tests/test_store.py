@@ -151,3 +151,15 @@ def test_prune_deletes_only_records_of_superseded_code(tmp_path):
     (old.parent / "broken.json").write_text("{")
     assert s.prune_stale() == (2, 2)
     assert len(s.records("fake")) == 2 and not old.exists()
+
+
+def test_progress_goes_to_the_named_file_not_to_stderr(tmp_path, monkeypatch, capfd):
+    log = tmp_path / "page.progress"
+    monkeypatch.setenv("HEADCOUNT_PROGRESS", str(log))
+    s = ResultsStore(tmp_path / "store")
+    sweep(exp(), grid({"x": 0}, x=[1, 2, 3]), s)
+    assert "fake: 0 cached, computing" in log.read_text() and "3/3" in log.read_text()
+    assert "computing" not in capfd.readouterr().err  # a page's kernel would forward this into the page
+    monkeypatch.delenv("HEADCOUNT_PROGRESS")
+    sweep(exp(), grid({"x": 0}, x=[4]), s)
+    assert "fake: 0 cached, computing" in capfd.readouterr().err  # without the variable: stderr, as before

@@ -17,6 +17,7 @@ from multiprocessing import get_context
 from pathlib import Path
 
 from .store import smoke_store_dir
+from .sweep import PROGRESS_ENV
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = REPO / "notebooks"
@@ -92,6 +93,11 @@ def run(name: str | Path, params: dict | None = None, out_dir: Path | None = Non
     if params.get("tier") == "smoke" and env_before is None:
         # smoke runs are throwaway: keep them out of the committed results store
         os.environ["HEADCOUNT_STORE"] = str(smoke_store_dir())
+    progress_before = os.environ.get(PROGRESS_ENV)
+    if progress_before is None:  # sweeps report progress to this file, not into the page (see sweep.sweep)
+        log = out_dir / f".{path.stem}.progress"
+        log.write_text(f"{path.stem} ({params.get('tier', 'laptop')}): started {time.strftime('%H:%M:%S')}\n")
+        os.environ[PROGRESS_ENV] = str(log)
     try:
         pm.execute_notebook(nb, str(tmp), parameters=params, kernel_name="python3", cwd=str(REPO),
                             log_output=log_output, progress_bar=False)
@@ -103,6 +109,8 @@ def run(name: str | Path, params: dict | None = None, out_dir: Path | None = Non
     finally:
         if env_before is None:
             os.environ.pop("HEADCOUNT_STORE", None)
+        if progress_before is None:
+            os.environ.pop(PROGRESS_ENV, None)
     tmp.replace(out)  # the previous good output is replaced only by a complete run
     print(f"executed {path.name} -> {out.relative_to(REPO) if out.is_relative_to(REPO) else out} "
           f"({time.perf_counter() - t0:.0f} s)")
