@@ -277,7 +277,8 @@ class _Workspace:
     """Reusable buffers for the per-token activations of the fused form.
 
     On the CPU every fresh multi-megabyte tensor is new memory that the kernel must map page by page;
-    reusing two buffers across steps removes that cost (it dominated the step time in profiles)."""
+    reusing scratch buffers across steps removes that cost. (The activations kept for a backward pass are
+    fresh tensors: reusing a buffer for them measured no faster.)"""
 
     def __init__(self):
         self._buf: dict[tuple, torch.Tensor] = {}
@@ -299,10 +300,11 @@ class _TokenPool(torch.autograd.Function):
     where x1 = [x, 1] and W1a = [W1; b1], so one product gives the layer and its bias (and one product the
     gradient of both). Gradients flow to W1a, At, ct (not to x, the data).
 
-    Why by hand: the (M, B T, N) activations are the only large tensors of the step. Working on chunks of
-    models whose activations fit in cache, and recomputing a(t) in the backward pass instead of keeping it
-    (it costs d N multiply-adds a token), keeps them out of main memory; every product is laid out so
-    that BLAS takes it without copies."""
+    Why by hand: the (M, B T, N) activations are the only large tensors of the step. They are computed a
+    chunk of models at a time (a chunk's activations stay in cache between the products that use them) and
+    kept for the backward pass when a gradient is wanted (M B T N floats: 16 MB for the laptop grid at
+    T = 64; recomputing them instead cost more time than it saved); without a gradient (evaluation) one
+    chunk-sized scratch buffer serves every chunk. Every product is laid out so that BLAS takes it without copies."""
 
     @staticmethod
     def forward(ctx, x1, W1a, At, ct, ws: _Workspace, chunks: list[tuple[int, int, int]]):
@@ -311,10 +313,11 @@ class _TokenPool(torch.autograd.Function):
         M, B, T, _ = x1.shape
         N, H = W1a.shape[2], At.shape[1]
         pooled = torch.empty(M, B, H, N, dtype=W1a.dtype, device=W1a.device)
-        atts = []
+        keep = any(ctx.needs_input_grad)  # kept for backward: fresh tensors; else one scratch buffer
+        atts, acts = [], []
         for m0, m1, h in chunks:
             c = m1 - m0
-            a = _TokenPool.activations(x1, W1a, ws, m0, m1)  # (c, B T, N)
+            a = _TokenPool.activations(x1, W1a, None if keep else ws, m0, m1)  # (c, B T, N)
             lg = torch.baddbmm(ct[m0:m1, :h], At[m0:m1, :h], a.transpose(1, 2))  # logits: (c, h, B T)
             att = torch.softmax(lg.view(c, h, B, T), dim=-1).transpose(1, 2).reshape(c * B, h, T)
             if h == H:
@@ -323,28 +326,31 @@ class _TokenPool(torch.autograd.Function):
                 pooled[m0:m1, :, :h] = torch.bmm(att, a.view(c * B, T, N)).view(c, B, h, N)
                 pooled[m0:m1, :, h:] = 0
             atts.append(att)
-        ctx.save_for_backward(x1, W1a, At, *atts)
-        ctx.ws, ctx.chunks = ws, chunks
+            acts.append(a)
+        if keep:
+            ctx.save_for_backward(x1, At, *atts, *acts)
+            ctx.ws, ctx.chunks = ws, chunks
         return pooled
 
     @staticmethod
     def activations(x1, W1a, ws, m0, m1):
-        """a = relu(x1 W1a) for models m0..m1-1, in a reused buffer: (m1 - m0, B T, N)."""
+        """a = relu(x1 W1a) for models m0..m1-1: (m1 - m0, B T, N), in ws's scratch buffer if ws is given."""
         _, B, T, d1 = x1.shape
-        a = ws.take("a", (m1 - m0, B * T, W1a.shape[2]), W1a)
+        shape = (m1 - m0, B * T, W1a.shape[2])
+        a = ws.take("a", shape, W1a) if ws is not None else torch.empty(shape, dtype=W1a.dtype, device=W1a.device)
         torch.bmm(x1[m0:m1].reshape(m1 - m0, B * T, d1), W1a[m0:m1], out=a)
         return a.relu_()
 
     @staticmethod
     def backward(ctx, g_pooled):
-        x1, W1a, At, *atts = ctx.saved_tensors
+        x1, At, *saved = ctx.saved_tensors
+        atts, acts = saved[: len(ctx.chunks)], saved[len(ctx.chunks) :]
         M, B, T, d1 = x1.shape
-        N, H = W1a.shape[2], At.shape[1]
-        gW1a = torch.empty_like(W1a)
+        N, H = At.shape[2], At.shape[1]
+        gW1a = torch.empty(M, d1, N, dtype=At.dtype, device=At.device)
         gAt, gct = torch.zeros_like(At), torch.zeros(M, H, 1, dtype=At.dtype, device=At.device)
-        for (m0, m1, h), att in zip(ctx.chunks, atts):
+        for (m0, m1, h), att, a in zip(ctx.chunks, atts, acts):
             c = m1 - m0
-            a = _TokenPool.activations(x1, W1a, ctx.ws, m0, m1)  # recomputed, not stored
             gp = g_pooled[m0:m1, :, :h].reshape(c * B, h, N)
             g_att = torch.bmm(gp, a.view(c * B, T, N).transpose(1, 2))  # (c B, h, T)
             # softmax backward along T: g_lg = att * (g_att - sum_t att g_att)
@@ -411,6 +417,7 @@ def fit_stack(
     mu, sd = ytr.mean(), ytr.std()
     y_std = (ytr - mu) / sd  # the standardised targets train_one forms per minibatch, elementwise the same
     X1, X1va = with_ones(Xtr), with_ones(Xva)  # (n, T, d + 1): minibatches are gathered from these
+    X1_rows = X1.view(X1.shape[0], -1)
 
     # Models sorted by size inside the stack, so that the fused form's chunks hold similar head counts.
     order = sorted(range(len(runs)), key=lambda i: (runs[i].h, runs[i].n))
@@ -434,7 +441,8 @@ def fit_stack(
             idx = perms[:, b * bs : (b + 1) * bs]  # (M, B): model m's minibatch
             for g in opt.param_groups:
                 g["lr"] = lr_at(step, total, run0.lr)
-            xb = X1.index_select(0, idx.reshape(-1)).view(*idx.shape, *X1.shape[1:])  # (M, B, T, d + 1)
+            # rows gathered from a 2-D view: index_select copies whole rows there (about 3x faster than 3-D)
+            xb = X1_rows.index_select(0, idx.reshape(-1)).view(*idx.shape, *X1.shape[1:])  # (M, B, T, d + 1)
             pred = stack(xb, form=form)  # (M, B)
             # Sum over models of each model's own mean: model m's gradient is the one it gets alone.
             loss = ((pred - y_std[idx]) ** 2).mean(dim=1).sum()
