@@ -49,7 +49,7 @@ def test_heads_suffice_error_within_bound_on_max_plus_min(T, beta):
 def test_heads_suffice_on_gaussian_sum_of_max_and_parameter_count():
     counts = set()
     for T in (8, 32):
-        task = C.float64_task(make_task("sum_of_max", D=4, d=4, T=T, a_seed=0))
+        task = make_task("sum_of_max", D=4, d=4, T=T, a_seed=0)
         X = task.sample(200, seed=1)[0].double()
         errs = []
         for beta in (10.0, 1e3, 1e5):

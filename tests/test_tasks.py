@@ -29,6 +29,15 @@ def test_sum_of_max_target_equals_brute_force():
     assert torch.allclose(a.norm(dim=1), torch.ones(4))
 
 
+def test_sum_of_max_features_take_float64_sequences():
+    t = sum_of_max(D=4, d=4, T=6, a_seed=2)
+    X, _ = t.sample(20, seed=0)
+    for f in t.features:
+        z32, z64 = f(X), f(X.double())
+        assert z32.dtype == torch.float32 and z64.dtype == torch.float64
+        assert torch.allclose(z64, z32.double(), atol=1e-6)
+
+
 def test_max_plus_min_target_equals_brute_force():
     t = max_plus_min(T=5)
     X, y = t.sample(30, seed=1)

@@ -133,16 +133,6 @@ def exact_parts(task: RetrievalTask) -> tuple[list[nn.Module], LinearF0]:
     raise ValueError(f"no exact parts known for task {task.name!r}; pass psis and F0 explicitly")
 
 
-def float64_task(task: RetrievalTask) -> RetrievalTask:
-    """The same task with features that accept float64 sequences (the registered sum_of_max stores its a_i
-    in float32); targets of the constructions are compared in float64."""
-    if task.name != "sum_of_max":
-        return task
-    a = torch.as_tensor(task.info["a"], dtype=DTYPE)
-    feats = [(lambda X, ai=ai: -(X @ ai.to(X.dtype))) for ai in a]
-    return RetrievalTask(task.name, task.d, task.T, feats, task.subsets, task.F0, task.sampler, info=task.info)
-
-
 def fitted_parts(task: RetrievalTask, K: int) -> tuple[list[nn.Module], LinearF0]:
     """Psi_i = the width-K ReLU interpolant of f_i on [0, 1] (d = 1 only), F0 as in exact_parts."""
     if task.d != 1:

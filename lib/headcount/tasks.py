@@ -92,7 +92,7 @@ def sum_of_max(D: int = 4, d: int = 4, T: int = 8, a_seed: int = 0) -> Retrieval
 
     As a D-retrieval target: f_i(x) = -a_i . x, S_i = [T], F0(z) = -sum_i z_i."""
     a = draw_a(D, d, a_seed)
-    feats = [(lambda X, ai=ai: -(X @ ai)) for ai in a]
+    feats = [(lambda X, ai=ai: -(X @ ai.to(X.dtype))) for ai in a]  # a_i stay float32; X may be float64
     return RetrievalTask(
         name="sum_of_max",
         d=d,

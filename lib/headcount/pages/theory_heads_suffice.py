@@ -62,7 +62,7 @@ def subset_variant(T: int) -> RetrievalTask:
 
 def tasks_for(P: dict, T: int) -> dict[str, RetrievalTask]:
     return {"max_plus_min": make_task("max_plus_min", T=T),
-            "sum_of_max": C.float64_task(make_task("sum_of_max", D=P["D"], d=P["d"], T=T, a_seed=P["a_seed"]))}
+            "sum_of_max": make_task("sum_of_max", D=P["D"], d=P["d"], T=T, a_seed=P["a_seed"])}
 
 
 def adversarial_max_plus_min(T: int, beta: float, n: int, seed: int) -> torch.Tensor:

@@ -85,26 +85,32 @@ def _check_sha(path: Path) -> None:
                                "or another file (pass check_sha=False to read it anyway)")
 
 
-def _read_id_text(path: Path, what: str) -> dict[str, str]:
-    """A `id<TAB>text` file as an ordered dict; every line must have exactly two columns and a unique id."""
+def _tsv_rows(path: Path, columns: tuple[str, ...], what: str):
+    """(line number, stripped columns) of every non-blank line of a tab-separated file, each line checked to
+    have exactly len(columns) columns."""
     if not path.is_file():
         raise MsMarcoDataError(f"{what} file not found: {path}")
-    out: dict[str, str] = {}
     with open(path, encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, 1):
             line = line.rstrip("\r\n")
             if not line.strip():
                 continue
             cols = line.split("\t")
-            if len(cols) != 2:
-                raise MsMarcoDataError(f"{path}:{lineno}: expected 2 tab-separated columns (id, text) in the "
-                                       f"{what} file, found {len(cols)}")
-            key, text = cols[0].strip(), cols[1].strip()
-            if not key:
-                raise MsMarcoDataError(f"{path}:{lineno}: empty id in the {what} file")
-            if key in out:
-                raise MsMarcoDataError(f"{path}:{lineno}: {what} id {key!r} appears twice")
-            out[key] = text
+            if len(cols) != len(columns):
+                raise MsMarcoDataError(f"{path}:{lineno}: expected {len(columns)} tab-separated columns "
+                                       f"({', '.join(columns)}) in the {what} file, found {len(cols)}")
+            yield lineno, [c.strip() for c in cols]
+
+
+def _read_id_text(path: Path, what: str) -> dict[str, str]:
+    """A `id<TAB>text` file as an ordered dict; every line must have exactly two columns and a unique id."""
+    out: dict[str, str] = {}
+    for lineno, (key, text) in _tsv_rows(path, ("id", "text"), what):
+        if not key:
+            raise MsMarcoDataError(f"{path}:{lineno}: empty id in the {what} file")
+        if key in out:
+            raise MsMarcoDataError(f"{path}:{lineno}: {what} id {key!r} appears twice")
+        out[key] = text
     if not out:
         raise MsMarcoDataError(f"{path}: the {what} file is empty")
     return out
@@ -173,8 +179,6 @@ def load_toy(root: str | os.PathLike | None = None) -> Collection:
     ...). The triplets' own negatives are kept in `negatives`."""
     folder = Path(root) if root is not None else shared_data_dir() / TOY_DIR
     path = folder / "triplets" / "raw.tsv"
-    if not path.is_file():
-        raise MsMarcoDataError(f"toy triplets file not found: {path}")
     qids: dict[str, str] = {}
     pids: dict[str, str] = {}
     qrels: dict[str, list[str]] = {}
@@ -183,22 +187,13 @@ def load_toy(root: str | os.PathLike | None = None) -> Collection:
     def pid_of(text: str) -> str:
         return pids.setdefault(text, f"p{len(pids)}")
 
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            line = line.rstrip("\r\n")
-            if not line.strip():
-                continue
-            cols = line.split("\t")
-            if len(cols) != 3:
-                raise MsMarcoDataError(f"{path}:{lineno}: expected 3 tab-separated columns (query, positive, "
-                                       f"negative), found {len(cols)}")
-            q, pos, neg = (c.strip() for c in cols)
-            qid = qids.setdefault(q, f"q{len(qids)}")
-            pp, pn = pid_of(pos), pid_of(neg)
-            if pp not in qrels.setdefault(qid, []):
-                qrels[qid].append(pp)
-            if pn not in negs.setdefault(qid, []):
-                negs[qid].append(pn)
+    for _, (q, pos, neg) in _tsv_rows(path, ("query", "positive", "negative"), "toy triplets"):
+        qid = qids.setdefault(q, f"q{len(qids)}")
+        pp, pn = pid_of(pos), pid_of(neg)
+        if pp not in qrels.setdefault(qid, []):
+            qrels[qid].append(pp)
+        if pn not in negs.setdefault(qid, []):
+            negs[qid].append(pn)
     return Collection(queries={v: k for k, v in qids.items()}, passages={v: k for k, v in pids.items()},
                       qrels={q: tuple(p) for q, p in qrels.items()}, source=f"toy:{folder}",
                       negatives={q: tuple(p) for q, p in negs.items()})
