@@ -5,7 +5,7 @@
 
 Prints, in one run: samples per second of each engine on the laptop grid (D = 4, h = 1..5, 3 seeds,
 T in {8, 16, 32, 64}, N = 32, n = 8, n_train = 8000) and their ratio; the floating-point rate the stacked
-engine achieves (matrix-product FLOPs counted analytically, forward + backward) against a large matrix
+engine achieves (matrix-product FLOPs counted by torch's FlopCounterMode) against a large matrix
 product timed in the same run; time per epoch against T and against the number of stacked models; peak
 memory. The last line is `speedup <ratio>x`: samples per second of the stacked engine over one model at a
 time, wall clock, median over repeats.
@@ -72,45 +72,63 @@ def matmul_ceiling(device: torch.device, n: int, reps: int = 5) -> float:
     return 2 * n**3 / best
 
 
-def fused_flops_per_sequence(T: int, d: int, N: int, h_chunk: int, H: int, n_max: int, E_max: int, B: int) -> float:
-    """Matrix-product FLOPs of the stacked fused form's forward pass per training sequence of one model,
-    as executed: per token the first layer (bias folded in), logits and attention pooling at the chunk's
-    head count; per sequence the folded (H N) x N readout product and F's output; per step the weight
-    products (q, u_i, W2 u_i, R1^T W_O, W_V W2^T, their product, the bias terms), shared by the B
-    sequences of a minibatch. Padded to the stack's H, n_max, E_max."""
-    per_token = (d + 1) * N + 2 * N * h_chunk
-    per_seq = H * N * N + N
-    H_n = H * n_max
-    per_step = 2 * H_n * E_max + H * E_max * N + H * E_max + 2 * H_n * E_max * N + H * N * n_max * N \
-        + E_max * H_n + E_max * N + H_n * N
-    return 2.0 * (T * per_token + per_seq + per_step / B)
+def _count(fn) -> float:
+    """Matrix-product FLOPs torch executes inside fn(), counted by torch.utils.flop_counter.FlopCounterMode
+    (mm, bmm, baddbmm and the like, each at its actual shape: padding and batching included)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return float(counter.get_total_flops())
 
 
-def model_flops_per_sequence(T: int, d: int, N: int, h: int, n: int) -> float:
-    """Matrix-product FLOPs of equation (4)'s forward pass per sequence, as written and unpadded (what the
-    one-model-at-a-time engine computes): encoder, K and V of every token, q, logits, weighted sum, W_O, F."""
-    E = h * n
-    per_token = d * N + N * E + 2 * E * E + 2 * E
-    return 2.0 * (T * per_token + 2 * E * E + E * N + N)
+def _step_and_eval_flops(model_fn, B: int, X: torch.Tensor, y: torch.Tensor, params) -> tuple[float, float]:
+    """(FLOPs of one training step on B sequences: forward, loss, backward; FLOPs of a forward pass per
+    evaluated sequence), counted on real data. The forward pass is counted with autograd on (the counter's
+    module tracker fails under no_grad); evaluation computes the same products, in other chunk sizes."""
+    def step():
+        loss = ((model_fn(X[:B]) - y[:B]) ** 2).mean()
+        loss.backward()
+
+    train = _count(step)
+    k = min(len(X), 4 * B)
+    evaluate = _count(lambda: model_fn(X[:k])) / k
+    for p in params:
+        p.grad = None
+    return train, evaluate
 
 
-def training_flops(runs: list[SyntheticRun], form_executed: bool) -> float:
-    """Matrix-product FLOPs of the runs' whole training as timed: every epoch's forward and backward passes
-    over n_train (3 x forward: the backward pass computes two products per forward product) and forward
-    pass over the n_val validation sequences, and the final forward pass over the training set (train NMSE).
-    form_executed: count what the stacked fused engine executes, else the model's own FLOPs."""
+def counted_flops(runs: list[SyntheticRun], data: dict, engine: str) -> float:
+    """Matrix-product FLOPs of training the runs as the benchmark times it, counted by torch on one real
+    minibatch step and one evaluation pass, then scaled: n_train / B steps an epoch (forward, loss,
+    backward), a forward pass over the n_val validation sequences every epoch and one over the n_train
+    training sequences at the end (train NMSE).
+
+    engine "stacked": what the stacked fused engine executes (padding to the stack's largest h, n, E and
+    to each token chunk's largest h included); "single": each model alone, equation (4) as written (what
+    the one-model-at-a-time engine executes); "direct": the stack with equation (4) computed as written."""
+    from .batched import StackedTransformers, with_ones
+    from .model import HeadcountTransformer
+
     r0 = runs[0]
-    H, n_max = max(r.h for r in runs), max(r.n for r in runs)
-    E_max = max(r.h * r.n for r in runs)
-    sequences = 3 * r0.n_train * r0.epochs + r0.n_val * r0.epochs + r0.n_train  # forward-pass equivalents
-    total = 0.0
-    for r in runs:
-        if form_executed:
-            f = fused_flops_per_sequence(r0.T, r0.d, r0.N, r.h, H, n_max, E_max, r0.batch_size)
-        else:
-            f = model_flops_per_sequence(r0.T, r0.d, r0.N, r.h, r.n)
-        total += f * sequences
-    return total
+    B = r0.batch_size
+    X, y = data["Xtr"], data["ytr"]
+    if engine == "single":
+        train = evaluate = 0.0
+        for r in runs:
+            m = HeadcountTransformer(r.model_config(), seed=r.seed)
+            t, e = _step_and_eval_flops(m, B, X, y, list(m.parameters()))
+            train, evaluate = train + t, evaluate + e
+    elif engine in ("stacked", "direct"):
+        order = sorted(range(len(runs)), key=lambda i: (runs[i].h, runs[i].n))  # as fit_stack orders them
+        st = StackedTransformers.from_models([HeadcountTransformer(runs[i].model_config(), seed=runs[i].seed)
+                                              for i in order])
+        form = "fused" if engine == "stacked" else "direct"
+        train, evaluate = _step_and_eval_flops(lambda x1: st(x1, form=form), B, with_ones(X), y,  # (M, B) - (B,)
+                                               list(st.parameters()))
+    else:
+        raise ValueError(f"engine must be 'stacked', 'single' or 'direct', got {engine!r}")
+    return r0.epochs * (train * r0.n_train / B + evaluate * r0.n_val) + evaluate * r0.n_train
 
 
 def _maxrss_mb() -> float:
@@ -240,18 +258,20 @@ def main(argv: list[str] | None = None) -> float:
     say(_peak_line(device))
 
     # -- FLOP rate -----------------------------------------------------------------------------------
-    say("\n## floating-point rate (matrix products only; training = 3x forward, plus the forward passes of the"
-        " validation every epoch and of the final training-set evaluation, all inside the timed region)")
-    say("executed = what the stacked fused engine computes (padding included); model = equation (4) as written,"
-        " unpadded, i.e. what the one-at-a-time engine computes; rates per wall second and per CPU second")
+    say("\n## floating-point rate: matrix-product FLOPs counted by torch (FlopCounterMode) on one real training step"
+        " and one evaluation pass, scaled to the timed work (every step, validation every epoch, the final"
+        " training-set evaluation)")
+    say("executed (hardware FLOPs) = what the stacked fused engine computes, padding included; model (model FLOPs) ="
+        " equation (4) as written for each model alone, i.e. what the one-at-a-time engine computes. The fused"
+        " form reassociates equation (4), so it executes several times fewer FLOPs than the model's own count.")
     for T in Ts:
         runs = grid_runs(T, epochs, n_train, n_val)
-        ex, mo = training_flops(runs, True), training_flops(runs, False)
+        ex, mo = counted_flops(runs, datas[T], "stacked"), counted_flops(runs, datas[T], "single")
         tw, tc = wall["stacked"][T], cput["stacked"][T]
         say(f"T={T:3d} stacked: executed {ex / tw / 1e9:5.2f} GFLOP/s wall = {100 * ex / tw / ceiling:4.1f}% of the "
-            f"ceiling ({ex / tc / 1e9:5.2f} per CPU s = {100 * ex / tc / ceiling:4.1f}%); model-equivalent "
-            f"{mo / tw / 1e9:5.2f} GFLOP/s wall = {100 * mo / tw / ceiling:4.1f}% | single engine: "
-            f"{mo / wall['single'][T] / 1e9:5.2f} GFLOP/s wall = {100 * mo / wall['single'][T] / ceiling:4.1f}%")
+            f"ceiling ({ex / tc / 1e9:5.2f} per CPU s = {100 * ex / tc / ceiling:4.1f}%); model FLOPs per wall s "
+            f"{mo / tw / 1e9:5.2f} G = {100 * mo / tw / ceiling:4.1f}% (executes {mo / ex:.1f}x fewer) | single "
+            f"engine: {mo / wall['single'][T] / 1e9:5.2f} GFLOP/s wall = {100 * mo / wall['single'][T] / ceiling:4.1f}%")
 
     # -- time per epoch against T --------------------------------------------------------------------
     say("\n## time per epoch against T (15 models, incl. validation; T of the grid: medians above; others: 1 epoch,"
@@ -296,9 +316,8 @@ def main(argv: list[str] | None = None) -> float:
         with Clock(device) as cf:
             run_stacked(runs, data, device)
         say(f"direct {cd.wall:.2f} s wall ({cd.cpu:.2f} CPU), fused {cf.wall:.2f} s wall ({cf.cpu:.2f} CPU) per epoch")
-        padded = [SyntheticRun(**{**r.to_dict(), "h": 5}) for r in runs]  # the direct form pads every model to h=5
-        ex = training_flops(padded, False)
-        say(f"direct form executed rate (padded to h=5): {ex / cd.wall / 1e9:.2f} GFLOP/s = "
+        ex = counted_flops(runs, data, "direct")
+        say(f"direct form executed rate (every model padded to h=5): {ex / cd.wall / 1e9:.2f} GFLOP/s = "
             f"{100 * ex / cd.wall / ceiling:.1f}% of the ceiling")
 
     say("\n## memory")
