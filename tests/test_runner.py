@@ -179,3 +179,22 @@ def test_run_many_stops_starting_pages_after_a_failure_and_checks_every_name_fir
     assert not any(marks.iterdir())
     assert main(["notebooks", "--tier", "smoke", "--only", "no_such_page"]) == 2
     assert "no_such_page" in capsys.readouterr().err
+
+
+def test_pages_sharing_stored_runs_form_one_chain_in_the_given_order(monkeypatch):
+    runs = {"a": {("e", "1"), ("e", "2")}, "b": set(), "c": {("f", "9")}, "d": {("e", "2")}, "e": {("f", "9"), ("e", "7")},
+            "f": {("e", "7")}, "g": {("e", "7"), ("e", "2")}}
+    monkeypatch.setattr(runner, "planned_runs", lambda name, params: runs[name])
+    assert runner.chains(list("abcdef"), {}) == [["a", "d"], ["b"], ["c", "e", "f"]]  # a-d share 2, c-e 9, e-f 7
+    assert runner.chains(list("abcdefg"), {}) == [["a", "c", "d", "e", "f", "g"], ["b"]]  # g joins both chains
+    assert runner.chains(list("bfd"), {}) == [["b"], ["f"], ["d"]]
+
+
+def test_the_synthetic_pages_of_the_book_share_runs_and_the_others_do_not():
+    names = [n for n in runner.book_notebooks() if n not in runner.RUN_LAST]
+    groups = runner.chains(names, {"tier": "laptop"})
+    synthetic = next(g for g in groups if "synthetic_heads" in g)
+    assert synthetic[0] == "synthetic_heads" and "ablation_controls" in synthetic
+    assert synthetic == [n for n in names if n in synthetic]  # the toc order inside the chain
+    assert ["msmarco"] in groups and ["theory_density"] in groups
+    assert sorted(n for g in groups for n in g) == sorted(names)

@@ -145,12 +145,62 @@ def default_jobs(n_pages: int) -> int:
 
 
 def _run_quietly(name: str, params: dict, out_dir: Path | None) -> tuple[str, str | None]:
-    """run() in a worker process; failures come back as text (papermill's errors do not always pickle)."""
+    """run() that returns failures as text (papermill's errors do not always pickle)."""
     try:
         run(name, params, out_dir=out_dir)
         return name, None
     except Exception as exc:  # noqa: BLE001 - reported by run_many
         return name, f"{type(exc).__name__}: {exc}"
+
+
+def _run_chain(chain: list[str], params: dict, out_dir: Path | None) -> list[tuple[str, str | None]]:
+    """The pages of a chain one after another (in a worker process); the first failure ends the chain."""
+    done = []
+    for name in chain:
+        done.append(_run_quietly(name, params, out_dir))
+        if done[-1][1] is not None:
+            break
+    return done
+
+
+def planned_runs(name: str | Path, params: dict) -> set[tuple[str, str]]:
+    """(experiment, run key) of every stored run the page will use with these parameters (empty for a page
+    that stores nothing); see `status` for the planned_sweeps convention."""
+    from .store import run_key
+
+    stem = Path(name).stem
+    spec = page_spec(stem)
+    planner = getattr(importlib.import_module(f"headcount.pages.{stem}"), "planned_sweeps", None) if spec else None
+    if planner is None:
+        return set()
+    P = spec.resolve(tier=params.get("tier", "laptop"), **{k: v for k, v in params.items() if k != "tier"})
+    return {(exp.name, run_key(c, exp.code())) for exp, configs in planner(P) for c in configs}
+
+
+def chains(names: list, params: dict) -> list[list]:
+    """The pages split into chains that share no stored run, each chain in the given order.
+
+    Pages that use a common run must not run at once: whichever computed it first would decide the run's
+    record, and a stacked run's last digits depend on which models it was stacked with (training can
+    amplify them), so a parallel build would not be reproducible. Within a chain, pages run in the order
+    given, which is the order of a one-page-at-a-time build, so both give the same store."""
+    keys = [planned_runs(n, params) for n in names]
+    parent = list(range(len(names)))
+
+    def root(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i in range(len(names)):
+        for j in range(i):
+            if keys[i] & keys[j]:
+                parent[root(i)] = root(j)
+    groups: dict[int, list] = {}
+    for i, n in enumerate(names):
+        groups.setdefault(root(i), []).append(n)
+    return list(groups.values())
 
 
 NOT_RUN = "not run: another page failed first"
@@ -162,15 +212,19 @@ def summary(error: str, width: int = 400) -> str:
     return (lines[-1] if lines else error)[:width]
 
 
-def run_many(names: list[str], params: dict | None = None, out_dir: Path | None = None,
-             jobs: int | None = None, keep_going: bool = False) -> dict[str, str | None]:
-    """Execute several notebooks, `jobs` at a time, each in its own process and kernel; pages in RUN_LAST
-    after all the others. Every notebook's parameters are validated before any starts (ValueError).
+def run_many(names: list, params: dict | None = None, out_dir: Path | None = None,
+             jobs: int | None = None, keep_going: bool = False) -> dict:
+    """Execute several notebooks, `jobs` at a time, each in its own kernel; pages in RUN_LAST after all the
+    others. Every notebook's parameters are validated before any starts (ValueError).
+
+    Pages that share stored runs form a chain (see `chains`) that runs one page after another in the given
+    order; chains run in parallel worker processes, those with the most pages first. The results are those
+    of a one-page-at-a-time build.
 
     Returns {name: None if it ran, else the error text, or NOT_RUN}. After a failure, unless keep_going,
-    no new page starts and the running ones finish (their results are stored as usual); each failed
-    notebook is kept as <name>.failed.ipynb beside the last good output. jobs None: `default_jobs`;
-    jobs 1: one page after another, in this process."""
+    no new chain starts and the running ones finish their current page (its results are stored as usual);
+    each failed notebook is kept as <name>.failed.ipynb beside the last good output. jobs None:
+    `default_jobs`; jobs 1: every page one after another, in the given order, in this process."""
     params = dict(params or {})
     if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
         raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
@@ -178,8 +232,9 @@ def run_many(names: list[str], params: dict | None = None, out_dir: Path | None 
         validate(name, params)
     first = [n for n in names if Path(n).stem not in RUN_LAST]
     last = [n for n in names if Path(n).stem in RUN_LAST]
-    jobs = jobs or default_jobs(len(first))
-    result: dict[str, str | None] = dict.fromkeys(names, NOT_RUN)
+    groups = chains(first, params)
+    jobs = jobs or default_jobs(len(groups))
+    result: dict = dict.fromkeys(names, NOT_RUN)
 
     def go_on() -> bool:
         return keep_going or all(v is None or v == NOT_RUN for v in result.values())
@@ -193,17 +248,18 @@ def run_many(names: list[str], params: dict | None = None, out_dir: Path | None 
                 if go_on():
                     result[name] = _run_quietly(name, params, out_dir)[1]
         else:
+            todo = sorted(groups, key=lambda g: (-len(g), first.index(g[0])))
             with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
-                todo, running = list(first), set()
+                running: set = set()
                 while running or (todo and go_on()):
                     while todo and len(running) < jobs and go_on():
-                        running.add(pool.submit(_run_quietly, todo.pop(0), params, out_dir))
+                        running.add(pool.submit(_run_chain, todo.pop(0), params, out_dir))
                     done, running = wait(running, return_when=FIRST_COMPLETED)
                     for fut in done:
-                        name, err = fut.result()
-                        result[name] = err
-                        if err is not None:
-                            print(f"failed {name}: {summary(err)}", flush=True)
+                        for name, err in fut.result():
+                            result[name] = err
+                            if err is not None:
+                                print(f"failed {Path(name).stem}: {summary(err)}", flush=True)
         for name in last:
             if go_on():
                 result[name] = _run_quietly(name, params, out_dir)[1]
