@@ -63,10 +63,7 @@ from headcount.plots import downloads_markdown, glue_figure, markdown_table, sav
 from headcount.store import default_store
 from headcount.sweep import sweep
 
-P = page.SPEC.resolve(tier=tier, D=D, d=d, a_seed=a_seed, E=E, N=N, T_grid=T_grid, h_grid=h_grid, D_other=D_other,
-                      h_grid_other=h_grid_other, d_other=d_other, L=L, h_grid_depth=h_grid_depth, T_grid_depth=T_grid_depth, seeds=seeds,
-                      seeds_depth=seeds_depth, epochs=epochs, lr=lr, batch_size=batch_size, n_train=n_train,
-                      n_val=n_val, data_seed=data_seed, engine=engine, factor=factor)
+P = page.SPEC.resolve_from(globals())  # the parameters cell's values, validated
 torch.set_num_threads(1)  # tiny tensors; on a busy 2-core machine two threads ran about 10x slower
 display(Markdown(f"**Tier `{P['tier']}`.** Parameters of this page (training settings as on the head-count page "
                  "at the same tier):\n\n" + page.SPEC.table(P)))

@@ -55,10 +55,7 @@ from headcount.plots import downloads_markdown, glue_figure, markdown_table, sav
 from headcount.store import default_store
 from headcount.sweep import sweep
 
-P = page.SPEC.resolve(tier=tier, D=D, d=d, a_seed=a_seed, T_grid=T_grid, h_grid=h_grid, n=n, N_grid=N_grid,
-                      seeds=seeds, epochs=epochs, lr=lr, batch_size=batch_size, n_train=n_train, n_val=n_val,
-                      data_seed=data_seed, engine=engine, r2_min=r2_min, flat_ratio=flat_ratio,
-                      floor_factor=floor_factor)
+P = page.SPEC.resolve_from(globals())  # the parameters cell's values, validated
 torch.set_num_threads(1)  # tiny tensors; on a busy 2-core machine two threads ran about 10x slower
 display(Markdown(f"**Tier `{P['tier']}`.** Parameters of this page (the training settings are those of the "
                  "head-count page at the same tier, so its $N = 32$ runs are reused):\n\n" + page.SPEC.table(P)))

@@ -66,10 +66,7 @@ from headcount.plots import downloads_markdown, glue_figure, markdown_table, sav
 from headcount.store import default_store
 from headcount.sweep import sweep
 
-P = page.SPEC.resolve(tier=tier, D=D, d=d, a_seed=a_seed, T_grid=T_grid, h_grid=h_grid, n=n, N=N, seeds=seeds,
-                      epochs=epochs, lr=lr, batch_size=batch_size, n_train=n_train, n_val=n_val,
-                      data_seed=data_seed, engine=engine, reversal_tol=reversal_tol, epochs_long=epochs_long,
-                      h_grid_long=h_grid_long, T_grid_long=T_grid_long, seeds_long=seeds_long)
+P = page.SPEC.resolve_from(globals())  # the parameters cell's values, validated
 torch.set_num_threads(1)  # tiny tensors; on a busy 2-core machine two threads ran about 10x slower
 display(Markdown(f"**Tier `{P['tier']}`.** Parameters of this page (those of the head-count page, the "
                  "threshold of the reversal verdict, and a longer-training check):\n\n" + page.SPEC.table(P)))

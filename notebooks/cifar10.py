@@ -63,11 +63,7 @@ from headcount.store import default_store
 from headcount.sweep import sweep
 from headcount.vit import default_device
 
-P = page.SPEC.resolve(tier=tier, h_grid=h_grid, canvas_grid=canvas_grid, patch=patch, n=n, n_layers=n_layers,
-                      mlp_ratio=mlp_ratio, dropout=dropout, train_per_class=train_per_class,
-                      val_per_class=val_per_class, placement=placement, placement_seed=placement_seed, seeds=seeds,
-                      epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
-                      warmup_frac=warmup_frac, clip_norm=clip_norm, source=source)
+P = page.SPEC.resolve_from(globals())  # the parameters cell's values, validated
 device = default_device()
 if device == "cpu":
     torch.set_num_threads(1)  # the book builds on shared cores; one thread per page keeps timings honest

@@ -62,14 +62,7 @@ from headcount.plots import downloads_markdown, glue_figure, markdown_table, sav
 from headcount.store import default_store
 from headcount.sweep import sweep
 
-P = page.SPEC.resolve(
-    tier=tier, source=source, n_queries=n_queries, n_val_queries=n_val_queries, max_positives=max_positives,
-    split_seed=split_seed, T_grid=T_grid, h_grid=h_grid, seeds=seeds, bm25_fraction=bm25_fraction,
-    mine_depth=mine_depth, data_seed=data_seed, max_query_tokens=max_query_tokens,
-    max_passage_tokens=max_passage_tokens, dense_max_tokens=dense_max_tokens, fusion=fusion, n=n,
-    n_layers=n_layers, ffn_mult=ffn_mult, dropout=dropout, epochs=epochs, batch_size=batch_size, lr=lr,
-    weight_decay=weight_decay, warmup_frac=warmup_frac, stop_after_perfect=stop_after_perfect,
-    fit_exclude_h=fit_exclude_h)
+P = page.SPEC.resolve_from(globals())  # the parameters cell's values, validated
 torch.set_num_threads(1)  # the book is built on shared CPU cores
 display(Markdown(f"**Tier `{P['tier']}`.** Parameters of this page (every choice the paper leaves open is here):"
                  f"\n\n" + page.SPEC.table(P)))

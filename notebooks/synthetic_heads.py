@@ -53,9 +53,7 @@ from headcount.store import default_store
 from headcount.sweep import sweep
 from headcount.tasks import draw_a
 
-P = page.SPEC.resolve(tier=tier, D=D, d=d, a_seed=a_seed, T_grid=T_grid, h_grid=h_grid, n=n, N=N, seeds=seeds,
-                      epochs=epochs, lr=lr, batch_size=batch_size, n_train=n_train, n_val=n_val,
-                      data_seed=data_seed, engine=engine)
+P = page.SPEC.resolve_from(globals())  # the parameters cell's values, validated
 torch.set_num_threads(1)  # one thread: on 2 shared cores two threads ran ~10x slower per epoch
 display(Markdown(f"**Tier `{P['tier']}`.** Parameters of this page (every choice the paper leaves open is here):\n\n"
                  + page.SPEC.table(P)))

@@ -64,9 +64,7 @@ from headcount.pages import theory_density as page
 from headcount.plots import downloads_markdown, glue_figure, save_figure
 
 t_start = time.perf_counter()
-P = page.SPEC.resolve(tier=tier, lemma2_T=lemma2_T, lemma2_d=lemma2_d, lemma2_random=lemma2_random, q_grid=q_grid,
-                      selector_T=selector_T, selector_inputs=selector_inputs, eta=eta, lemma1_grid=lemma1_grid,
-                      seed=seed)
+P = page.SPEC.resolve_from(globals())  # the parameters cell's values, validated
 display(Markdown(f"**Tier `{P['tier']}`.** Parameters of this page:\n\n" + page.SPEC.table(P)))
 
 # %% [markdown]

@@ -69,8 +69,7 @@ from headcount.tasks import make_task
 
 torch.set_num_threads(1)
 t_start = time.perf_counter()
-P = page.SPEC.resolve(tier=tier, T_grid=T_grid, beta_grid=beta_grid, eps_grid=eps_grid, n_eval=n_eval, D=D, d=d,
-                      a_seed=a_seed, seed=seed)
+P = page.SPEC.resolve_from(globals())  # the parameters cell's values, validated
 display(Markdown(f"**Tier `{P['tier']}`.** Parameters of this page:\n\n" + page.SPEC.table(P)))
 
 # %% tags=["remove-input"]

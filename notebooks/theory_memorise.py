@@ -62,8 +62,7 @@ from headcount.plots import downloads_markdown, glue_figure, save_figure
 
 torch.set_num_threads(1)
 t_start = time.perf_counter()
-P = page.SPEC.resolve(tier=tier, T_grid=T_grid, eps_grid=eps_grid, lemma9_T=lemma9_T, lemma9_eps=lemma9_eps,
-                      n_eval=n_eval, seed=seed)
+P = page.SPEC.resolve_from(globals())  # the parameters cell's values, validated
 display(Markdown(f"**Tier `{P['tier']}`.** Parameters of this page:\n\n" + page.SPEC.table(P)))
 
 # %% [markdown]

@@ -60,10 +60,7 @@ from headcount.plots import downloads_markdown, glue_figure, save_figure
 
 torch.set_num_threads(1)
 t_start = time.perf_counter()
-P = page.SPEC.resolve(tier=tier, table_T=table_T, plot_T_max=plot_T_max, lemma4_widths=lemma4_widths,
-                      lemma4_in_dims=lemma4_in_dims, lemma4_nets=lemma4_nets, lemma5_directions=lemma5_directions,
-                      mech_T_grid=mech_T_grid, mech_eps=mech_eps, mech_base=mech_base, mech_seeds=mech_seeds,
-                      mech_betas=mech_betas, seed=seed)
+P = page.SPEC.resolve_from(globals())  # the parameters cell's values, validated
 display(Markdown(f"**Tier `{P['tier']}`.** Parameters of this page:\n\n" + page.SPEC.table(P)))
 
 # %% [markdown]

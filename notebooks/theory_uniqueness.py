@@ -48,7 +48,7 @@ from headcount.pages import theory_uniqueness as page
 from headcount.plots import downloads_markdown, glue_figure, save_figure
 
 t_start = time.perf_counter()
-P = page.SPEC.resolve(tier=tier, T_max=T_max, curve_pairs=curve_pairs)
+P = page.SPEC.resolve_from(globals())  # the parameters cell's values, validated
 display(Markdown(f"**Tier `{P['tier']}`.** Parameters of this page:\n\n" + page.SPEC.table(P)))
 
 # %% tags=["remove-input"]

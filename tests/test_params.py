@@ -76,3 +76,26 @@ def test_table_states_every_resolved_choice():
     for row in ("| tier | `smoke` |", "| `h` | `2` | number of heads |", "| `T_grid` | `[4]` |", "| `init` | `normal` |"):
         assert row in table
     assert table.count("\n") == 2 + len(s.params)  # header, rule, tier row, one row per parameter
+
+
+def test_resolve_from_a_namespace_takes_the_tier_and_every_parameter():
+    s = spec()
+    ns = {"tier": "smoke", "h": None, "T_grid": None, "lr": 0.5, "init": None, "pinned": None, "other": 1}
+    assert s.resolve_from(ns) == s.resolve("smoke", lr=0.5)
+    with pytest.raises(ValueError, match=r"toy: the parameters cell does not define \['pinned'\]"):
+        s.resolve_from({k: v for k, v in ns.items() if k != "pinned"})
+    with pytest.raises(ValueError, match="'lr'"):
+        s.resolve_from({**ns, "lr": 2.0})
+
+
+def test_every_page_parameters_cell_names_exactly_its_spec():
+    import jupytext
+
+    from headcount import runner
+
+    for name in runner.book_notebooks():
+        spec = runner.page_spec(name)
+        if spec is None:
+            continue
+        cell = runner.parameter_names(jupytext.read(runner.NOTEBOOKS / f"{name}.py"))
+        assert cell == ["tier", *spec.names], name

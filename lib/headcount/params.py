@@ -115,6 +115,14 @@ class ParamSpec:
                 raise ValueError(f"{self.notebook}: {msg}")
         return out
 
+    def resolve_from(self, namespace: dict) -> dict:
+        """`resolve` with the tier and every parameter taken from a namespace (a notebook passes globals()
+        after its parameters cell); a parameter the namespace lacks is an error naming it."""
+        missing = [n for n in ["tier", *self.names] if n not in namespace]
+        if missing:
+            raise ValueError(f"{self.notebook}: the parameters cell does not define {missing}")
+        return self.resolve(tier=namespace["tier"], **{n: namespace[n] for n in self.names})
+
     def table(self, resolved: dict) -> str:
         """A markdown table of the resolved parameters with their meaning, for the page."""
         lines = ["| parameter | value | meaning |", "|---|---|---|", f"| tier | `{resolved['tier']}` | scale of the run |"]
