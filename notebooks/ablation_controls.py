@@ -176,7 +176,8 @@ show_tables("other_D", side_O, v_O, "ablation-other-dimension")
 # encoding and no LayerNorm (as the paper's Table 5 states); the last layer is the class-token readout of
 # equation (4). Total width fixed at $E$. Conjecture 1 says efficient approximation needs $L h \ge D$, so the
 # transition should sit at $h = \lceil D/L \rceil$. These models are trained one at a time (the stacked
-# engine handles $L = 1$ only), so this section uses its own, smaller grid (`T_grid_depth`, `seeds_depth`).
+# engine's fast form needs $L = 1$, and a padded stack of $L$-layer models measured no faster than one model
+# at a time), so this section uses its own, smaller grid (`T_grid_depth`, `seeds_depth`).
 
 # %% tags=["remove-input"]
 s, paper = run_section("depth")
