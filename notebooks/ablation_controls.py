@@ -25,7 +25,7 @@
 # verdicts are computed from our numbers only. The predicted transitions are computed from the
 # parameters ($D$, `D_other`, $L$), so the page runs unchanged for any $D$.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "remove-cell"]
 tier = "laptop"
 D = None
 d = None

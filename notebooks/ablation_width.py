@@ -24,7 +24,7 @@
 # The paper does not list its values of $N$ nor tabulate these plots; its only numbers in this setting are
 # Table 2 at $N = 32$, which we draw beside ours. Everything else on this page is computed here.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "remove-cell"]
 tier = "laptop"
 D = None
 d = None

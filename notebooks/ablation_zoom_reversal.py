@@ -32,7 +32,7 @@
 # This page uses the head-count page's runs (same parameters and tiers), so on a warm store it trains
 # nothing.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "remove-cell"]
 tier = "laptop"
 D = None
 d = None

@@ -26,7 +26,7 @@
 # page's code at the tier stated under each figure. The paper's Tables 8 and 9 are drawn as separate
 # dotted series with x markers and printed in their own columns.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "remove-cell"]
 tier = "laptop"
 h_grid = None
 canvas_grid = None

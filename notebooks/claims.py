@@ -15,7 +15,7 @@
 # Verdicts: *reproduced* (every sub-check passes), *partly reproduced*, *not reproduced*, *not tested
 # at this tier*.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "remove-cell"]
 tier = "laptop"
 
 # %% tags=["remove-input"]

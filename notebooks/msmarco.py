@@ -23,7 +23,7 @@
 # code at the tier stated. The paper's Tables 6 and 7 are drawn as dotted series with × markers
 # and printed in their own columns.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "remove-cell"]
 tier = "laptop"
 source = None
 n_queries = None

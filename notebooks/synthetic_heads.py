@@ -24,7 +24,7 @@
 # this page's code at the tier stated; the paper's Table 2 values are drawn as a separate black dotted
 # series and printed in their own column.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "remove-cell"]
 tier = "laptop"
 D = None
 d = None

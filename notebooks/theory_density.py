@@ -42,7 +42,7 @@
 # With these, $F(X_T) \approx P(\tilde x_q(1), \dots, \tilde x_q(T))$ for a polynomial $P$ (Stone-Weierstrass), and
 # every argument is a smooth function of subset minima, i.e. of retrieval features.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "remove-cell"]
 tier = "laptop"
 lemma2_T = None
 lemma2_d = None

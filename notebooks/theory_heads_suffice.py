@@ -45,7 +45,7 @@
 # $W_{Q,i} c_0 = (1, 0)$ with all entries in $\{0, \pm 1\}$. Everything runs in float64: at $\beta = 10^6$ the
 # logits are $10^6$ times feature differences, which float32 would blur.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "remove-cell"]
 tier = "laptop"
 T_grid = None
 beta_grid = None

@@ -41,7 +41,7 @@
 # a five-layer ReLU network. Our implementation (`headcount.constructions.memorising`) is again an instance of the
 # same model class, in float64, with sparse weight matrices.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "remove-cell"]
 tier = "laptop"
 T_grid = None
 eps_grid = None

@@ -33,7 +33,7 @@
 # positive definite Hessians (2.3), and $\partial_i F_0 \ne 0$ at the vector of minima (2.4). The $\Omega$ hides constants
 # that depend on the $f_i$ and $F_0$.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "remove-cell"]
 tier = "laptop"
 table_T = None
 plot_T_max = None

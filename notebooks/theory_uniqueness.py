@@ -33,7 +33,7 @@
 # inequality. The analytic parts (the two theorems, the bound on $\gamma$) are proofs; **the arithmetic is what we check**,
 # exhaustively: every pair $D_1 < D_2$ and every integer $T$ up to `T_max` that the condition allows.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "remove-cell"]
 tier = "laptop"
 T_max = None
 curve_pairs = None
