@@ -221,10 +221,11 @@ def run_many(names: list, params: dict | None = None, out_dir: Path | None = Non
     order; chains run in parallel worker processes, those with the most pages first. The results are those
     of a one-page-at-a-time build.
 
-    Returns {name: None if it ran, else the error text, or NOT_RUN}. After a failure, unless keep_going,
-    no new chain starts and the running ones finish their current page (its results are stored as usual);
-    each failed notebook is kept as <name>.failed.ipynb beside the last good output. jobs None:
-    `default_jobs`; jobs 1: every page one after another, in the given order, in this process."""
+    Returns {name: None if it ran, else the error text, or NOT_RUN}. A failed page ends its chain (the pages
+    after it in the chain are NOT_RUN); unless keep_going, no new chain starts either, while chains already
+    running go on to their end (whatever they compute is stored as usual). A failed notebook is kept as
+    <name>.failed.ipynb beside the last good output. jobs None: `default_jobs`; jobs 1: every page one after
+    another, in the given order, in this process."""
     params = dict(params or {})
     if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
         raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
