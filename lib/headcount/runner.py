@@ -98,6 +98,8 @@ def run(name: str | Path, params: dict | None = None, out_dir: Path | None = Non
         log = out_dir / f".{path.stem}.progress"
         log.write_text(f"{path.stem} ({params.get('tier', 'laptop')}): started {time.strftime('%H:%M:%S')}\n")
         os.environ[PROGRESS_ENV] = str(log)
+        shown = log.relative_to(REPO) if log.is_relative_to(REPO) else log
+        print(f"started {path.name} at {time.strftime('%H:%M:%S')} (progress: tail -f {shown})", flush=True)
     try:
         pm.execute_notebook(nb, str(tmp), parameters=params, kernel_name="python3", cwd=str(REPO),
                             log_output=log_output, progress_bar=False)
