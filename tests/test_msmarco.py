@@ -182,6 +182,15 @@ def test_minilm_embeddings_are_unit_and_cached(tmp_path, monkeypatch):
 
 
 @needs_minilm
+def test_embedding_progress_goes_to_the_progress_file_not_into_a_page(tmp_path, monkeypatch, capfd):
+    monkeypatch.setenv("HEADCOUNT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("HEADCOUNT_PROGRESS", str(tmp_path / "page.progress"))
+    mm.dense_embeddings(["first text", "second text", "third text"], max_tokens=8, batch_size=2, progress=True)
+    assert "MiniLM embeddings" in (tmp_path / "page.progress").read_text() and "2/2" in (tmp_path / "page.progress").read_text()
+    assert "MiniLM" not in capfd.readouterr().err
+
+
+@needs_minilm
 @needs_dl19
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # transformers' tokenizer built from vocab.txt
 def test_minilm_matches_the_transformers_reference_on_real_text(tmp_path, monkeypatch):

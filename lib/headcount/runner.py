@@ -17,7 +17,7 @@ from multiprocessing import get_context
 from pathlib import Path
 
 from .store import smoke_store_dir
-from .sweep import PROGRESS_ENV
+from .progress import PROGRESS_ENV
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = REPO / "notebooks"

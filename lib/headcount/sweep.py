@@ -12,8 +12,6 @@ Executors: None (in process, the default), `concurrent.futures.ProcessPoolExecut
 from __future__ import annotations
 
 import itertools
-import os
-import sys
 import time
 from concurrent.futures import Future, as_completed
 from dataclasses import dataclass, field
@@ -21,9 +19,9 @@ from typing import Callable, Hashable, Iterable
 
 import pandas as pd
 
+from .progress import progress_bar
 from .store import ResultsStore, canonical_json, code_hash, environment, run_key
 
-PROGRESS_ENV = "HEADCOUNT_PROGRESS"  # a file that receives the progress of sweeps (see sweep)
 
 
 @dataclass(frozen=True)
@@ -136,17 +134,6 @@ def sweep(
     executor = executor if executor is not None else InProcess()
     env = environment()
 
-    bar = log = None
-    if progress and todo:
-        from tqdm import tqdm
-
-        # Progress goes to the file named by HEADCOUNT_PROGRESS when set (the runner sets it for every page,
-        # so a reader follows a long build with `tail -f` and the rendered page shows no progress bar: a kernel
-        # forwards everything written to its own stderr into the notebook), else to this process's stderr.
-        dest = os.environ.get(PROGRESS_ENV)
-        log = open(dest, "a", encoding="utf-8") if dest else None  # noqa: SIM115 - closed below
-        bar = tqdm(total=len(todo), desc=f"{exp.name}: {hits} cached, computing", unit="run",
-                   file=log or sys.__stderr__, mininterval=5 if log else 0.1, ascii=bool(log))
     groups = [[todo[j] for j in g] for g in _groups(exp, [configs[i] for i in todo])]
 
     def finish(idx: list[int], metrics_list: list[dict], seconds: float) -> None:
@@ -167,10 +154,10 @@ def sweep(
             }
             store.put(exp.name, rec)  # written as soon as its group is done: a kill loses only runs in flight
             records[i] = rec
-        if bar is not None:
-            bar.update(len(idx))
+        bar.update(len(idx))
 
-    try:
+    # progress goes to the runner's per-page file, not into the page (see headcount.progress)
+    with progress_bar(len(todo), f"{exp.name}: {hits} cached, computing", "run", enabled=bool(progress and todo)) as bar:
         if isinstance(executor, InProcess):
             for idx in groups:  # one group at a time, each stored before the next starts
                 finish(idx, *executor.submit(_timed_group, exp.run_group, [configs[i] for i in idx]).result())
@@ -180,12 +167,6 @@ def sweep(
             done_iter = as_completed(pending) if all(isinstance(f, Future) for f in pending) else pending
             for fut in done_iter:
                 finish(futures[fut], *fut.result())
-    finally:
-        if bar is not None:
-            bar.close()
-        if log is not None:
-            log.write("\n")
-            log.close()
     return SweepResult(records=records, hits=hits, misses=len(todo), stale=stale,
                        wall_seconds=time.perf_counter() - t0)
 

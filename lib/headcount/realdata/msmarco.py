@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..progress import progress_bar
 from ..store import cache_dir, shared_data_dir
 
 DL19_DIR = "msmarco-dl19"
@@ -367,23 +368,20 @@ def dense_embeddings(texts: list[str], max_tokens: int = 128, batch_size: int = 
         sp = special_ids()
         model = MiniLM(minilm_weights()).to(device)
         order = np.argsort([len(i) for i in ids_list], kind="stable")  # length-sorted batches pad little
-        it = range(0, len(order), batch_size)
-        if progress:
-            import sys
-
-            from tqdm import tqdm
-
-            it = tqdm(it, desc="MiniLM embeddings", unit="batch", file=sys.__stderr__)
-        for start in it:
-            idx = order[start:start + batch_size]
-            seqs = [[sp["CLS"]] + ids_list[j] + [sp["SEP"]] for j in idx]
-            L = max(len(s) for s in seqs)
-            ids = torch.full((len(seqs), L), sp["PAD"], dtype=torch.long)
-            for r, s in enumerate(seqs):
-                ids[r, :len(s)] = torch.tensor(s)
-            vec = model(ids.to(device), (ids != sp["PAD"]).to(device)).cpu().numpy().astype(np.float32)
-            for r, j in enumerate(idx):
-                cached[todo[j][0]] = vec[r]
+        starts = range(0, len(order), batch_size)
+        # progress goes to the runner's per-page file, not into the page (see headcount.progress)
+        with progress_bar(len(starts), "MiniLM embeddings", "batch", enabled=progress) as bar:
+            for start in starts:
+                idx = order[start:start + batch_size]
+                seqs = [[sp["CLS"]] + ids_list[j] + [sp["SEP"]] for j in idx]
+                L = max(len(s) for s in seqs)
+                ids = torch.full((len(seqs), L), sp["PAD"], dtype=torch.long)
+                for r, s in enumerate(seqs):
+                    ids[r, :len(s)] = torch.tensor(s)
+                vec = model(ids.to(device), (ids != sp["PAD"]).to(device)).cpu().numpy().astype(np.float32)
+                for r, j in enumerate(idx):
+                    cached[todo[j][0]] = vec[r]
+                bar.update(1)
         _atomic_savez(path, keys=np.array(list(cached)), vectors=np.stack(list(cached.values())))
     return np.stack([cached[k] for k in keys])
 
