@@ -154,7 +154,9 @@ def figure(summary: pd.DataFrame, paper: pd.DataFrame | None, marks: list[tuple[
     ax.set_xlabel("number of heads h")
     ax.set_ylabel("validation NMSE (ours: min over seeds)")
     ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=6, loc="lower left", ncol=2)
+    handles, labels = ax.get_legend_handles_labels()
+    order = sorted(range(len(labels)), key=lambda i: not labels[i].startswith("ours"))  # ours first, then the paper's
+    ax.legend([handles[i] for i in order], [labels[i] for i in order], fontsize=6, loc="lower left", ncol=2)
     return fig
 
 
