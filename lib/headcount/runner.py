@@ -13,6 +13,7 @@ import importlib
 import os
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from contextlib import contextmanager
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -77,6 +78,25 @@ def validate(name: str | Path, params: dict) -> tuple[Path, object, dict]:
     return path, nb, params
 
 
+@contextmanager
+def _env_unless_set(var: str, value: str | None):
+    """Within the block, os.environ[var] = value if var is unset and value is not None (then removed again);
+    yields whether it was set here."""
+    if value is None or os.environ.get(var) is not None:
+        yield False
+        return
+    os.environ[var] = value
+    try:
+        yield True
+    finally:
+        os.environ.pop(var, None)
+
+
+def _smoke_store(params: dict) -> str | None:
+    """Smoke runs are throwaway: they go to their own store unless HEADCOUNT_STORE names one."""
+    return str(smoke_store_dir()) if params.get("tier") == "smoke" else None
+
+
 def run(name: str | Path, params: dict | None = None, out_dir: Path | None = None, log_output: bool = False) -> Path:
     """Validate, then execute one notebook with papermill; returns the executed .ipynb path."""
     import papermill as pm
@@ -89,30 +109,20 @@ def run(name: str | Path, params: dict | None = None, out_dir: Path | None = Non
     out = out_dir / f"{path.stem}.ipynb"
     tmp = out_dir / f".{path.stem}.running.ipynb"
     t0 = time.perf_counter()
-    env_before = os.environ.get("HEADCOUNT_STORE")
-    if params.get("tier") == "smoke" and env_before is None:
-        # smoke runs are throwaway: keep them out of the committed results store
-        os.environ["HEADCOUNT_STORE"] = str(smoke_store_dir())
-    progress_before = os.environ.get(PROGRESS_ENV)
-    if progress_before is None:  # sweeps report progress to this file, not into the page (see sweep.sweep)
-        log = out_dir / f".{path.stem}.progress"
-        log.write_text(f"{path.stem} ({params.get('tier', 'laptop')}): started {time.strftime('%H:%M:%S')}\n")
-        os.environ[PROGRESS_ENV] = str(log)
-        shown = log.relative_to(REPO) if log.is_relative_to(REPO) else log
-        print(f"started {path.name} at {time.strftime('%H:%M:%S')} (progress: tail -f {shown})", flush=True)
-    try:
-        pm.execute_notebook(nb, str(tmp), parameters=params, kernel_name="python3", cwd=str(REPO),
-                            log_output=log_output, progress_bar=False)
-    except Exception:
-        failed = out_dir / f"{path.stem}.failed.ipynb"
-        if tmp.exists():
-            tmp.replace(failed)  # keep the failed notebook for inspection; the last good one stays
-        raise
-    finally:
-        if env_before is None:
-            os.environ.pop("HEADCOUNT_STORE", None)
-        if progress_before is None:
-            os.environ.pop(PROGRESS_ENV, None)
+    log = out_dir / f".{path.stem}.progress"  # sweeps report progress to this file, not into the page
+    with _env_unless_set("HEADCOUNT_STORE", _smoke_store(params)), _env_unless_set(PROGRESS_ENV, str(log)) as own_log:
+        if own_log:
+            log.write_text(f"{path.stem} ({params.get('tier', 'laptop')}): started {time.strftime('%H:%M:%S')}\n")
+            shown = log.relative_to(REPO) if log.is_relative_to(REPO) else log
+            print(f"started {path.name} at {time.strftime('%H:%M:%S')} (progress: tail -f {shown})", flush=True)
+        try:
+            pm.execute_notebook(nb, str(tmp), parameters=params, kernel_name="python3", cwd=str(REPO),
+                                log_output=log_output, progress_bar=False)
+        except Exception:
+            failed = out_dir / f"{path.stem}.failed.ipynb"
+            if tmp.exists():
+                tmp.replace(failed)  # keep the failed notebook for inspection; the last good one stays
+            raise
     tmp.replace(out)  # the previous good output is replaced only by a complete run
     print(f"executed {path.name} -> {out.relative_to(REPO) if out.is_relative_to(REPO) else out} "
           f"({time.perf_counter() - t0:.0f} s)")
@@ -165,14 +175,20 @@ def _run_chain(chain: list[str], params: dict, out_dir: Path | None) -> list[tup
     return done
 
 
+def page_planner(stem: str) -> tuple:
+    """(SPEC, planned_sweeps) of a page; planned_sweeps is None for a page that stores no runs (see `status`
+    for the convention)."""
+    spec = page_spec(stem)
+    planner = getattr(importlib.import_module(f"headcount.pages.{stem}"), "planned_sweeps", None) if spec else None
+    return spec, planner
+
+
 def planned_runs(name: str | Path, params: dict) -> set[tuple[str, str]]:
     """(experiment, run key) of every stored run the page will use with these parameters (empty for a page
     that stores nothing); see `status` for the planned_sweeps convention."""
     from .store import run_key
 
-    stem = Path(name).stem
-    spec = page_spec(stem)
-    planner = getattr(importlib.import_module(f"headcount.pages.{stem}"), "planned_sweeps", None) if spec else None
+    spec, planner = page_planner(Path(name).stem)
     if planner is None:
         return set()
     P = spec.resolve(tier=params.get("tier", "laptop"), **{k: v for k, v in params.items() if k != "tier"})
@@ -242,10 +258,7 @@ def run_many(names: list, params: dict | None = None, out_dir: Path | None = Non
     def go_on() -> bool:
         return keep_going or all(v is None or v == NOT_RUN for v in result.values())
 
-    env_before = os.environ.get("HEADCOUNT_STORE")
-    if params.get("tier") == "smoke" and env_before is None:  # set once, for every worker (see run)
-        os.environ["HEADCOUNT_STORE"] = str(smoke_store_dir())
-    try:
+    with _env_unless_set("HEADCOUNT_STORE", _smoke_store(params)):  # set once, for every worker (see run)
         if jobs == 1:
             for name in first:
                 if go_on():
@@ -266,7 +279,4 @@ def run_many(names: list, params: dict | None = None, out_dir: Path | None = Non
         for name in last:
             if go_on():
                 result[name] = _run_quietly(name, params, out_dir)[1]
-    finally:
-        if env_before is None:
-            os.environ.pop("HEADCOUNT_STORE", None)
     return result

@@ -7,10 +7,9 @@ will run. Pages without it compute everything at build time and store nothing.
 
 from __future__ import annotations
 
-import importlib
 import os
 
-from .runner import NOTEBOOKS, book_notebooks, page_spec
+from .runner import NOTEBOOKS, book_notebooks, page_planner
 from .store import ResultsStore, default_store, smoke_store_dir
 from .sweep import plan
 
@@ -31,9 +30,8 @@ def report(tier: str = "laptop") -> str:
         if not (NOTEBOOKS / f"{name}.py").exists():
             lines.append(f"  {name:28s} listed in the book, but notebooks/{name}.py does not exist")
             continue
-        spec = page_spec(name)
-        planner = getattr(importlib.import_module(f"headcount.pages.{name}"), "planned_sweeps", None) if spec else None
-        if spec is None or planner is None:
+        spec, planner = page_planner(name)
+        if planner is None:
             lines.append(f"  {name:28s} computes at build time (no stored runs)")
             continue
         for exp, configs in planner(spec.resolve(tier=tier)):
