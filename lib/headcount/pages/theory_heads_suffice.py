@@ -102,31 +102,36 @@ def weights_markdown(model) -> str:
 # ---- sweeps --------------------------------------------------------------------------------------------
 
 
+def _evaluation_sets(P: dict):
+    """(T, task name, task, X, y, F0 coefficients) for every T and task: n_eval random sequences per T (seed
+    P["seed"] + T) and their targets, both in float64."""
+    for T in P["T_grid"]:
+        for name, task in tasks_for(P, T).items():
+            X = task.sample(P["n_eval"], seed=P["seed"] + T)[0].double()
+            yield T, name, task, X, task.target(X), _coeffs(task)
+
+
 def error_sweep(P: dict) -> pd.DataFrame:
     """Per (task, T, beta, input family): the sup over sequences of each head's excess z~_i - z_i (and the
     smallest one, which must be >= 0), the model's sup error |y_hat - H|, and the bounds: eq. (15) per head,
     sum_i |c_i| (15) for the model (F0 linear with coefficients c), and for [0,1] tasks the exact worst case."""
     rows = []
-    for T in P["T_grid"]:
-        for name, task in tasks_for(P, T).items():
-            X = task.sample(P["n_eval"], seed=P["seed"] + T)[0].double()
-            y = task.target(X)  # targets in float64 too
-            c = _coeffs(task)
-            for beta in P["beta_grid"]:
-                model = C.heads_suffice(task, beta)
-                fams = {"random": (X, y)}
-                if name == "max_plus_min":
-                    Xa = adversarial_max_plus_min(T, beta, 64, P["seed"])
-                    fams["adversarial"] = (Xa, task.target(Xa))
-                for fam, (Xf, yf) in fams.items():
-                    with torch.no_grad():
-                        exc = C.head_minima(model, Xf) - task.z(Xf)
-                        err = (model(Xf) - yf).abs()
-                    b15 = theory.softmin_bound(T, 0, beta)  # S_i = [T]: no tokens off S_i
-                    rows.append(dict(task=name, T=T, beta=beta, family=fam, head_excess_max=float(exc.max()),
-                                     head_excess_min=float(exc.min()), model_sup_error=float(err.max()),
-                                     bound_head=b15, bound_model=float(c.sum() * b15),
-                                     worst_case_head=theory.softmin_worst_case(T, beta) if name == "max_plus_min" else np.nan))
+    for T, name, task, X, y, c in _evaluation_sets(P):
+        for beta in P["beta_grid"]:
+            model = C.heads_suffice(task, beta)
+            fams = {"random": (X, y)}
+            if name == "max_plus_min":
+                Xa = adversarial_max_plus_min(T, beta, 64, P["seed"])
+                fams["adversarial"] = (Xa, task.target(Xa))
+            for fam, (Xf, yf) in fams.items():
+                with torch.no_grad():
+                    exc = C.head_minima(model, Xf) - task.z(Xf)
+                    err = (model(Xf) - yf).abs()
+                b15 = theory.softmin_bound(T, 0, beta)  # S_i = [T]: no tokens off S_i
+                rows.append(dict(task=name, T=T, beta=beta, family=fam, head_excess_max=float(exc.max()),
+                                 head_excess_min=float(exc.min()), model_sup_error=float(err.max()),
+                                 bound_head=b15, bound_model=float(c.sum() * b15),
+                                 worst_case_head=theory.softmin_worst_case(T, beta) if name == "max_plus_min" else np.nan))
     return pd.DataFrame(rows)
 
 
@@ -190,26 +195,22 @@ def temperature_sweep(P: dict) -> pd.DataFrame:
     beta the exact worst case needs ([0,1] task only), the beta measured on sampled sequences, and the
     model's sup error at the proof's beta_eps on random (and adversarial) sequences."""
     rows = []
-    for T in P["T_grid"]:
-        for name, task in tasks_for(P, T).items():
-            X = task.sample(P["n_eval"], seed=P["seed"] + T)[0].double()
-            y = task.target(X)  # targets in float64 too
-            c = _coeffs(task)
-            L0, D = float(c.sum()), len(c)
-            for eps in P["eps_grid"]:
-                b_rule = theory.theorem21_beta(T, eps, L0, D)
-                model = C.heads_suffice(task, b_rule)
-                err_rule = _model_error(task, model, X, y)
-                row = dict(task=name, T=T, eps=eps, beta_rule=b_rule, beta_bound=theory.beta_needed(T, eps / L0, "bound"),
-                           beta_measured=beta_needed_measured(task, eps, X, y), error_at_rule=err_rule,
-                           beta_worst_case=np.nan, error_at_rule_adversarial=np.nan)
-                if name == "max_plus_min":
-                    # one head errs at a time and the two enter with opposite signs, so the model's worst case
-                    # is one head's worst case
-                    row["beta_worst_case"] = theory.beta_needed(T, eps, "worst case")
-                    Xa = adversarial_max_plus_min(T, b_rule, 64, P["seed"])
-                    row["error_at_rule_adversarial"] = _model_error(task, model, Xa, task.target(Xa))
-                rows.append(row)
+    for T, name, task, X, y, c in _evaluation_sets(P):
+        L0, D = float(c.sum()), len(c)
+        for eps in P["eps_grid"]:
+            b_rule = theory.theorem21_beta(T, eps, L0, D)
+            model = C.heads_suffice(task, b_rule)
+            err_rule = _model_error(task, model, X, y)
+            row = dict(task=name, T=T, eps=eps, beta_rule=b_rule, beta_bound=theory.beta_needed(T, eps / L0, "bound"),
+                       beta_measured=beta_needed_measured(task, eps, X, y), error_at_rule=err_rule,
+                       beta_worst_case=np.nan, error_at_rule_adversarial=np.nan)
+            if name == "max_plus_min":
+                # one head errs at a time and the two enter with opposite signs, so the model's worst case
+                # is one head's worst case
+                row["beta_worst_case"] = theory.beta_needed(T, eps, "worst case")
+                Xa = adversarial_max_plus_min(T, b_rule, 64, P["seed"])
+                row["error_at_rule_adversarial"] = _model_error(task, model, Xa, task.target(Xa))
+            rows.append(row)
     return pd.DataFrame(rows)
 
 
