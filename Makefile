@@ -2,6 +2,8 @@
 TIER ?= laptop
 # Pages executed at once (default: one per CPU core); JOBS=1 runs them one after another.
 JOBS ?=
+# FORCE=1 executes every page; by default a page whose inputs are unchanged since it last executed is kept.
+FORCE ?=
 PY := .venv/bin/python
 BUILD_FLAGS := -W -n --keep-going
 
@@ -14,7 +16,7 @@ setup:
 book: setup notebooks html linkcheck
 
 notebooks: setup
-	.venv/bin/headcount notebooks --tier $(TIER) $(if $(JOBS),--jobs $(JOBS))
+	.venv/bin/headcount notebooks --tier $(TIER) $(if $(JOBS),--jobs $(JOBS)) $(if $(FORCE),--force)
 
 html: setup
 	rm -rf _build/html

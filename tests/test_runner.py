@@ -1,5 +1,6 @@
 """The runner and CLI reject bad parameters before any kernel starts, and nothing already computed is lost."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -198,3 +199,94 @@ def test_the_synthetic_pages_of_the_book_share_runs_and_the_others_do_not():
     assert synthetic == [n for n in names if n in synthetic]  # the toc order inside the chain
     assert ["msmarco"] in groups and ["theory_density"] in groups
     assert sorted(n for g in groups for n in g) == sorted(names)
+
+
+COUNTED = '''# ---
+# jupyter:
+#   jupytext:
+#     text_representation: {extension: .py, format_name: percent}
+#   kernelspec: {display_name: Python 3, language: python, name: python3}
+# ---
+
+# %% tags=["parameters"]
+tier = "laptop"
+folder = ""
+k = 2
+
+# %%
+from pathlib import Path
+from headcount.pagecache import note_written
+
+with open(Path(folder) / "executions", "a") as fh:  # not an output of the page: counts executions
+    fh.write("x")
+fig = Path(folder) / "figure.csv"
+fig.write_text(f"k,k2\\n{k},{k * k}\\n")
+note_written(fig)
+'''
+
+
+def test_a_page_is_kept_only_while_its_inputs_and_outputs_are_unchanged(tmp_path, monkeypatch, capsys):
+    from headcount import pagecache
+
+    src, out, folder = tmp_path / "counted_page.py", tmp_path / "out", tmp_path / "files"
+    src.write_text(COUNTED)
+    folder.mkdir()
+    params = {"tier": "smoke", "folder": str(folder)}
+    runs = folder / "executions"
+    runner.run(src, params, out_dir=out, reuse=True)
+    assert runs.read_text() == "x" and (folder / "figure.csv").read_text() == "k,k2\n2,4\n"
+    manifest = json.loads(pagecache.manifest_path("counted_page", out).read_text())
+    assert sorted(Path(p).name for p in manifest["outputs"]) == ["counted_page.ipynb", "figure.csv"]
+    assert not (out / ".counted_page.written").exists()
+
+    capsys.readouterr()
+    assert runner.run(src, params, out_dir=out, reuse=True) == out / "counted_page.ipynb"
+    assert runs.read_text() == "x" and "up to date counted_page.py" in capsys.readouterr().out
+
+    def why(p=params):
+        return pagecache.check(src, p, out, reads_ledger=False)
+
+    assert why()[0] is True
+    assert why({**params, "k": 3}) == (False, "params changed")
+    monkeypatch.setenv("HEADCOUNT_FIGURES_DIR", str(tmp_path))
+    assert why() == (False, "settings changed")
+    monkeypatch.delenv("HEADCOUNT_FIGURES_DIR")
+    monkeypatch.setenv("HEADCOUNT_PROGRESS", str(tmp_path / "elsewhere"))  # where progress goes changes nothing
+    assert why()[0] is True
+    monkeypatch.delenv("HEADCOUNT_PROGRESS")
+    src.write_text(COUNTED + "# one more line\n")
+    assert why() == (False, "notebook changed")
+    src.write_text(COUNTED)
+    (folder / "figure.csv").write_text("edited by hand")
+    assert why() == (False, "output figure.csv is missing or was changed since")
+
+    runner.run(src, params, out_dir=out, reuse=True)  # executes again and restores the output
+    assert runs.read_text() == "xx" and (folder / "figure.csv").read_text() == "k,k2\n2,4\n"
+    runner.run(src, params, out_dir=out)  # without reuse a page always executes
+    assert runs.read_text() == "xxx"
+    (out / "counted_page.ipynb").unlink()
+    assert why() == (False, "output counted_page.ipynb is missing or was changed since")
+
+
+def test_a_page_fingerprint_covers_the_stored_runs_it_reads_and_the_claims_page_the_ledger(tmp_path, monkeypatch):
+    from headcount import pagecache
+    from headcount.store import ResultsStore
+
+    monkeypatch.setenv("HEADCOUNT_STORE", str(tmp_path / "store"))
+    monkeypatch.setenv("HEADCOUNT_CLAIMS_DIR", str(tmp_path / "ledger"))
+    params = {"tier": "smoke"}
+    nb = runner.notebook_path("synthetic_heads")
+    before = pagecache.fingerprint(nb, params, reads_ledger=False)
+    exp, key = sorted(runner.planned_runs("synthetic_heads", params))[0]
+    rec = ResultsStore(tmp_path / "store").put(exp, {"key": key, "metrics": {"nmse": 0.5}})
+    after = pagecache.fingerprint(nb, params, reads_ledger=False)
+    assert [k for k in before if before[k] != after[k]] == ["stored_runs"]
+    rec.write_text(rec.read_text().replace("0.5", "0.25"))
+    assert pagecache.fingerprint(nb, params, reads_ledger=False)["stored_runs"] != after["stored_runs"]
+    assert "ledger" not in after
+
+    claims_nb = runner.notebook_path("claims")
+    first = pagecache.fingerprint(claims_nb, params, reads_ledger=True)
+    (tmp_path / "ledger").mkdir()
+    (tmp_path / "ledger" / "page.json").write_text("[]")
+    assert pagecache.fingerprint(claims_nb, params, reads_ledger=True)["ledger"] != first["ledger"]

@@ -14,6 +14,8 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from .pagecache import note_written
+
 REPRODUCED = "reproduced"
 NOT_REPRODUCED = "not reproduced"
 PARTIAL = "partly reproduced"
@@ -68,6 +70,7 @@ def record(page: str, verdicts: list[Verdict], directory: str | os.PathLike | No
     with os.fdopen(fd, "w") as fh:
         json.dump([v.to_dict() for v in verdicts], fh, indent=1)
     os.replace(tmp, p)
+    note_written(p)
     return p
 
 

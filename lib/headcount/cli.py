@@ -1,7 +1,9 @@
 """Command line: the reader's verbs.
 
     headcount run NOTEBOOK [--tier laptop] [-p NAME VALUE ...]   execute one page with other parameters
-    headcount notebooks [--tier laptop] [--jobs J]               execute every page of the book, J pages at a time
+    headcount notebooks [--tier laptop] [--jobs J] [--force]     execute every page of the book, J pages at a time
+                                                                 (a page whose inputs are unchanged since it last
+                                                                 executed is kept; --force executes every page)
     headcount status [--tier laptop]                             what the store holds / what a build would compute
     headcount params NOTEBOOK [--tier laptop]                    the page's resolved parameters
     headcount prune                                              delete stored runs of superseded library code
@@ -51,6 +53,9 @@ def main(argv: list[str] | None = None) -> int:
             sp.add_argument("--jobs", type=int, default=None,
                             help="pages executed at once, each in its own process on one torch thread "
                                  "(default: one per CPU core, at most 8; 1: one after another in toc order)")
+            sp.add_argument("--force", action="store_true",
+                            help="execute every page, even those whose inputs (notebook, parameters, library, "
+                                 "packages, stored runs, data) are unchanged since they last executed")
     sub.add_parser("prune")
     args = ap.parse_args(argv)
 
@@ -66,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
                 given = {k: v for k, v in params.items() if k != "tier"}
                 print(spec.table(spec.resolve(tier=params["tier"], **given)))
         elif args.cmd == "notebooks":
-            result = runner.run_many(args.only or runner.book_notebooks(), {"tier": args.tier}, jobs=args.jobs)
+            result = runner.run_many(args.only or runner.book_notebooks(), {"tier": args.tier}, jobs=args.jobs,
+                                     reuse=not args.force)
             bad = {k: v for k, v in result.items() if v is not None}
             if bad:
                 for name, err in bad.items():

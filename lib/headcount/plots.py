@@ -14,6 +14,8 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from .pagecache import note_written
+
 REPO = Path(__file__).resolve().parents[2]
 PAPER_TABLES = REPO / "data" / "paper_tables"
 PAPER_STYLE = dict(color="black", marker="x", linestyle=":", linewidth=1.0, markersize=6)  # paper series
@@ -54,6 +56,8 @@ def save_figure(fig, table: pd.DataFrame, label: str, meta: dict | None = None,
     table.to_csv(out["csv"], index=False)
     out["json"] = d / f"{label}.json"
     out["json"].write_text(json.dumps(meta or {}, indent=1, default=str))
+    for path in out.values():
+        note_written(path)
     return out
 
 

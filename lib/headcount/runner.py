@@ -17,8 +17,9 @@ from contextlib import contextmanager
 from multiprocessing import get_context
 from pathlib import Path
 
-from .store import smoke_store_dir
+from . import pagecache
 from .progress import PROGRESS_ENV
+from .store import smoke_store_dir
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = REPO / "notebooks"
@@ -97,8 +98,16 @@ def _smoke_store(params: dict) -> str | None:
     return str(smoke_store_dir()) if params.get("tier") == "smoke" else None
 
 
-def run(name: str | Path, params: dict | None = None, out_dir: Path | None = None, log_output: bool = False) -> Path:
-    """Validate, then execute one notebook with papermill; returns the executed .ipynb path."""
+def _shown(p: Path) -> Path:
+    return p.relative_to(REPO) if p.is_relative_to(REPO) else p
+
+
+def run(name: str | Path, params: dict | None = None, out_dir: Path | None = None, log_output: bool = False,
+        reuse: bool = False) -> Path:
+    """Validate, then execute one notebook with papermill; returns the executed .ipynb path.
+
+    With reuse, a page whose inputs and outputs are unchanged since it last executed into out_dir is kept
+    as it is instead of executed again (see `headcount.pagecache`)."""
     import papermill as pm
 
     params = dict(params or {})
@@ -110,22 +119,38 @@ def run(name: str | Path, params: dict | None = None, out_dir: Path | None = Non
     tmp = out_dir / f".{path.stem}.running.ipynb"
     t0 = time.perf_counter()
     log = out_dir / f".{path.stem}.progress"  # sweeps report progress to this file, not into the page
-    with _env_unless_set("HEADCOUNT_STORE", _smoke_store(params)), _env_unless_set(PROGRESS_ENV, str(log)) as own_log:
-        if own_log:
-            log.write_text(f"{path.stem} ({params.get('tier', 'laptop')}): started {time.strftime('%H:%M:%S')}\n")
-            shown = log.relative_to(REPO) if log.is_relative_to(REPO) else log
-            print(f"started {path.name} at {time.strftime('%H:%M:%S')} (progress: tail -f {shown})", flush=True)
-        try:
-            pm.execute_notebook(nb, str(tmp), parameters=params, kernel_name="python3", cwd=str(REPO),
-                                log_output=log_output, progress_bar=False)
-        except Exception:
-            failed = out_dir / f"{path.stem}.failed.ipynb"
-            if tmp.exists():
-                tmp.replace(failed)  # keep the failed notebook for inspection; the last good one stays
-            raise
-    tmp.replace(out)  # the previous good output is replaced only by a complete run
-    print(f"executed {path.name} -> {out.relative_to(REPO) if out.is_relative_to(REPO) else out} "
-          f"({time.perf_counter() - t0:.0f} s)")
+    written = out_dir / f".{path.stem}.written"  # what the page writes besides the notebook (pagecache)
+    reads_ledger = path.stem in RUN_LAST
+    with _env_unless_set("HEADCOUNT_STORE", _smoke_store(params)):
+        why = ""
+        if reuse:
+            current, why = pagecache.check(path, params, out_dir, reads_ledger)
+            if current:
+                print(f"up to date {path.name}: inputs and outputs unchanged since it executed at {why} "
+                      f"({_shown(out)}; --force executes it again)", flush=True)
+                return out
+            why = f"; {why}"
+        written.write_text("")
+        with _env_unless_set(PROGRESS_ENV, str(log)) as own_log, _env_unless_set(pagecache.WRITTEN_ENV, str(written)):
+            if own_log:
+                log.write_text(f"{path.stem} ({params.get('tier', 'laptop')}): started {time.strftime('%H:%M:%S')}\n")
+                print(f"started {path.name} at {time.strftime('%H:%M:%S')} (progress: tail -f {_shown(log)}{why})",
+                      flush=True)
+            try:
+                pm.execute_notebook(nb, str(tmp), parameters=params, kernel_name="python3", cwd=str(REPO),
+                                    log_output=log_output, progress_bar=False)
+            except Exception:
+                failed = out_dir / f"{path.stem}.failed.ipynb"
+                if tmp.exists():
+                    tmp.replace(failed)  # keep the failed notebook for inspection; the last good one stays
+                raise
+        tmp.replace(out)  # the previous good output is replaced only by a complete run
+        (out_dir / f"{path.stem}.failed.ipynb").unlink(missing_ok=True)  # an older failure is history now
+        seconds = time.perf_counter() - t0
+        files = [Path(line) for line in written.read_text().splitlines() if line]
+        pagecache.save(path, params, out_dir, out, files, seconds, reads_ledger)
+        written.unlink()
+    print(f"executed {path.name} -> {_shown(out)} ({seconds:.0f} s)")
     return out
 
 
@@ -156,20 +181,20 @@ def default_jobs(n_pages: int) -> int:
     return max(1, min(os.cpu_count() or 1, 8, n_pages))
 
 
-def _run_quietly(name: str, params: dict, out_dir: Path | None) -> tuple[str, str | None]:
+def _run_quietly(name: str, params: dict, out_dir: Path | None, reuse: bool = False) -> tuple[str, str | None]:
     """run() that returns failures as text (papermill's errors do not always pickle)."""
     try:
-        run(name, params, out_dir=out_dir)
+        run(name, params, out_dir=out_dir, reuse=reuse)
         return name, None
     except Exception as exc:  # noqa: BLE001 - reported by run_many
         return name, f"{type(exc).__name__}: {exc}"
 
 
-def _run_chain(chain: list[str], params: dict, out_dir: Path | None) -> list[tuple[str, str | None]]:
+def _run_chain(chain: list[str], params: dict, out_dir: Path | None, reuse: bool = False) -> list[tuple[str, str | None]]:
     """The pages of a chain one after another (in a worker process); the first failure ends the chain."""
     done = []
     for name in chain:
-        done.append(_run_quietly(name, params, out_dir))
+        done.append(_run_quietly(name, params, out_dir, reuse))
         if done[-1][1] is not None:
             break
     return done
@@ -231,7 +256,7 @@ def summary(error: str, width: int = 400) -> str:
 
 
 def run_many(names: list, params: dict | None = None, out_dir: Path | None = None,
-             jobs: int | None = None, keep_going: bool = False) -> dict:
+             jobs: int | None = None, keep_going: bool = False, reuse: bool = False) -> dict:
     """Execute several notebooks, `jobs` at a time, each in its own kernel; pages in RUN_LAST after all the
     others. Every notebook's parameters are validated before any starts (ValueError).
 
@@ -243,7 +268,9 @@ def run_many(names: list, params: dict | None = None, out_dir: Path | None = Non
     after it in the chain are NOT_RUN); unless keep_going, no new chain starts either, while chains already
     running go on to their end (whatever they compute is stored as usual). A failed notebook is kept as
     <name>.failed.ipynb beside the last good output. jobs None: `default_jobs`; jobs 1: every page one after
-    another, in the given order, in this process."""
+    another, in the given order, in this process. reuse: keep pages whose inputs are unchanged (see `run`).
+
+    A page reused from an earlier build is cheap, so a warm build only executes what changed."""
     params = dict(params or {})
     if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
         raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
@@ -262,14 +289,14 @@ def run_many(names: list, params: dict | None = None, out_dir: Path | None = Non
         if jobs == 1:
             for name in first:
                 if go_on():
-                    result[name] = _run_quietly(name, params, out_dir)[1]
+                    result[name] = _run_quietly(name, params, out_dir, reuse)[1]
         else:
             todo = sorted(groups, key=lambda g: (-len(g), first.index(g[0])))
             with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
                 running: set = set()
                 while running or (todo and go_on()):
                     while todo and len(running) < jobs and go_on():
-                        running.add(pool.submit(_run_chain, todo.pop(0), params, out_dir))
+                        running.add(pool.submit(_run_chain, todo.pop(0), params, out_dir, reuse))
                     done, running = wait(running, return_when=FIRST_COMPLETED)
                     for fut in done:
                         for name, err in fut.result():
@@ -278,5 +305,5 @@ def run_many(names: list, params: dict | None = None, out_dir: Path | None = Non
                                 print(f"failed {Path(name).stem}: {summary(err)}", flush=True)
         for name in last:
             if go_on():
-                result[name] = _run_quietly(name, params, out_dir)[1]
+                result[name] = _run_quietly(name, params, out_dir, reuse)[1]
     return result
