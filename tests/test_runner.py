@@ -76,11 +76,16 @@ def test_status_reports_counts_per_page(tmp_path, monkeypatch):
     monkeypatch.setattr("headcount.status.book_notebooks", lambda: ["synthetic_heads", "claims", "no_such_page"])
     lines = report("smoke").splitlines()
     assert lines[0] == f"results store: {tmp_path}"
-    heads = [line for line in lines if line.split()[:1] == ["synthetic_heads"]]
+    heads = [line for line in lines if line.split()[:1] == ["synthetic_heads"] and "cached" in line]
     assert heads and all(" 0 cached" in line and "to compute" in line for line in heads)
     assert any(line.split()[0] == "claims" and "computes at build time" in line for line in lines[2:-1])
     assert any("no_such_page" in line and "does not exist" in line for line in lines)
-    assert lines[-1].startswith("a build at tier smoke would train ") and not lines[-1].endswith(" 0 model(s)")
+    total = next(i for i, line in enumerate(lines) if line.startswith("a build at tier smoke would train "))
+    assert not lines[total].endswith(" 0 model(s)")
+    assert lines[total + 1].startswith("executed pages in book/nb")
+    kept = {line.split()[0]: line.split(maxsplit=1)[1] for line in lines[total + 2:]}
+    assert sorted(kept) == ["claims", "synthetic_heads"]  # the book's executed pages are the laptop tier's
+    assert all(v.startswith("executes (") for v in kept.values())
 
 
 TINY = '''# ---
