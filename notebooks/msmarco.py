@@ -157,6 +157,7 @@ glue_figure("fig-msmarco-accuracy", fig)
 display(Markdown(downloads_markdown("msmarco-accuracy")))
 display(Markdown("### Training accuracy beside the paper's Table 6\n\n" + markdown_table(page.format_side(side6))))
 display(Markdown(page.drop_text(summary)))
+display(Markdown(page.narrowest_text(summary, P["n"])))
 side7 = page.side_by_side(summary, "val_acc", page.paper_summary("table7"))
 display(Markdown("### Validation accuracy beside the paper's Table 7\n\n"
                  + markdown_table(page.format_side(side7))))

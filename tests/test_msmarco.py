@@ -455,3 +455,16 @@ def test_training_fits_small_lists_deterministically(fusion):
     assert a["n_train_lists"] == 18 and a["n_val_lists"] == 6
     assert a["train_acc"] >= 0.8 and a["loss_curve"][-1] < 0.5 * a["loss_curve"][0]  # chance is 0.25
     assert a["epochs_run"] <= 25
+
+
+def test_the_narrowest_model_is_compared_with_chance_and_the_paper():
+    from headcount.pages import msmarco as page
+
+    rows = [{"h": h, "T": T, "seed": 0, "train_acc": acc, "train_mrr": acc, "val_acc": 0.0, "val_mrr": 0.0}
+            for h, T, acc in [(1, 8, 0.125), (1, 64, 0.03), (2, 8, 0.9), (2, 64, 0.5)]]
+    text = page.narrowest_text(page.summarise(pd.DataFrame(rows)), n=2)
+    assert "At h = 1 our encoder is E = 2 wide (the paper's is 32)" in text
+    assert "T = 8: 0.125 (1.0x chance, paper 0.597)" in text and "T = 64: 0.030 (1.9x chance, paper 0.154)" in text
+    assert "about as well as a random order" in text
+    rows[1]["train_acc"] = 0.5  # 32x chance: no longer described as random
+    assert "random order" not in page.narrowest_text(page.summarise(pd.DataFrame(rows)), n=2)

@@ -370,6 +370,26 @@ def drop_text(summary: pd.DataFrame, tol: float = 0.01) -> str:
         f"The fall stays within {tol} {ours_txt}, and from **h = {h_paper}** on in the paper's Table 6."])
 
 
+def narrowest_text(summary: pd.DataFrame, n: int, paper_n: int = 32) -> str:
+    """Markdown: our smallest head count against chance (1/T) and against the paper's row for the same h, whose
+    model is paper_n / n times wider."""
+    h = int(summary["h"].min())
+    ours = summary[summary["h"] == h].sort_values("T")
+    paper = paper_summary("table6")
+    paper = paper[paper["h"] == h].set_index("T")["mean"]
+    cells = []
+    for T, acc in zip(ours["T"].astype(int), ours["train_acc"]):
+        theirs = f", paper {paper[T]:.3f}" if T in paper.index else ""
+        cells.append(f"T = {T}: {acc:.3f} ({acc * T:.1f}x chance{theirs})")
+    return (f"**The narrowest model.** At h = {h} our encoder is E = {n * h} wide (the paper's is {paper_n * h}). "
+            f"Its training accuracy, against chance 1/T: {'; '.join(cells)}. "
+            + ("It ranks about as well as a random order (ties count as misses, so a model that scores candidates "
+               "alike can even fall below chance), far below the paper's model of the same head count: at this "
+               "width the encoder has too little room to tell a query's passage from the others at all."
+               if (ours["train_acc"] * ours["T"]).max() < 2.5 else
+               "The paper's model of the same head count is wider, so differences at small h are expected."))
+
+
 def check_c23(summary: pd.DataFrame, h_star: int = PAPER_H_STAR, tol: float = 0.01) -> list[claims.Verdict]:
     """C23a: for every h < h_star, training accuracy falls with T (shortest-to-longest drop > tol and a negative
     rank correlation with T). C23b: for every h >= h_star, it is T-independent (drop <= tol)."""
