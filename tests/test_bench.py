@@ -43,5 +43,8 @@ def test_counted_flops_follow_the_timed_work_and_the_engines():
 @pytest.mark.slow
 def test_quick_benchmark_ends_with_the_speedup_line(capsys):
     ratio = bench.main(["--quick", "--repeats", "1"])
-    last = capsys.readouterr().out.strip().splitlines()[-1]
-    assert re.fullmatch(r"speedup \d+\.\dx", last) and ratio > 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert re.fullmatch(r"speedup \d+\.\dx", lines[-1]) and ratio > 0
+    targets = lines[lines.index("## targets (measured above)") + 1 : -1]
+    assert targets[0].startswith("throughput at least 5x") and targets[0].endswith(("met", "not met"))
+    assert "(T=32): executed FLOPs" in targets[1] and "model-FLOP utilisation" in targets[1]
