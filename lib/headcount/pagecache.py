@@ -6,12 +6,15 @@ lists), the paper's tables, the offline data files and, for the claims page (whi
 page's verdicts), the claims ledger. When a page executes, `save` records a fingerprint of those inputs
 and a hash of every file the page wrote (the executed notebook, its figures and their tables, its ledger
 entry) in `<out_dir>/.<page>.inputs.json`. A later build calls `check`: when every input and every output
-is unchanged, executing the page again would reproduce what is already there, so the build keeps it
-(`headcount notebooks --force`, `make book FORCE=1`, re-executes regardless).
+is unchanged, executing the page again would compute the same tables, figures and verdicts (pages are
+seeded; only their own timings would differ), so the build keeps it (`headcount notebooks --force`,
+`make book FORCE=1`, re-executes regardless).
 
 Pages report what they write through `note_written` (figures in `plots.save_figure`, verdicts in
 `claims.record`), which appends to the file named by HEADCOUNT_WRITTEN when the runner sets it. The check
-reads files and hashes them; it imports neither torch nor the pages' heavy modules by itself.
+hashes files and asks the page's `planned_sweeps` which stored runs it reads; it starts no kernel.
+The check is deliberately coarse where tracing would be fragile: any change to any library module counts
+as a change for every page.
 """
 
 from __future__ import annotations
