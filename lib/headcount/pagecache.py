@@ -19,6 +19,7 @@ as a change for every page.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -67,21 +68,12 @@ def file_sha(path: Path) -> str | None:
         return None
 
 
-def _packages() -> dict:
-    """Installed versions of everything requirements*.txt pins (what the kernel imports)."""
-    names = []
-    for req in sorted(REPO.glob("requirements*.txt")):
-        for line in req.read_text().splitlines():
-            line = line.split("#")[0].strip()
-            if line and not line.startswith("-"):
-                names.append(line.split("==")[0].split(">=")[0].split("[")[0].strip())
-    out = {}
-    for n in sorted(set(names)):
-        try:
-            out[n] = metadata.version(n)
-        except metadata.PackageNotFoundError:
-            out[n] = None
-    return out
+@functools.lru_cache(maxsize=1)
+def _packages() -> str:
+    """Name and version of every installed distribution (pinned or not: a page imports transitive dependencies
+    too), once per process."""
+    found = {(d.metadata["Name"] or "").lower(): d.version for d in metadata.distributions()}
+    return json.dumps(sorted(found.items()))
 
 
 def _data_files() -> str:
@@ -119,7 +111,7 @@ def fingerprint(notebook: Path, params: dict, reads_ledger: bool) -> dict:
         "library": _sha_files(sorted(PACKAGE_DIR.rglob("*.py")), PACKAGE_DIR),
         "paper_tables": _sha_files(sorted((REPO / "data" / "paper_tables").glob("*")), REPO),
         "python": f"{sys.executable} {platform.python_version()}",
-        "packages": json.dumps(_packages(), sort_keys=True),
+        "packages": _packages(),
         "settings": json.dumps({k: v for k, v in sorted(os.environ.items())
                                 if k.startswith("HEADCOUNT_") and k not in _NEUTRAL_ENV}),
         "stored_runs": _stored_runs(stem, params),
