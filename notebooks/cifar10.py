@@ -47,6 +47,9 @@ weight_decay = None
 warmup_frac = None
 clip_norm = None
 source = None
+epochs_long = None
+h_grid_long = None
+canvas_grid_long = None
 
 # %% tags=["remove-input"]
 import time
@@ -57,7 +60,7 @@ from myst_nb import glue
 
 from headcount import claims
 from headcount.pages import cifar10 as page
-from headcount.plots import downloads_markdown, save_figure
+from headcount.plots import downloads_markdown, markdown_table, save_figure
 from headcount.realdata import cifar
 from headcount.store import default_store
 from headcount.sweep import sweep
@@ -226,6 +229,27 @@ ref = page.verdicts(paper, "paper's numbers")
 display(Markdown("For reference, the same checks on the paper's Tables 8 and 9:\n\n" + claims.markdown_table(ref)))
 
 # %% [markdown]
+# ## Longer training: capacity or training budget?
+#
+# A fall of training accuracy with $T$ at a fixed number of epochs can mean two things: the model cannot
+# fit the padded images at all, or it fits them more slowly. The runs at `h_grid_long` and
+# `canvas_grid_long` are trained again for `epochs_long` epochs instead of `epochs`, everything else
+# unchanged (same images, positions, seeds, learning rate and schedule, stretched over the longer run).
+# The `paper` tier skips this check.
+
+# %% tags=["remove-input"]
+if P["epochs_long"]:
+    result_long = sweep(page.experiment(), page.long_configs(P), default_store(), device=device)
+    summary_long = page.summarise(result_long.frame())
+    long_table = page.longer_training(summary, summary_long)
+    display(Markdown(f"Runs: {result_long.summary()}.\n\nAccuracy in %, after {P['epochs']} and "
+                     f"{P['epochs_long']} epochs:\n\n"
+                     + markdown_table(page.format_longer(long_table, P["epochs"], P["epochs_long"]))
+                     + "\n\n" + page.longer_training_text(summary, summary_long, P["epochs"], P["epochs_long"])))
+else:
+    display(Markdown("Not run at this tier (`epochs_long` = 0)."))
+
+# %% [markdown]
 # ## Reading the result
 #
 # Padding adds tokens that a model must learn to ignore. With few heads, the class token's attention has
@@ -233,8 +257,9 @@ display(Markdown("For reference, the same checks on the paper's Tables 8 and 9:\
 # training budget falls; the paper reads the head count at which this dependence disappears as an
 # effective intrinsic dimension of the task ($h \approx 10$ for CIFAR-10). Note that $E = 16h$ grows with
 # $h$ here, as in the paper, so more heads also means a wider model, and the fewest heads come with the
-# narrowest model: where such a model fits only a fraction of even the unpadded images, padding has little
-# left to take away, and its accuracy need not fall with $T$.
+# narrowest model, which also fits most slowly: at a fixed budget it may fit only a fraction of even the
+# unpadded images, and its accuracy need not fall with $T$. The longer-training check above says which of
+# capacity and training budget limits the narrow models at this page's scale.
 #
 # How the tiers differ from the paper is printed below from their definitions. The reduced tiers keep
 # the paper's model (4 layers, $n = 16$) and its way of making sequences longer, but fit a small subset

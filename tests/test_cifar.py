@@ -369,3 +369,36 @@ def test_pipeline_on_random_images_is_cached_and_plotted(monkeypatch, tmp_path):
     fig = page.figure_reversal(page.reversal_scores(s), page.reversal_scores(page.paper_summary()), "x")
     out = save_figure(fig, s, "cifar10-test")
     assert out["png"].exists() and (tmp_path / "figures" / "cifar10-test.csv").exists()
+
+
+def test_longer_training_check_says_whether_the_fall_with_T_survives():
+    from headcount.pages import cifar10 as page
+
+    def summ(rows):
+        return pd.DataFrame([{"h": h, "T": T, "train_mean": tr, "val_mean": 20.0} for h, T, tr in rows])
+
+    short = summ([(1, 17, 40.0), (1, 65, 41.5), (2, 17, 83.5), (2, 37, 70.0), (2, 65, 65.5)])
+    gone = summ([(1, 17, 93.0), (1, 65, 93.0), (2, 17, 100.0), (2, 65, 100.0)])
+    text = page.longer_training_text(short, gone, 60, 240)
+    assert "h = 2: 83.5 -> 65.5% after 60 epochs, 100.0 -> 100.0% after 240" in text
+    assert "at least 93.0% of the training images" in text and "as little as 40.0%" in text
+    assert "the fall with T is gone at h = 2" in text
+    stays = summ([(1, 17, 93.0), (1, 65, 93.0), (2, 17, 100.0), (2, 65, 90.0)])
+    assert "the fall with T remains at h = 2: it is not a matter of training length" in page.longer_training_text(
+        short, stays, 60, 240)
+    table = page.format_longer(page.longer_training(short, gone), 60, 240)
+    assert list(table.columns) == ["h", "T", "training, 60 epochs", "training, 240 epochs",
+                                   "validation, 60 epochs", "validation, 240 epochs"]
+    assert len(table) == 4  # T = 37 is not in the check
+
+
+def test_longer_training_check_parameters_are_validated():
+    from headcount.pages import cifar10 as page
+
+    with pytest.raises(ValueError, match="epochs_long must be 0 .* more than epochs = 60"):
+        page.SPEC.resolve(tier="laptop", epochs_long=30)
+    with pytest.raises(ValueError, match="canvas_grid_long must be >= 32 and a multiple of patch = 8"):
+        page.SPEC.resolve(tier="laptop", canvas_grid_long=[36, 64])
+    assert page.long_configs(page.SPEC.resolve(tier="laptop", epochs_long=0)) == []
+    long = page.long_configs(page.SPEC.resolve(tier="laptop"))
+    assert {(c["h"], c["canvas"], c["epochs"]) for c in long} == {(1, 32, 240), (1, 64, 240), (2, 32, 240), (2, 64, 240)}

@@ -19,10 +19,21 @@ PAPER_VAL_PEAK = (8, 12)  # C28: validation accuracy peaks at h in this range
 
 
 def _canvas_rule(P: dict) -> str | None:
-    bad = [S for S in P["canvas_grid"] if S < cifar.SIDE or S % P["patch"]]
-    if bad:
-        return (f"every canvas in canvas_grid must be >= {cifar.SIDE} and a multiple of patch = {P['patch']}; "
-                f"these are not: {bad}")
+    for name in ("canvas_grid", "canvas_grid_long"):
+        bad = [S for S in P[name] if S < cifar.SIDE or S % P["patch"]]
+        if bad:
+            return (f"every canvas in {name} must be >= {cifar.SIDE} and a multiple of patch = {P['patch']}; "
+                    f"these are not: {bad}")
+    return None
+
+
+def _long_rule(P: dict) -> str | None:
+    if P["epochs_long"] == 0:
+        return None
+    if P["epochs_long"] <= P["epochs"]:
+        return f"epochs_long must be 0 (no check) or more than epochs = {P['epochs']}; got {P['epochs_long']}"
+    if len(set(P["canvas_grid_long"])) < 2:
+        return "canvas_grid_long needs at least two canvases (the check compares the shortest and longest T)"
     return None
 
 
@@ -52,6 +63,10 @@ PARAMS = [
     Param("clip_norm", "float", "gradient-norm clipping threshold (0 = none)", minimum=0.0),
     Param("source", "str", "archive: the offline JPEG copy, the canonical python archive, or whichever is present",
           choices=("auto", "jpg", "python")),
+    Param("epochs_long", "int", "longer-training check: the runs at h in h_grid_long and canvases in "
+          "canvas_grid_long trained again for this many epochs, everything else unchanged (0 = no check)", minimum=0),
+    Param("h_grid_long", "int_list", "head counts of the longer-training check", minimum=1),
+    Param("canvas_grid_long", "int_list", "canvas sides of the longer-training check", minimum=32),
 ]
 
 _MODEL = dict(n=16, n_layers=4, mlp_ratio=4.0, dropout=0.1, placement="fixed", placement_seed=0,
@@ -62,18 +77,21 @@ SPEC = ParamSpec(
     tiers={
         # seconds: a few hundred images, two short runs per canvas; used by the test suite
         "smoke": {**_MODEL, "h_grid": [1, 2], "canvas_grid": [32, 48], "patch": 8, "train_per_class": 20,
-                  "val_per_class": 10, "seeds": [0], "epochs": 2, "batch_size": 50, "lr": 2e-3},
+                  "val_per_class": 10, "seeds": [0], "epochs": 2, "batch_size": 50, "lr": 2e-3,
+                  "epochs_long": 4, "h_grid_long": [1], "canvas_grid_long": [32, 48]},
         # under ten minutes on one CPU core: 200 training images fitted for 60 epochs (long enough that the
-        # widest model fits them at every T), heads up to 8, canvases up to 64 with 8 x 8 patches (T <= 65)
+        # widest model fits them at every T), heads up to 8, canvases up to 64 with 8 x 8 patches (T <= 65);
+        # the two narrowest models again at four times the epochs, at the shortest and longest T (about 2.5 min)
         "laptop": {**_MODEL, "h_grid": [1, 2, 4, 8], "canvas_grid": [32, 48, 64], "patch": 8,
                    "train_per_class": 20, "val_per_class": 100, "seeds": [0], "epochs": 60, "batch_size": 50,
-                   "lr": 2e-3},
-        # the paper's grid; a GPU job (T up to 1025, 50,000 images, 60 (h, T) cells per seed)
+                   "lr": 2e-3, "epochs_long": 240, "h_grid_long": [1, 2], "canvas_grid_long": [32, 64]},
+        # the paper's grid; a GPU job (T up to 1025, 50,000 images, 60 (h, T) cells per seed); no check
         "paper": {**_MODEL, "h_grid": [1, 2, 4, 8, 10, 11, 12, 13, 14, 16, 20, 24],
                   "canvas_grid": [32, 48, 64, 96, 128], "patch": PAPER_PATCH, "train_per_class": 5000,
-                  "val_per_class": 1000, "seeds": [0, 1, 2], "epochs": 100, "batch_size": 128, "lr": 1e-3},
+                  "val_per_class": 1000, "seeds": [0, 1, 2], "epochs": 100, "batch_size": 128, "lr": 1e-3,
+                  "epochs_long": 0, "h_grid_long": [1, 2], "canvas_grid_long": [32, 128]},
     },
-    rules=[_canvas_rule],
+    rules=[_canvas_rule, _long_rule],
 )
 
 
@@ -102,8 +120,69 @@ def run_configs(P: dict) -> list[dict]:
     return out
 
 
+def long_configs(P: dict) -> list[dict]:
+    """The longer-training check: run_configs at epochs_long on h_grid_long x canvas_grid_long (empty when off)."""
+    if P["epochs_long"] == 0:
+        return []
+    return run_configs({**P, "epochs": P["epochs_long"], "h_grid": P["h_grid_long"],
+                        "canvas_grid": P["canvas_grid_long"]})
+
+
 def planned_sweeps(P: dict):
-    return [(experiment(), run_configs(P))]
+    return [(experiment(), run_configs(P))] + ([(experiment(), long_configs(P))] if P["epochs_long"] else [])
+
+
+def longer_training(short: pd.DataFrame, long: pd.DataFrame) -> pd.DataFrame:
+    """Per (h, T) of the longer-training check: training and validation accuracy (mean over seeds, %) at both
+    budgets."""
+    cols = ["h", "T", "train_mean", "val_mean"]
+    return (short[cols].merge(long[cols], on=["h", "T"], suffixes=("_short", "_long"))
+            .sort_values(["h", "T"]).reset_index(drop=True))
+
+
+def format_longer(table: pd.DataFrame, epochs: int, epochs_long: int) -> pd.DataFrame:
+    """`longer_training`'s table, printed, with the budgets in the column names."""
+    pct = "{:.1f}".format
+    return pd.DataFrame({"h": table["h"], "T": table["T"],
+                         f"training, {epochs} epochs": table["train_mean_short"].map(pct),
+                         f"training, {epochs_long} epochs": table["train_mean_long"].map(pct),
+                         f"validation, {epochs} epochs": table["val_mean_short"].map(pct),
+                         f"validation, {epochs_long} epochs": table["val_mean_long"].map(pct)})
+
+
+def longer_training_text(short: pd.DataFrame, long: pd.DataFrame, epochs: int, epochs_long: int,
+                         min_drop: float = 1.0) -> str:
+    """Markdown: whether the fall of training accuracy with T at the checked head counts survives a longer
+    budget, computed from the shortest and longest T of the check."""
+    Ts = sorted(long["T"].unique())
+    d_short = _drops(short[short["T"].isin(Ts)], "train_mean")
+    d_long = _drops(long, "train_mean")
+    hs = [h for h in sorted(d_long) if h in d_short]
+    if not hs:
+        return "The check shares no (h, T) with the main grid, so there is nothing to compare."
+    parts = [f"h = {h}: {d_short[h][0]:.1f} -> {d_short[h][1]:.1f}% after {epochs} epochs, "
+             f"{d_long[h][0]:.1f} -> {d_long[h][1]:.1f}% after {epochs_long}" for h in hs]
+    text = f"Training accuracy from T = {Ts[0]} to T = {Ts[-1]}: " + "; ".join(parts) + ". "
+    text += (f"After {epochs_long} epochs every checked model fits at least {long['train_mean'].min():.1f}% of the "
+             f"training images at every T of the check (after {epochs}: as little as "
+             f"{short[short['T'].isin(Ts) & short['h'].isin(hs)]['train_mean'].min():.1f}%). ")
+    fell = [h for h in hs if d_short[h][2] >= min_drop]
+    gone = [h for h in fell if d_long[h][2] < min_drop]
+    if fell and gone == fell:
+        text += (f"With {epochs_long / epochs:g} times the epochs the fall with T is gone at h = "
+                 f"{', '.join(map(str, gone))}: at this scale it measured how fast a narrow model fits the "
+                 "training images at a longer T, not whether it can fit them. Whether the paper's fall at 50,000 "
+                 "images is one of capacity, this scale cannot tell.")
+    elif gone:
+        text += (f"With {epochs_long / epochs:g} times the epochs the fall with T is gone at h = "
+                 f"{', '.join(map(str, gone))} and remains at h = "
+                 f"{', '.join(str(h) for h in fell if h not in gone)}.")
+    elif fell:
+        text += (f"With {epochs_long / epochs:g} times the epochs the fall with T remains at h = "
+                 f"{', '.join(map(str, fell))}: it is not a matter of training length at this scale.")
+    else:
+        text += f"Training accuracy does not fall by {min_drop:g} point(s) with T at either budget."
+    return text
 
 
 def scale_text(P: dict) -> str:
