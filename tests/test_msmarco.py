@@ -468,3 +468,24 @@ def test_the_narrowest_model_is_compared_with_chance_and_the_paper():
     assert "about as well as a random order" in text
     rows[1]["train_acc"] = 0.5  # 32x chance: no longer described as random
     assert "random order" not in page.narrowest_text(page.summarise(pd.DataFrame(rows)), n=2)
+
+
+def test_longer_training_check_separates_capacity_from_budget():
+    from headcount.pages import msmarco as page
+
+    def summ(rows):
+        return pd.DataFrame([{"h": h, "T": T, "train_acc": a, "val_acc": 0.1} for h, T, a in rows])
+
+    short = summ([(2, 8, 0.703), (2, 32, 0.22), (2, 64, 0.191), (4, 8, 0.981), (4, 64, 0.760)])
+    long = summ([(2, 8, 0.954), (2, 64, 0.510), (4, 8, 1.0), (4, 64, 1.0)])
+    text = page.longer_training_text(short, long, 30, 120)
+    assert "h = 2: 0.703 -> 0.191 after 30 epochs, 0.954 -> 0.510 with up to 120" in text
+    assert "the fall with T remains at h = 2 and is gone at h = 4" in text
+    only_budget = summ([(2, 8, 1.0), (2, 64, 1.0), (4, 8, 1.0), (4, 64, 0.995)])
+    assert "is gone at h = 2, 4: at this scale it measured how fast" in page.longer_training_text(
+        short, only_budget, 30, 120)
+    table = page.format_longer(page.longer_training(short, long), 30, 120)
+    assert len(table) == 4 and "training, up to 120 epochs" in table.columns
+    with pytest.raises(ValueError, match="epochs_long must be 0"):
+        page.SPEC.resolve(tier="laptop", epochs_long=10)
+    assert page.long_configs(page.SPEC.resolve(tier="paper")) == []
