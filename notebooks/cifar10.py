@@ -241,10 +241,10 @@ display(Markdown("For reference, the same checks on the paper's Tables 8 and 9:\
 if P["epochs_long"]:
     result_long = sweep(page.experiment(), page.long_configs(P), default_store(), device=device)
     summary_long = page.summarise(result_long.frame())
-    long_table = page.longer_training(summary, summary_long)
+    _, long_table = page.longer_training(summary, summary_long, P["epochs"], P["epochs_long"])
     display(Markdown(f"Runs: {result_long.summary()}.\n\nAccuracy in %, after {P['epochs']} and "
                      f"{P['epochs_long']} epochs:\n\n"
-                     + markdown_table(page.format_longer(long_table, P["epochs"], P["epochs_long"]))
+                     + markdown_table(long_table)
                      + "\n\n" + page.longer_training_text(summary, summary_long, P["epochs"], P["epochs_long"])))
 else:
     display(Markdown("Not run at this tier (`epochs_long` = 0)."))

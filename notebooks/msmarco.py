@@ -195,10 +195,10 @@ display(Markdown(downloads_markdown("msmarco-mrr")))
 if P["epochs_long"]:
     result_long = sweep(retrieval.experiment(), page.long_configs(P), default_store())
     summary_long = page.summarise(result_long.frame())
-    long_table = page.longer_training(summary, summary_long)
+    _, long_table = page.longer_training(summary, summary_long, P["epochs"], P["epochs_long"])
     display(Markdown(f"Runs: {result_long.summary()}.\n\nTop-1 accuracy after {P['epochs']} and up to "
                      f"{P['epochs_long']} epochs:\n\n"
-                     + markdown_table(page.format_longer(long_table, P["epochs"], P["epochs_long"]))
+                     + markdown_table(long_table)
                      + "\n\n" + page.longer_training_text(summary, summary_long, P["epochs"], P["epochs_long"])))
 else:
     display(Markdown("Not run at this tier (`epochs_long` = 0)."))

@@ -386,10 +386,11 @@ def test_longer_training_check_says_whether_the_fall_with_T_survives():
     stays = summ([(1, 17, 93.0), (1, 65, 93.0), (2, 17, 100.0), (2, 65, 90.0)])
     assert "the fall with T remains at h = 2: it is not a matter of training length" in page.longer_training_text(
         short, stays, 60, 240)
-    table = page.format_longer(page.longer_training(short, gone), 60, 240)
+    num, table = page.longer_training(short, gone, 60, 240)
     assert list(table.columns) == ["h", "T", "training, 60 epochs", "training, 240 epochs",
                                    "validation, 60 epochs", "validation, 240 epochs"]
-    assert len(table) == 4  # T = 37 is not in the check
+    assert len(table) == 4 and 37 not in set(num["T"])  # T = 37 is not in the check
+    assert table.iloc[3].tolist() == [2, 65, "65.5", "100.0", "20.0", "20.0"]
 
 
 def test_longer_training_check_parameters_are_validated():

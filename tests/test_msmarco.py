@@ -484,8 +484,10 @@ def test_longer_training_check_separates_capacity_from_budget():
     only_budget = summ([(2, 8, 1.0), (2, 64, 1.0), (4, 8, 1.0), (4, 64, 0.995)])
     assert "is gone at h = 2, 4: at this scale it measured how fast" in page.longer_training_text(
         short, only_budget, 30, 120)
-    table = page.format_longer(page.longer_training(short, long), 30, 120)
+    num, table = page.longer_training(short, long, 30, 120)
     assert len(table) == 4 and "training, up to 120 epochs" in table.columns
+    assert num.loc[num["T"] == 64, "train_acc_long"].tolist() == [0.51, 1.0]
+    assert table.iloc[1].tolist() == [2, 64, "0.191", "0.510", "0.100", "0.100"]
     with pytest.raises(ValueError, match="epochs_long must be 0"):
         page.SPEC.resolve(tier="laptop", epochs_long=10)
     assert page.long_configs(page.SPEC.resolve(tier="paper")) == []

@@ -157,3 +157,20 @@ def reversal_turns_positive_at(scores: pd.DataFrame, h_star: int, claim_id: str,
         return claims.Verdict(claim_id, statement, claims.NOT_TESTED, f"needs h on both sides of {h_star}; {ev}")
     flags = [bool(R <= tol) for R in below["R"]] + [bool(R > tol) for R in above["R"]]
     return claims.Verdict(claim_id, statement, claims.verdict_from(flags), ev)
+
+
+def budget_table(short: pd.DataFrame, long: pd.DataFrame, train: str, val: str, epochs: int, epochs_long: int,
+                 fmt: str, long_label: str = "{} epochs") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A longer-training check side by side: per (h, T) in both summaries, the training and validation metric
+    after `epochs` and after `epochs_long` (long_label formats the latter, e.g. "up to {} epochs").
+
+    Returns (numbers, printed): numbers has columns h, T, <train>_short, <train>_long, <val>_short, <val>_long;
+    printed has the values formatted with fmt and the budgets in the column names."""
+    cols = ["h", "T", train, val]
+    num = (short[cols].merge(long[cols], on=["h", "T"], suffixes=("_short", "_long"))
+           .sort_values(["h", "T"]).reset_index(drop=True))
+    printed = pd.DataFrame({"h": num["h"], "T": num["T"]})
+    for name, col in (("training", train), ("validation", val)):
+        printed[f"{name}, {epochs} epochs"] = num[f"{col}_short"].map(fmt.format)
+        printed[f"{name}, {long_label.format(epochs_long)}"] = num[f"{col}_long"].map(fmt.format)
+    return num, printed

@@ -132,22 +132,10 @@ def planned_sweeps(P: dict):
     return [(experiment(), run_configs(P))] + ([(experiment(), long_configs(P))] if P["epochs_long"] else [])
 
 
-def longer_training(short: pd.DataFrame, long: pd.DataFrame) -> pd.DataFrame:
+def longer_training(short: pd.DataFrame, long: pd.DataFrame, epochs: int, epochs_long: int):
     """Per (h, T) of the longer-training check: training and validation accuracy (mean over seeds, %) at both
-    budgets."""
-    cols = ["h", "T", "train_mean", "val_mean"]
-    return (short[cols].merge(long[cols], on=["h", "T"], suffixes=("_short", "_long"))
-            .sort_values(["h", "T"]).reset_index(drop=True))
-
-
-def format_longer(table: pd.DataFrame, epochs: int, epochs_long: int) -> pd.DataFrame:
-    """`longer_training`'s table, printed, with the budgets in the column names."""
-    pct = "{:.1f}".format
-    return pd.DataFrame({"h": table["h"], "T": table["T"],
-                         f"training, {epochs} epochs": table["train_mean_short"].map(pct),
-                         f"training, {epochs_long} epochs": table["train_mean_long"].map(pct),
-                         f"validation, {epochs} epochs": table["val_mean_short"].map(pct),
-                         f"validation, {epochs_long} epochs": table["val_mean_long"].map(pct)})
+    budgets, as (numbers, printed table); see `analysis.budget_table`."""
+    return analysis.budget_table(short, long, "train_mean", "val_mean", epochs, epochs_long, "{:.1f}")
 
 
 def longer_training_text(short: pd.DataFrame, long: pd.DataFrame, epochs: int, epochs_long: int,

@@ -8,7 +8,7 @@ import textwrap
 import numpy as np
 import pandas as pd
 
-from .. import claims, retrieval
+from .. import analysis, claims, retrieval
 from ..params import Param, ParamSpec
 from ..plots import OURS_STYLE, PAPER_STYLE, new_figure, paper_table
 
@@ -139,22 +139,11 @@ def planned_sweeps(P: dict):
     return [(exp, run_configs(P))] + ([(exp, long_configs(P))] if P["epochs_long"] else [])
 
 
-def longer_training(short: pd.DataFrame, long: pd.DataFrame) -> pd.DataFrame:
+def longer_training(short: pd.DataFrame, long: pd.DataFrame, epochs: int, epochs_long: int):
     """Per (h, T) of the longer-training check: training and validation accuracy (mean over seeds) at both
-    budgets."""
-    cols = ["h", "T", "train_acc", "val_acc"]
-    return (short[cols].merge(long[cols], on=["h", "T"], suffixes=("_short", "_long"))
-            .sort_values(["h", "T"]).reset_index(drop=True))
-
-
-def format_longer(table: pd.DataFrame, epochs: int, epochs_long: int) -> pd.DataFrame:
-    """`longer_training`'s table, printed, with the budgets in the column names."""
-    acc = "{:.3f}".format
-    return pd.DataFrame({"h": table["h"], "T": table["T"],
-                         f"training, {epochs} epochs": table["train_acc_short"].map(acc),
-                         f"training, up to {epochs_long} epochs": table["train_acc_long"].map(acc),
-                         f"validation, {epochs} epochs": table["val_acc_short"].map(acc),
-                         f"validation, up to {epochs_long} epochs": table["val_acc_long"].map(acc)})
+    budgets, as (numbers, printed table); see `analysis.budget_table`."""
+    return analysis.budget_table(short, long, "train_acc", "val_acc", epochs, epochs_long, "{:.3f}",
+                                 long_label="up to {} epochs")
 
 
 def longer_training_text(short: pd.DataFrame, long: pd.DataFrame, epochs: int, epochs_long: int,
