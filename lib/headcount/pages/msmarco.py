@@ -60,14 +60,14 @@ PARAMS = [
     Param("stop_after_perfect", "int", "stop training once every training list was ranked right during this many "
           "consecutive epochs (0 = always run all epochs); saves time on models that already fit everything",
           minimum=0),
-    Param("epochs_long", "int", "longer-training check: the runs at h in h_grid_long and T in T_grid_long trained "
-          "again with at most this many epochs, everything else unchanged (0 = no check)", minimum=0),
-    Param("h_grid_long", "int_list", "head counts of the longer-training check", minimum=1),
-    Param("T_grid_long", "int_list", "candidates per list T of the longer-training check", minimum=2),
     Param("fit_exclude_h", "int_list", "head counts left out of the error-law fit (the paper leaves out h = 1 and "
           "its saturated 12, 14, 16; the laptop tier leaves out 1 and the head counts that fit the training lists, "
           "accuracy >= 0.99, at every T but the longest: 8 and 12)",
           minimum=0),
+    Param("epochs_long", "int", "longer-training check: the runs at h in h_grid_long and T in T_grid_long trained "
+          "again with at most this many epochs, everything else unchanged (0 = no check)", minimum=0),
+    Param("h_grid_long", "int_list", "head counts of the longer-training check", minimum=1),
+    Param("T_grid_long", "int_list", "candidates per list T of the longer-training check", minimum=2),
 ]
 
 _DATA = dict(source="dl19", split_seed=0, bm25_fraction=0.5, mine_depth=100, data_seed=0, max_query_tokens=16,
