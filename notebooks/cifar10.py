@@ -56,11 +56,10 @@ import time
 
 import torch
 from IPython.display import Markdown, display
-from myst_nb import glue
 
 from headcount import claims
 from headcount.pages import cifar10 as page
-from headcount.plots import downloads_markdown, markdown_table, save_figure
+from headcount.plots import downloads_markdown, glue_figure, markdown_table, save_figure
 from headcount.realdata import cifar
 from headcount.store import default_store
 from headcount.sweep import sweep
@@ -128,7 +127,7 @@ fig = page.figure_accuracy(summary, paper, scale)
 side = page.side_by_side(summary, paper)
 meta = {"params": P, "code_hash": result.records[0]["code_hash"], "device": device}
 save_figure(fig, side, "cifar10-accuracy", meta=meta)
-glue("fig-cifar10-accuracy", fig, display=False)
+glue_figure("fig-cifar10-accuracy", fig)
 
 # %% [markdown]
 # ```{glue:figure} fig-cifar10-accuracy
@@ -177,7 +176,7 @@ R_paper = page.reversal_scores(paper)
 fig_R = page.figure_reversal(R_ours, R_paper, scale)
 R_table = R_ours.merge(R_paper.rename(columns={"R": "R_paper", "n_T": "n_T_paper"}), on="h", how="outer")
 save_figure(fig_R, R_table, "cifar10-reversal", meta=meta)
-glue("fig-cifar10-reversal", fig_R, display=False)
+glue_figure("fig-cifar10-reversal", fig_R)
 
 # %% [markdown]
 # ```{glue:figure} fig-cifar10-reversal
