@@ -361,6 +361,7 @@ def test_spec_tiers_resolve_and_reject_bad_values():
         P = page.SPEC.resolve(tier=tier)
         assert 1 in P["fit_exclude_h"]
     assert "`n` = `2` (paper tier: `32`)" in page.reductions(page.SPEC.resolve(tier="laptop"))
+    assert "epochs_long" not in page.reductions(page.SPEC.resolve(tier="laptop"))  # an addition, shown elsewhere
     assert page.reductions(page.SPEC.resolve(tier="paper")).startswith("This run uses the `paper` tier's values")
     with pytest.raises(ValueError, match="bm25_fraction"):
         page.SPEC.resolve(tier="smoke", bm25_fraction=1.5)
