@@ -129,3 +129,19 @@ class ParamSpec:
         for p in self.params:
             lines.append(f"| `{p.name}` | `{resolved[p.name]}` | {p.doc} |")
         return "\n".join(lines)
+
+
+def longer_training_rule(grid: str) -> Callable[[dict], str | None]:
+    """The rule of a page's longer-training check: `epochs_long` is 0 (no check) or more than `epochs`, and the
+    grid it compares over (the parameter named `grid`) has at least two distinct values."""
+
+    def rule(P: dict) -> str | None:
+        if P["epochs_long"] == 0:
+            return None
+        if P["epochs_long"] <= P["epochs"]:
+            return f"epochs_long must be 0 (no check) or more than epochs = {P['epochs']}; got {P['epochs_long']}"
+        if len(set(P[grid])) < 2:
+            return f"{grid} needs at least two values (the check compares the shortest and the longest T)"
+        return None
+
+    return rule

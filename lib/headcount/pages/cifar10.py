@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from .. import analysis, claims
-from ..params import Param, ParamSpec
+from ..params import Param, ParamSpec, longer_training_rule
 from ..plots import OURS_STYLE, PAPER_STYLE, new_figure, paper_table
 from ..realdata import cifar
 from ..sweep import Experiment, grid
@@ -24,16 +24,6 @@ def _canvas_rule(P: dict) -> str | None:
         if bad:
             return (f"every canvas in {name} must be >= {cifar.SIDE} and a multiple of patch = {P['patch']}; "
                     f"these are not: {bad}")
-    return None
-
-
-def _long_rule(P: dict) -> str | None:
-    if P["epochs_long"] == 0:
-        return None
-    if P["epochs_long"] <= P["epochs"]:
-        return f"epochs_long must be 0 (no check) or more than epochs = {P['epochs']}; got {P['epochs_long']}"
-    if len(set(P["canvas_grid_long"])) < 2:
-        return "canvas_grid_long needs at least two canvases (the check compares the shortest and longest T)"
     return None
 
 
@@ -91,7 +81,7 @@ SPEC = ParamSpec(
                   "val_per_class": 1000, "seeds": [0, 1, 2], "epochs": 100, "batch_size": 128, "lr": 1e-3,
                   "epochs_long": 0, "h_grid_long": [1, 2], "canvas_grid_long": [32, 128]},
     },
-    rules=[_canvas_rule, _long_rule],
+    rules=[_canvas_rule, longer_training_rule("canvas_grid_long")],
 )
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .. import analysis, claims, retrieval
-from ..params import Param, ParamSpec
+from ..params import Param, ParamSpec, longer_training_rule
 from ..plots import OURS_STYLE, PAPER_STYLE, new_figure, paper_table
 
 PAPER_H_STAR = 12  # where the paper sees the T-dependence vanish
@@ -77,23 +77,23 @@ SPEC = ParamSpec(
     notebook="msmarco",
     params=PARAMS,
     tiers={
-        "smoke": {**_DATA, "epochs_long": 4, "h_grid_long": [1], "T_grid_long": [4, 8], "n_queries": 7, "n_val_queries": 3, "max_positives": 8, "T_grid": [4, 8],
+        "smoke": {**_DATA, "n_queries": 7, "n_val_queries": 3, "max_positives": 8, "T_grid": [4, 8],
+                  "epochs_long": 4, "h_grid_long": [1], "T_grid_long": [4, 8],
                   "h_grid": [1, 2], "seeds": [0], "mine_depth": 20, "stop_after_perfect": 0, "max_passage_tokens": 32,
                   "dense_max_tokens": 32, "n": 4, "epochs": 2, "batch_size": 16, "lr": 3e-3},
-        "laptop": {**_DATA, "epochs_long": 120, "h_grid_long": [2, 4], "T_grid_long": [8, 64], "n_queries": 0, "n_val_queries": 8, "max_positives": 40, "T_grid": [8, 16, 32, 64],
+        "laptop": {**_DATA, "n_queries": 0, "n_val_queries": 8, "max_positives": 40, "T_grid": [8, 16, 32, 64],
+                   "epochs_long": 120, "h_grid_long": [2, 4], "T_grid_long": [8, 64],
                    "h_grid": [1, 2, 3, 4, 6, 8, 12], "seeds": [0], "max_passage_tokens": 64, "stop_after_perfect": 1,
                    "fit_exclude_h": [1, 8, 12],
                    "dense_max_tokens": 64, "n": 2, "epochs": 30, "batch_size": 128, "lr": 3e-3},
-        "paper": {**_DATA, "epochs_long": 0, "h_grid_long": [2, 4], "T_grid_long": [8, 64], "n_queries": 0, "n_val_queries": 8, "max_positives": 0, "T_grid": [8, 16, 32, 64],
+        "paper": {**_DATA, "n_queries": 0, "n_val_queries": 8, "max_positives": 0, "T_grid": [8, 16, 32, 64],
+                  "epochs_long": 0, "h_grid_long": [2, 4], "T_grid_long": [8, 64],
                   "h_grid": [1, 2, 4, 6, 8, 10, 12, 14, 16], "seeds": [0, 1, 2], "max_passage_tokens": 128,
                   "stop_after_perfect": 0,
                   "dense_max_tokens": 128, "n": 32, "epochs": 100, "batch_size": 64, "lr": 1e-3},
     },
     rules=[
-        lambda P: (None if P["epochs_long"] == 0 or P["epochs_long"] > P["epochs"] else
-                   f"epochs_long must be 0 (no check) or more than epochs = {P['epochs']}; got {P['epochs_long']}"),
-        lambda P: (None if P["epochs_long"] == 0 or len(set(P["T_grid_long"])) >= 2 else
-                   "T_grid_long needs at least two values (the check compares the shortest and the longest T)"),
+        longer_training_rule("T_grid_long"),
         lambda P: (None if P["n_queries"] == 0 or P["n_val_queries"] < P["n_queries"] else
                    "n_val_queries must be smaller than n_queries (at least one training query)"),
         lambda P: (None if P["fusion"] == "list" or P["max_query_tokens"] + P["max_passage_tokens"] <= 509 else
