@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from headcount import batched
+from headcount import batched, ckernel
 from headcount.batched import FORMS, StackedTransformers, fit_stack, run_synthetic_group, stack_key, train_stack
 from headcount.model import HeadcountTransformer, ModelConfig, count_parameters
 from headcount.sweep import Experiment, sweep
@@ -19,6 +19,12 @@ from headcount.train import SyntheticRun, evaluate, make_data, train_one
 # while staying far below any real discrepancy (a 0.1% change of the learning rate moves the NMSE by more,
 # see test_tolerance_detects_a_small_change).
 RTOL_TRAINED = 1e-4
+
+# (form, kernel): the fused form with the per-token part in the C kernel and in batched torch products, and
+# the direct form (equation (4) as written). The C kernel takes float32 and N a multiple of 8.
+NEEDS_C = pytest.mark.skipif(not ckernel.available(), reason=f"C kernel unavailable: {ckernel.why_unavailable()}")
+ENGINES = [pytest.param("fused", "c", marks=NEEDS_C, id="fused-c"), pytest.param("fused", "torch", id="fused-torch"),
+           pytest.param("direct", "auto", id="direct")]
 
 # (h, n, seed): different head counts, widths and seeds in one stack.
 MIXED = [(1, 8, 0), (5, 8, 1), (3, 4, 2), (2, 3, 0), (4, 2, 5)]
@@ -44,11 +50,12 @@ def single_models(specs, d=4, N=16, beta=1.0, dtype=torch.float32):
     return [HeadcountTransformer(ModelConfig(d=d, h=h, n=n, N=N, beta=beta), seed=s).to(dtype) for h, n, s in specs]
 
 
-@pytest.mark.parametrize("form", FORMS)
+@pytest.mark.parametrize("form, kernel", ENGINES)
 @pytest.mark.parametrize("beta", [1.0, 2.5])
-def test_forward_at_init_equals_each_single_model(form, beta):
+def test_forward_at_init_equals_each_single_model(form, kernel, beta):
     models = single_models(MIXED, beta=beta)
     stack = StackedTransformers.from_models(models)
+    stack.kernel = kernel
     gen = torch.Generator().manual_seed(0)
     shared = torch.randn(9, 7, 4, generator=gen)
     own = torch.randn(len(models), 9, 7, 4, generator=gen)  # every model its own inputs
@@ -102,11 +109,12 @@ def test_gradients_equal_each_single_model(form):
         assert bool((g[mask.expand_as(g) == 0] == 0).all()), name
 
 
-@pytest.mark.parametrize("form", FORMS)
-def test_train_stack_equals_train_one(form):
+@pytest.mark.parametrize("form, kernel", ENGINES)
+def test_train_stack_equals_train_one(form, kernel):
     runs = [tiny_run(h=h, n=n, seed=s) for h, n, s in MIXED]
     data = make_data(runs[0])
-    stacked = train_stack(runs, data, form=form, device="cpu")
+    stacked = train_stack(runs, data, form=form, device="cpu", kernel=kernel)
+    assert {m["engine"] for m in stacked} == {f"stacked/{form}" + ("/c" if kernel == "c" else "")}
     for run, got in zip(runs, stacked):
         want = train_one(run, data, device="cpu")
         assert got["n_params"] == want["n_params"]
@@ -216,7 +224,8 @@ def test_run_synthetic_group_keeps_input_order_and_falls_back_for_depth(monkeypa
         tiny_run(T=6, h=5, seed=2).to_dict(),
     ]
     out = run_synthetic_group(configs)
-    assert [m["engine"] for m in out] == ["stacked/fused", "stacked/fused", "single", "stacked/fused"]
+    fused = "stacked/fused/c" if ckernel.available() else "stacked/fused"  # N = 8: the C kernel applies
+    assert [m["engine"] for m in out] == [fused, fused, "single", fused]
     assert [m["stack_size"] for i, m in enumerate(out) if i != 2] == [2, 1, 2]
     for c, m in zip(configs, out):
         want = train_one(SyntheticRun.from_dict(c), device="cpu")
@@ -239,7 +248,7 @@ def test_chunking_does_not_change_the_result():
     ys = []
     for chunk_tokens in (1, 24 * 2, 10**6):  # one model, two models, all models per chunk
         stack = StackedTransformers.from_models(models)
-        stack.chunk_tokens = chunk_tokens
+        stack.kernel, stack.chunk_tokens = "torch", chunk_tokens  # chunks are the batched-products path's
         with torch.no_grad():
             ys.append(stack(x))
     assert torch.allclose(ys[0], ys[1], atol=1e-6) and torch.allclose(ys[0], ys[2], atol=1e-6)

@@ -6,7 +6,7 @@ import re
 import pytest
 import torch
 
-from headcount import bench
+from headcount import bench, ckernel
 from headcount.model import HeadcountTransformer, ModelConfig
 from headcount.train import make_data
 
@@ -28,9 +28,12 @@ def test_counted_flops_follow_the_timed_work_and_the_engines():
     runs1 = bench.grid_runs(16, 1, 512, 128)
     runs2 = bench.grid_runs(16, 2, 512, 128)
     data = make_data(runs1[0])
-    f = {e: bench.counted_flops(runs1, data, e) for e in ("stacked", "single", "direct")}
-    # the fused stack executes fewer FLOPs than the models as written; the direct stack pads every model to h = 5
-    assert f["stacked"] < f["single"] < f["direct"]
+    f = {e: bench.counted_flops(runs1, data, e) for e in ("stacked", "stacked-torch", "single", "direct")}
+    # the fused stack executes fewer FLOPs than the models as written, with its per-token part in the C kernel or
+    # in torch products; the direct stack pads every model to h = 5
+    assert max(f["stacked"], f["stacked-torch"]) < f["single"] < f["direct"]
+    if ckernel.available():  # the kernel recomputes the activations (6 d1 N a token) but pads no head
+        assert f["stacked"] != f["stacked-torch"]
     # one more epoch adds its steps and its validation pass, not the final training-set evaluation
     extra = bench.counted_flops(runs2, data, "single") - f["single"]
     per_seq = sum(eq4_forward_flops(1, 16, 4, 32, r.h, r.n) for r in runs1)

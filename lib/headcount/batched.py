@@ -42,6 +42,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from . import ckernel
+from .ckernel import TokenPoolC
 from .model import HeadcountTransformer, ModelConfig
 from .train import SyntheticRun, default_device, lr_at, make_data, nmse, train_one
 
@@ -50,6 +52,7 @@ from .train import SyntheticRun, default_device, lr_at, make_data, nmse, train_o
 SHARED_FIELDS = tuple(f.name for f in fields(SyntheticRun) if f.name not in ("seed", "h", "n"))
 DATA_FIELDS = ("task", "D", "d", "T", "a_seed", "data_seed", "n_train", "n_val")
 FORMS = ("fused", "direct")
+KERNELS = ("auto", "c", "torch")
 
 # Largest number of floats one evaluation chunk may hold per activation tensor (keeps memory flat).
 _EVAL_FLOATS = 1 << 23
@@ -113,6 +116,7 @@ class StackedTransformers(nn.Module):
         self.register_buffer("mask_R1", e_mask[:, :, None].expand(M, E_max, N).clone())
         self._workspace = _Workspace()
         self.chunk_tokens = CHUNK_TOKENS
+        self.kernel = "auto"  # the fused form's per-token part: "auto", "c" or "torch" (see _c_kernel)
 
     # ----------------------------------------------------------------------------------------------
     @classmethod
@@ -190,24 +194,34 @@ class StackedTransformers(nn.Module):
             "r1": self.r1, "R2": self.R2, "r2": self.r2,
         }
 
-    def forward(self, x: torch.Tensor, form: str = "fused") -> torch.Tensor:
+    def forward(self, x: torch.Tensor, form: str = "fused", idx: torch.Tensor | None = None) -> torch.Tensor:
         """y_hat of every model, (M, B), for x of shape (M, B, T, d) or (B, T, d) (shared by all models).
 
-        x may also carry a last column of ones (width d + 1, see `with_ones`), which saves a copy per call."""
+        x may also carry a last column of ones (width d + 1, see `with_ones`), which saves a copy per call.
+        With idx (M, B) (int64), x is a whole set (n, T, d + 1) and model m's inputs are x[idx[m]]: the C
+        kernel reads those rows where they lie; otherwise they are gathered into an (M, B, T, d + 1) copy."""
         if form not in FORMS:
             raise ValueError(f"form must be one of {FORMS}, got {form!r}")
         M, d = self.M, self.d
         if x.shape[-1] == d:
             x = with_ones(x)
-        if x.ndim == 3:
+        if idx is not None:
+            if x.ndim != 3 or idx.ndim != 2 or idx.shape[0] != M:
+                raise ValueError(f"with idx (M={M}, B), x must be a set (n, T, d + 1); got x {tuple(x.shape)}, "
+                                 f"idx {tuple(idx.shape)}")
+            idx = idx.contiguous()
+            if not (form == "fused" and self._c_kernel(x)):
+                rows = x.reshape(x.shape[0], -1).index_select(0, idx.reshape(-1))  # whole rows: fast on a 2-D view
+                x, idx = rows.view(*idx.shape, *x.shape[1:]), None
+        elif x.ndim == 3:
             x = x.unsqueeze(0).expand(M, *x.shape)
-        if x.ndim != 4 or x.shape[0] != M or x.shape[-1] != d + 1:
+        if idx is None and (x.ndim != 4 or x.shape[0] != M or x.shape[-1] != d + 1):
             raise ValueError(f"input must have shape (M={M}, B, T, d={d}) or (B, T, d), got {tuple(x.shape)}")
-        _, B, T, _ = x.shape
+        B, T = (idx.shape[1], x.shape[1]) if idx is not None else x.shape[1:3]
         w = self._masked()
         W1a = torch.cat([w["W1"], w["b1"]], dim=1)  # [W1; b1]: (M, d + 1, N), as x carries a ones column
         if form == "fused":
-            return self._forward_fused(x, W1a, w)
+            return self._forward_fused(x, W1a, w, B, idx)
         q = torch.einsum("me,mhje->mhj", w["c0"], w["W_Q"])  # W_Q,i c0: (M, H, n)
         a = torch.relu(torch.bmm(x.reshape(M, B * T, d + 1), W1a))  # relu(W1 x(t) + b1): (M, B T, N)
         z = w["c0"][:, None, :] + self._attend_direct(a, q, w, B, T)  # c0 + W_O Concat(...): (M, B, E)
@@ -226,10 +240,9 @@ class StackedTransformers(nn.Module):
         heads = torch.einsum("mbht,mbthj->mbhj", att, v)  # (M, B, H, n)
         return torch.bmm(heads.reshape(M, B, H * n), w["W_O"].reshape(M, -1, H * n).transpose(1, 2))
 
-    def _forward_fused(self, x, W1a, w):
+    def _forward_fused(self, x, W1a, w, B, idx):
         """y_hat with the E-wide products moved from every token, and from every sequence, onto the weights."""
         M, H, n, N, E = self.M, self.H, self.n_max, self.N, self.E_max
-        B = x.shape[1]
         W2, b2, R1 = w["W2"], w["b2"], w["R1"]  # (M, N, E), (M, 1, E), (M, E, N)
         W_V = w["W_V"].view(M, H * n, E)
         W_O = w["W_O"].view(M, E, H * n)
@@ -237,8 +250,10 @@ class StackedTransformers(nn.Module):
         u = self.beta * (q * w["W_K"]).sum(2)  # rows u_i = beta W_K,i^T W_Q,i c0: (M, H, E)
         At = torch.bmm(u, W2.transpose(1, 2))  # rows (W2 u_i)^T: (M, H, N)
         ct = torch.bmm(u, b2.transpose(1, 2))  # b2 . u_i: (M, H, 1)
-        chunks = self._chunks(B * x.shape[2])
-        pooled = _TokenPool.apply(x, W1a, At, ct, self._workspace, chunks)  # (M, B, H, N)
+        if self._c_kernel(x):
+            pooled = TokenPoolC.apply(x, W1a, At, ct, self.hs, idx)  # (M, B, H, N)
+        else:
+            pooled = _TokenPool.apply(x, W1a, At, ct, self._workspace, self._chunks(B * x.shape[2]))
         # F's first layer on c0 + W_O Concat_i W_V,i (W2^T pooled_i + b2) (sum_t att_i(t) = 1): per head the
         # n x N matrix W_V,i W2^T, then W_O's columns of head i and R1, folded into one (H N) x N matrix;
         # what does not depend on the input is one bias per model.
@@ -249,6 +264,26 @@ class StackedTransformers(nn.Module):
         rb = torch.bmm(w["c0"][:, None, :], R1) + torch.bmm(vb, RW.view(M, H * n, N)) + w["r1"]  # (M, 1, N)
         r = F.gelu(torch.baddbmm(rb, pooled.view(M, B, H * N), RWV))  # (M, B, N)
         return torch.baddbmm(w["r2"], r, w["R2"]).squeeze(-1)  # (M, B)
+
+    def _c_kernel(self, x: torch.Tensor) -> bool:
+        """Whether the per-token part runs in the C kernel: kernel "c", or "auto" where it applies (CPU,
+        float32, N a multiple of 8) and builds; otherwise the batched products of `_TokenPool`."""
+        if self.kernel == "torch":
+            return False
+        fits = x.device.type == "cpu" and x.dtype == torch.float32 and self.N % 8 == 0
+        if self.kernel == "c":
+            if not fits:
+                raise ValueError(f"kernel 'c' needs float32 CPU tensors and N a multiple of 8; got {x.dtype} on "
+                                 f"{x.device.type}, N={self.N}")
+            if not ckernel.available():
+                raise ckernel.KernelUnavailable(f"kernel 'c' is not available: {ckernel.why_unavailable()}")
+            return True
+        return fits and ckernel.available()
+
+    def kernel_used(self, device: torch.device | str = "cpu") -> str:
+        """'c' or 'torch': what the fused form's per-token part runs on for float32 inputs on device."""
+        dev = torch.device(device)
+        return "c" if self._c_kernel(torch.empty(0, device=dev)) else "torch"
 
     def _chunks(self, tokens_per_model: int) -> list[tuple[int, int, int]]:
         """Consecutive models handled together by the fused form: (m0, m1, largest h among them)."""
@@ -388,13 +423,16 @@ def train_stack(
     eval_every: int = 1,
     device=None,
     form: str = "fused",
+    kernel: str = "auto",
 ) -> list[dict]:
     """Train M runs that share SHARED_FIELDS as one stacked computation.
 
     Returns, per run and in order, the metrics of `train_one`: val_nmse (final validation NMSE),
     train_nmse, curve [(epoch, val_nmse)], n_params, train_seconds (the stack's wall time divided by M),
-    plus device, engine ("stacked/<form>") and stack_size M. device None picks cuda when available."""
-    return fit_stack(runs, data, eval_every, device, form)[2]
+    plus device, engine ("stacked/<form>", with "/c" when the C kernel ran the per-token part) and stack_size M.
+    device None picks cuda when available; kernel "auto" (the C kernel where it applies and builds), "c" or
+    "torch" (see `StackedTransformers._c_kernel`)."""
+    return fit_stack(runs, data, eval_every, device, form, kernel)[2]
 
 
 def fit_stack(
@@ -403,12 +441,15 @@ def fit_stack(
     eval_every: int = 1,
     device=None,
     form: str = "fused",
+    kernel: str = "auto",
 ) -> tuple[StackedTransformers, list[int], list[dict]]:
     """`train_stack`, also returning the trained stack: (stack, order, metrics), where slot k of the stack
     holds runs[order[k]] (models are sorted by size inside) and metrics are in the order of `runs`."""
     _check_stack(runs)
     if form not in FORMS:
         raise ValueError(f"form must be one of {FORMS}, got {form!r}")
+    if kernel not in KERNELS:
+        raise ValueError(f"kernel must be one of {KERNELS}, got {kernel!r}")
     run0 = runs[0]
     dev = _device(device)
     t0 = time.perf_counter()
@@ -417,13 +458,14 @@ def fit_stack(
     mu, sd = ytr.mean(), ytr.std()
     y_std = (ytr - mu) / sd  # the standardised targets train_one forms per minibatch, elementwise the same
     X1, X1va = with_ones(Xtr), with_ones(Xva)  # (n, T, d + 1): minibatches are gathered from these
-    X1_rows = X1.view(X1.shape[0], -1)
 
     # Models sorted by size inside the stack, so that the fused form's chunks hold similar head counts.
     order = sorted(range(len(runs)), key=lambda i: (runs[i].h, runs[i].n))
     runs = [runs[i] for i in order]
     stack = StackedTransformers.from_models([HeadcountTransformer(r.model_config(), seed=r.seed) for r in runs])
     stack = stack.to(dev)
+    stack.kernel = kernel
+    engine = f"stacked/{form}" + ("/c" if form == "fused" and stack.kernel_used(dev) == "c" else "")
     if dev.type != "cpu":
         stack.chunk_tokens = 1 << 30  # one chunk: on an accelerator each launch costs, and memory is ample
     opt = _adam(stack, run0)
@@ -441,9 +483,7 @@ def fit_stack(
             idx = perms[:, b * bs : (b + 1) * bs]  # (M, B): model m's minibatch
             for g in opt.param_groups:
                 g["lr"] = lr_at(step, total, run0.lr)
-            # rows gathered from a 2-D view: index_select copies whole rows there (about 3x faster than 3-D)
-            xb = X1_rows.index_select(0, idx.reshape(-1)).view(*idx.shape, *X1.shape[1:])  # (M, B, T, d + 1)
-            pred = stack(xb, form=form)  # (M, B)
+            pred = stack(X1, form=form, idx=idx)  # (M, B): model m on its minibatch X1[idx[m]]
             # Sum over models of each model's own mean: model m's gradient is the one it gets alone.
             loss = ((pred - y_std[idx]) ** 2).mean(dim=1).sum()
             opt.zero_grad(set_to_none=True)
@@ -466,7 +506,7 @@ def fit_stack(
             "n_params": n_params[k],
             "train_seconds": seconds / M,
             "device": str(dev),
-            "engine": f"stacked/{form}",
+            "engine": engine,
             "stack_size": M,
         }
     return stack, order, out

@@ -5,8 +5,8 @@
 
 Prints, in one run: samples per second of each engine on the laptop grid (D = 4, h = 1..5, 3 seeds,
 T in {8, 16, 32, 64}, N = 32, n = 8, n_train = 8000) and their ratio; the floating-point rate the stacked
-engine achieves (matrix-product FLOPs counted by torch's FlopCounterMode) against a large matrix
-product timed in the same run; time per epoch against T and against the number of stacked models; peak
+engine achieves (matrix-product FLOPs counted by torch's FlopCounterMode, plus those the C kernel of the
+per-token part tallies itself) against a large matrix product timed in the same run; time per epoch against T and against the number of stacked models; peak
 memory. The last line is `speedup <ratio>x`: samples per second of the stacked engine over one model at a
 time, wall clock, median over repeats.
 
@@ -27,6 +27,7 @@ import time
 
 import torch
 
+from . import ckernel
 from .batched import train_stack
 from .train import SyntheticRun, default_device, make_data, train_one
 
@@ -73,13 +74,15 @@ def matmul_ceiling(device: torch.device, n: int, reps: int = 5) -> float:
 
 
 def _count(fn) -> float:
-    """Matrix-product FLOPs torch executes inside fn(), counted by torch.utils.flop_counter.FlopCounterMode
-    (mm, bmm, baddbmm and the like, each at its actual shape: padding and batching included)."""
+    """Matrix-product FLOPs executed inside fn(): those torch runs, counted by
+    torch.utils.flop_counter.FlopCounterMode (mm, bmm, baddbmm and the like, each at its actual shape:
+    padding and batching included), plus those of the C kernel, which runs outside torch and tallies its
+    own (`ckernel.flops`: the same multiply-adds, recomputed activations included)."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    with FlopCounterMode(display=False) as counter:
+    with FlopCounterMode(display=False) as counter, ckernel.counting() as kernel:
         fn()
-    return float(counter.get_total_flops())
+    return float(counter.get_total_flops()) + kernel.flops
 
 
 def _step_and_eval_flops(model_fn, B: int, X: torch.Tensor, y: torch.Tensor, params) -> tuple[float, float]:
@@ -104,9 +107,12 @@ def counted_flops(runs: list[SyntheticRun], data: dict, engine: str) -> float:
     backward), a forward pass over the n_val validation sequences every epoch and one over the n_train
     training sequences at the end (train NMSE).
 
-    engine "stacked": what the stacked fused engine executes (padding to the stack's largest h, n, E and
-    to each token chunk's largest h included); "single": each model alone, equation (4) as written (what
-    the one-model-at-a-time engine executes); "direct": the stack with equation (4) computed as written."""
+    engine "stacked": what the stacked fused engine executes (its weight products padded to the stack's
+    largest h, n and E; its per-token part in the C kernel where that is in use, at each model's own h,
+    activations recomputed in the backward pass included); "stacked-torch": the same with the per-token part
+    in batched torch products (padded to each token chunk's largest h); "single": each model alone, equation
+    (4) as written (what the one-model-at-a-time engine executes); "direct": the stack with equation (4)
+    computed as written."""
     from .batched import StackedTransformers, with_ones
     from .model import HeadcountTransformer
 
@@ -119,15 +125,16 @@ def counted_flops(runs: list[SyntheticRun], data: dict, engine: str) -> float:
             m = HeadcountTransformer(r.model_config(), seed=r.seed)
             t, e = _step_and_eval_flops(m, B, X, y, list(m.parameters()))
             train, evaluate = train + t, evaluate + e
-    elif engine in ("stacked", "direct"):
+    elif engine in ("stacked", "stacked-torch", "direct"):
         order = sorted(range(len(runs)), key=lambda i: (runs[i].h, runs[i].n))  # as fit_stack orders them
         st = StackedTransformers.from_models([HeadcountTransformer(runs[i].model_config(), seed=runs[i].seed)
                                               for i in order])
-        form = "fused" if engine == "stacked" else "direct"
+        st.kernel = "torch" if engine == "stacked-torch" else "auto"
+        form = "direct" if engine == "direct" else "fused"
         train, evaluate = _step_and_eval_flops(lambda x1: st(x1, form=form), B, with_ones(X), y,  # (M, B) - (B,)
                                                list(st.parameters()))
     else:
-        raise ValueError(f"engine must be 'stacked', 'single' or 'direct', got {engine!r}")
+        raise ValueError(f"engine must be 'stacked', 'stacked-torch', 'single' or 'direct', got {engine!r}")
     return r0.epochs * (train * r0.n_train / B + evaluate * r0.n_val) + evaluate * r0.n_train
 
 
@@ -168,8 +175,8 @@ def run_single(runs, data, device):
     return [train_one(r, data, device=device) for r in runs]
 
 
-def run_stacked(runs, data, device, form="fused"):
-    return train_stack(runs, data, device=device, form=form)
+def run_stacked(runs, data, device, form="fused", kernel="auto"):
+    return train_stack(runs, data, device=device, form=form, kernel=kernel)
 
 
 def main(argv: list[str] | None = None) -> float:
@@ -203,6 +210,10 @@ def main(argv: list[str] | None = None) -> float:
     say(f"grid: D=4, h in {list(HS)}, seeds {list(SEEDS)}, T in {list(Ts)}, N=32, n=8, batch 128, "
         f"n_train={n_train}, n_val={n_val}, epochs={epochs}, validation every epoch"
         + (" [quick: reduced]" if quick else ""))
+    if device.type == "cpu":
+        why = ckernel.why_unavailable()
+        say("per-token part of the stacked engine: " + ("the C kernel (lib/headcount/kernels/tokenpool.c)" if why is None
+            else f"batched torch products (C kernel unavailable: {why.splitlines()[0]})"))
 
     # Warm-up: the first optimiser and the first products of a process pay one-off import and setup costs.
     warm = grid_runs(8, 1, 256, 64, hs=(1, 5), seeds=(0,))
@@ -258,10 +269,11 @@ def main(argv: list[str] | None = None) -> float:
     say(_peak_line(device))
 
     # -- FLOP rate -----------------------------------------------------------------------------------
-    say("\n## floating-point rate: matrix-product FLOPs counted by torch (FlopCounterMode) on one real training step"
-        " and one evaluation pass, scaled to the timed work (every step, validation every epoch, the final"
-        " training-set evaluation)")
-    say("executed (hardware FLOPs) = what the stacked fused engine computes, padding included; model (model FLOPs) ="
+    say("\n## floating-point rate: matrix-product FLOPs counted by torch (FlopCounterMode), plus the multiply-adds the"
+        " C kernel tallies itself (ckernel.flops), on one real training step and one evaluation pass, scaled to the"
+        " timed work (every step, validation every epoch, the final training-set evaluation)")
+    say("executed (hardware FLOPs) = what the stacked fused engine computes, padding and the C kernel's recomputed"
+        " activations included; model (model FLOPs) ="
         " equation (4) as written for each model alone, i.e. what the one-at-a-time engine computes. The fused"
         " form reassociates equation (4), so it executes several times fewer FLOPs than the model's own count.")
     share = {}  # T -> (executed, model) FLOPs per wall second as fractions of the ceiling
@@ -310,17 +322,23 @@ def main(argv: list[str] | None = None) -> float:
 
     # -- direct form ablation ------------------------------------------------------------------------
     if not quick:
-        say("\n## ablation at T=64: stacked with equation (4) computed as written (no reassociation)")
+        say("\n## ablations at T=64, one epoch each: the stacked engine with equation (4) computed as written (no"
+            " reassociation), and with the fused form's per-token part in batched torch products instead of the C kernel")
         runs = grid_runs(64, 1, n_train, n_val)
         data = datas[64]
-        with Clock(device) as cd:
-            run_stacked(runs, data, device, form="direct")
-        with Clock(device) as cf:
-            run_stacked(runs, data, device)
-        say(f"direct {cd.wall:.2f} s wall ({cd.cpu:.2f} CPU), fused {cf.wall:.2f} s wall ({cf.cpu:.2f} CPU) per epoch")
-        ex = counted_flops(runs, data, "direct")
-        say(f"direct form executed rate (every model padded to h=5): {ex / cd.wall / 1e9:.2f} GFLOP/s = "
-            f"{100 * ex / cd.wall / ceiling:.1f}% of the ceiling")
+        timed = {}
+        for name, kw in (("direct", dict(form="direct")), ("stacked-torch", dict(kernel="torch")), ("stacked", {})):
+            with Clock(device) as c:
+                run_stacked(runs, data, device, **kw)
+            timed[name] = c
+        say(f"direct {timed['direct'].wall:.2f} s wall ({timed['direct'].cpu:.2f} CPU); fused, torch products "
+            f"{timed['stacked-torch'].wall:.2f} s wall ({timed['stacked-torch'].cpu:.2f} CPU); fused, default "
+            f"{timed['stacked'].wall:.2f} s wall ({timed['stacked'].cpu:.2f} CPU)")
+        for name, what in (("direct", "direct form (every model padded to h=5)"),
+                           ("stacked-torch", "fused form, torch products")):
+            ex = counted_flops(runs, data, name)
+            say(f"{what}: executed {ex / timed[name].wall / 1e9:.2f} GFLOP/s = "
+                f"{100 * ex / timed[name].wall / ceiling:.1f}% of the ceiling")
 
     say("\n## memory")
     say(_peak_line(device) + " (this process, both engines and every section above)")
