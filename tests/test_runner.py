@@ -76,6 +76,7 @@ def test_status_reports_counts_per_page(tmp_path, monkeypatch):
     monkeypatch.setattr("headcount.status.book_notebooks", lambda: ["synthetic_heads", "claims", "no_such_page"])
     lines = report("smoke").splitlines()
     assert lines[0] == f"results store: {tmp_path}"
+    assert lines[2].startswith("stacked synthetic models on the CPU train with their per-token part in ")
     heads = [line for line in lines if line.split()[:1] == ["synthetic_heads"] and "cached" in line]
     assert heads and all(" 0 cached" in line and "to compute" in line for line in heads)
     assert any(line.split()[0] == "claims" and "computes at build time" in line for line in lines[2:-1])

@@ -108,7 +108,7 @@ def fingerprint(notebook: Path, params: dict, reads_ledger: bool) -> dict:
     fp = {
         "notebook": _sha_files([notebook]),
         "params": json.dumps(params, sort_keys=True, default=str),
-        "library": _sha_files(sorted(PACKAGE_DIR.rglob("*.py")), PACKAGE_DIR),
+        "library": _sha_files(sorted([*PACKAGE_DIR.rglob("*.py"), *PACKAGE_DIR.rglob("*.c")]), PACKAGE_DIR),
         "paper_tables": _sha_files(sorted((REPO / "data" / "paper_tables").glob("*")), REPO),
         "python": f"{sys.executable} {platform.python_version()}",
         "packages": _packages(),

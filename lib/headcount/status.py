@@ -8,7 +8,7 @@ will run. Pages without it compute everything at build time and store nothing.
 
 from __future__ import annotations
 
-from . import pagecache
+from . import ckernel, pagecache
 from .runner import EXECUTED, NOTEBOOKS, RUN_LAST, _env_unless_set, _smoke_store, book_notebooks, page_planner
 from .store import default_store
 from .sweep import plan
@@ -20,7 +20,11 @@ def report(tier: str = "laptop") -> str:
     params = {"tier": tier}
     with _env_unless_set("HEADCOUNT_STORE", _smoke_store(params)):  # the store a build at this tier uses
         store = default_store()
-        lines = [f"results store: {store.root}", f"tier: {tier}"]
+        why = ckernel.why_unavailable()
+        lines = [f"results store: {store.root}", f"tier: {tier}",
+                 "stacked synthetic models on the CPU train with their per-token part in " + (
+                     "the C kernel (headcount.ckernel)" if why is None
+                     else f"batched torch products: the C kernel is unavailable ({why.splitlines()[0]})")]
         total_missing, keep = 0, []
         for name in book_notebooks():
             path = NOTEBOOKS / f"{name}.py"
@@ -40,6 +44,7 @@ def report(tier: str = "laptop") -> str:
                 lines.append(f"  {name:28s} {exp.name:12s} {p['cached']:5d} cached  {p['missing']:5d} to compute"
                              f"  ({p['stale']} stale: recorded under older code)  code {p['code_hash']}")
     lines.append(f"a build at tier {tier} would train {total_missing} model(s)")
+
     lines += [f"executed pages in {EXECUTED.relative_to(NOTEBOOKS.parent)} (make book FORCE=1 executes every page):",
               *keep]
     return "\n".join(lines)
