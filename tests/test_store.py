@@ -163,3 +163,18 @@ def test_progress_goes_to_the_named_file_not_to_stderr(tmp_path, monkeypatch, ca
     monkeypatch.delenv("HEADCOUNT_PROGRESS")
     sweep(exp(), grid({"x": 0}, x=[4]), s)
     assert "fake: 0 cached, computing" in capfd.readouterr().err  # without the variable: stderr, as before
+
+
+def test_records_name_the_processor_they_ran_on(tmp_path, monkeypatch):
+    """Results differ in their last digits from one processor to another (kernels chosen by vector extension),
+    so every record says which it ran on."""
+    (rec,) = sweep(exp(), [{"x": 2}], ResultsStore(tmp_path), progress=False).records
+    import torch
+
+    assert rec["env"]["cpu"] == store_mod.cpu_description() and rec["env"]["cpu"]
+    assert rec["env"]["torch_cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nmodel name\t: Some CPU 9000\nflags\t\t: fpu sse4_2 avx avx2 fma\n")
+    real_open = open
+    monkeypatch.setattr("builtins.open", lambda f, *a, **k: real_open(cpuinfo if f == "/proc/cpuinfo" else f, *a, **k))
+    assert store_mod.cpu_description() == "Some CPU 9000, avx2"

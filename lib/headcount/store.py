@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import tempfile
 from importlib import metadata
 from pathlib import Path
@@ -46,6 +47,22 @@ def run_key(config: dict, code: str) -> str:
     return hashlib.sha256((canonical_json(config) + "|" + code).encode()).hexdigest()[:24]
 
 
+def cpu_description() -> str:
+    """The processor's model name and the widest x86 vector extension it has (e.g. "AMD EPYC, avx512f"), or
+    the architecture where /proc/cpuinfo is not there. Floating-point results depend on it: the numerical
+    libraries pick their kernels by vector extension, and sums taken in another order round differently."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            text = f.read()
+    except OSError:
+        return platform.processor() or platform.machine()
+    name = re.search(r"^model name\s*:\s*(.+)$", text, re.M)
+    flags = re.search(r"^flags\s*:\s*(.+)$", text, re.M)
+    have = set(flags.group(1).split()) if flags else set()
+    widest = next((f for f in ("avx512f", "avx2", "avx", "sse4_2") if f in have), None)
+    return ", ".join(x for x in ((name.group(1).strip() if name else platform.machine()), widest) if x)
+
+
 def environment() -> dict:
     """Package versions and machine facts recorded with every run."""
     versions = {}
@@ -54,7 +71,15 @@ def environment() -> dict:
             versions[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
             versions[pkg] = None
-    return {"python": platform.python_version(), "machine": platform.machine(), "versions": versions}
+    env = {"python": platform.python_version(), "machine": platform.machine(), "cpu": cpu_description(),
+           "versions": versions}
+    try:  # the vector extension torch's own CPU kernels were dispatched to (e.g. "AVX512", "AVX2")
+        import torch
+
+        env["torch_cpu_capability"] = torch.backends.cpu.get_cpu_capability()
+    except (ImportError, AttributeError):
+        pass
+    return env
 
 
 class ResultsStore:
