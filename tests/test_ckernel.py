@@ -125,6 +125,18 @@ def test_training_with_the_kernel_equals_training_with_batched_products():
         assert math.isclose(a["train_nmse"], b["train_nmse"], rel_tol=RTOL)
 
 
+def test_training_through_the_kernel_is_bit_for_bit_repeatable():
+    """The same stack trained twice in one process gives the same bits: the kernel sums in a fixed order
+    (one thread, no atomics), which is what lets a build on one machine store exactly what another build
+    on that machine stores."""
+    runs = [SyntheticRun(T=12, N=16, n=4, h=h, seed=s, n_train=256, n_val=64, batch_size=32, epochs=2)
+            for h, s in [(2, 0), (4, 1)]]
+    data = make_data(runs[0])
+    first, second = (train_stack(runs, data, device="cpu", kernel="c") for _ in range(2))
+    for a, b in zip(first, second):
+        assert (a["val_nmse"], a["train_nmse"], a["curve"]) == (b["val_nmse"], b["train_nmse"], b["curve"])
+
+
 def test_kernel_choice_is_checked_before_any_work():
     runs = [SyntheticRun(T=6, N=12, n=2, h=1, n_train=64, n_val=32, batch_size=16, epochs=1)]
     with pytest.raises(ValueError, match=r"kernel must be one of \('auto', 'c', 'torch'\)"):
