@@ -1,6 +1,7 @@
 """The benchmark's FLOP accounting: torch's counter against a hand count of equation (4), and the scaling of
 counted FLOPs with the timed work. (Timings themselves are printed by `make bench`, never asserted.)"""
 
+import os
 import re
 
 import pytest
@@ -51,3 +52,6 @@ def test_quick_benchmark_ends_with_the_speedup_line(capsys):
     targets = lines[lines.index("## targets (measured above)") + 1 : -1]
     assert targets[0].startswith("throughput at least 5x") and targets[0].endswith(("met", "not met"))
     assert "(T=32): executed FLOPs" in targets[1] and "model-FLOP utilisation" in targets[1]
+    if (os.cpu_count() or 1) > 1:  # the whole-machine comparison, one process per core
+        assert targets[2].startswith(f"the same on the whole machine ({os.cpu_count()} cores, above): ")
+        assert "x the loop with" in targets[2] and "-thread ceiling: " in targets[2]

@@ -6,8 +6,10 @@
 Prints, in one run: samples per second of each engine on the laptop grid (D = 4, h = 1..5, 3 seeds,
 T in {8, 16, 32, 64}, N = 32, n = 8, n_train = 8000) and their ratio; the floating-point rate the stacked
 engine achieves (matrix-product FLOPs counted by torch's FlopCounterMode, plus those the C kernel of the
-per-token part tallies itself) against a large matrix product timed in the same run; time per epoch against T and against the number of stacked models; peak
-memory. The last line is `speedup <ratio>x`: samples per second of the stacked engine over one model at a
+per-token part tallies itself) against a large matrix product timed in the same run; time per
+epoch against T and against the number of stacked models; the same comparison on every core of the
+machine (the loop with torch's threads on all cores, the stack in one single-threaded process per core,
+as `make book` runs its pages); peak memory. The last line is `speedup <ratio>x`: samples per second of the stacked engine over one model at a
 time, wall clock, median over repeats.
 
 The machine may be shared: every timing is reported as wall clock and as this process's CPU time, and
@@ -179,6 +181,45 @@ def run_stacked(runs, data, device, form="fused", kernel="auto"):
     return train_stack(runs, data, device=device, form=form, kernel=kernel)
 
 
+def _machine_worker(Ts, epochs, n_train, n_val, barrier, out) -> None:
+    """One worker of the whole-machine run: one torch thread, the stacked grid rows of its Ts. Data is made
+    before the common start (the barrier), as in the timed runs above; reports (start, end) wall clock."""
+    torch.set_num_threads(1)
+    rows = [(grid_runs(T, epochs, n_train, n_val), None) for T in Ts]
+    rows = [(runs, make_data(runs[0])) for runs, _ in rows]
+    run_stacked(rows[0][0][:1], rows[0][1], torch.device("cpu"))  # the process's one-off setup costs
+    barrier.wait()
+    t0 = time.perf_counter()  # CLOCK_MONOTONIC: comparable across processes
+    for runs, data in rows:
+        run_stacked(runs, data, torch.device("cpu"))
+    out.put((t0, time.perf_counter()))
+
+
+def stacked_on_every_core(Ts, cost: dict, epochs: int, n_train: int, n_val: int, workers: int) -> float:
+    """Wall seconds of the stacked grid spread over `workers` processes of one thread each, as `make book`
+    spreads its pages over the cores: the grid rows (one per T) go longest first to the least loaded worker,
+    by their measured one-thread times `cost`; from the common start to the last worker's end."""
+    import multiprocessing as mp
+
+    loads = [[0.0, []] for _ in range(workers)]
+    for T in sorted(Ts, key=lambda T: -cost[T]):
+        w = min(loads, key=lambda l: l[0])
+        w[0] += cost[T]
+        w[1].append(T)
+    ctx = mp.get_context("spawn")  # a forked child of a process that has used torch's thread pool can hang
+    parts = [ts for _, ts in loads if ts]
+    barrier, out = ctx.Barrier(len(parts)), ctx.Queue()
+    procs = [ctx.Process(target=_machine_worker, args=(ts, epochs, n_train, n_val, barrier, out)) for ts in parts]
+    for p in procs:
+        p.start()
+    spans = [out.get() for _ in procs]
+    for p in procs:
+        p.join()
+        if p.exitcode != 0:
+            raise RuntimeError(f"a whole-machine benchmark worker failed (exit code {p.exitcode})")
+    return max(e for _, e in spans) - min(s for s, _ in spans)
+
+
 def main(argv: list[str] | None = None) -> float:
     p = argparse.ArgumentParser(prog="python -m headcount.bench", description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="reduced grid for smoke use (~1 minute)")
@@ -277,9 +318,11 @@ def main(argv: list[str] | None = None) -> float:
         " equation (4) as written for each model alone, i.e. what the one-at-a-time engine computes. The fused"
         " form reassociates equation (4), so it executes several times fewer FLOPs than the model's own count.")
     share = {}  # T -> (executed, model) FLOPs per wall second as fractions of the ceiling
+    executed = {}  # T -> executed FLOPs of the timed work
     for T in Ts:
         runs = grid_runs(T, epochs, n_train, n_val)
         ex, mo = counted_flops(runs, datas[T], "stacked"), counted_flops(runs, datas[T], "single")
+        executed[T] = ex
         tw, tc = wall["stacked"][T], cput["stacked"][T]
         share[T] = (ex / tw / ceiling, mo / tw / ceiling)
         say(f"T={T:3d} stacked: executed {ex / tw / 1e9:5.2f} GFLOP/s wall = {100 * ex / tw / ceiling:4.1f}% of the "
@@ -340,6 +383,32 @@ def main(argv: list[str] | None = None) -> float:
             say(f"{what}: executed {ex / timed[name].wall / 1e9:.2f} GFLOP/s = "
                 f"{100 * ex / timed[name].wall / ceiling:.1f}% of the ceiling")
 
+    # -- the whole machine ---------------------------------------------------------------------------
+    cores = os.cpu_count() or 1
+    whole = None
+    if device.type == "cpu" and cores > 1:
+        say(f"\n## the whole machine ({cores} cores): the one-model-at-a-time loop with torch's {cores} threads, against"
+            f" the stacked engine in {cores} processes of one thread each (grid rows, longest first, to the least"
+            f" loaded process, as make book spreads pages over the cores); the ceiling with {cores} threads")
+        torch.set_num_threads(cores)
+        try:
+            ceiling_all = matmul_ceiling(device, n_mm)
+            run_single(warm, wdata, device)
+            with Clock(device) as c_all:
+                for T in Ts:
+                    run_single(grid_runs(T, epochs, n_train, n_val), datas[T], device)
+        finally:
+            torch.set_num_threads(args.threads)
+        k_all = stacked_on_every_core(Ts, wall["stacked"], epochs, n_train, n_val, cores)
+        ex_all = sum(executed.values())
+        whole = (c_all.wall / k_all, ex_all / k_all / ceiling_all)
+        say(f"ceiling, float32 {n_mm}x{n_mm} matrix product with {cores} threads, best of 5: {ceiling_all / 1e9:.1f} GFLOP/s")
+        say(f"single engine, {cores} threads: {c_all.wall:.1f} s wall ({c_all.cpu:.1f} s CPU), {samples / c_all.wall:,.0f}"
+            f" samples/s | stacked, {cores} processes: {k_all:.1f} s wall, {samples / k_all:,.0f} samples/s | ratio "
+            f"{whole[0]:.1f}x")
+        say(f"stacked, {cores} processes: executed {ex_all / k_all / 1e9:.2f} GFLOP/s = {100 * whole[1]:.1f}% of the"
+            f" {cores}-thread ceiling (over the whole grid, every T)")
+
     say("\n## memory")
     say(_peak_line(device) + " (this process, both engines and every section above)")
     if not quick and device.type == "cpu":
@@ -355,6 +424,10 @@ def main(argv: list[str] | None = None) -> float:
     say(f"at least 25% of the matrix-product ceiling on the largest configuration (T={big}): executed FLOPs "
         f"{100 * ex_share:.1f}%: {'met' if ex_share >= 0.25 else 'not met'}; the model's own FLOPs (the usual "
         f"model-FLOP utilisation) {100 * mo_share:.1f}%: {'met' if mo_share >= 0.25 else 'not met'}")
+    if whole is not None:
+        say(f"the same on the whole machine ({cores} cores, above): {whole[0]:.1f}x the loop with {cores} threads: "
+            f"{'met' if whole[0] >= 5 else 'not met'}; executed FLOPs over the grid {100 * whole[1]:.1f}% of the "
+            f"{cores}-thread ceiling: {'met' if whole[1] >= 0.25 else 'not met'}")
     say(f"speedup {ratio:.1f}x")
     return ratio
 
