@@ -178,3 +178,14 @@ def test_records_name_the_processor_they_ran_on(tmp_path, monkeypatch):
     real_open = open
     monkeypatch.setattr("builtins.open", lambda f, *a, **k: real_open(cpuinfo if f == "/proc/cpuinfo" else f, *a, **k))
     assert store_mod.cpu_description() == "Some CPU 9000, avx2"
+
+
+def test_a_sweep_says_where_its_runs_were_computed(tmp_path):
+    s = ResultsStore(tmp_path)
+    r = sweep(exp(), grid({"x": 0}, x=[1, 2]), s, progress=False)
+    here = store_mod.cpu_description()
+    assert r.summary().endswith(f"; computed on {here} (2)")
+    r.records[0]["env"] = {k: v for k, v in r.records[0]["env"].items() if k != "cpu"}  # made before processors were recorded
+    for rec, engine in zip(r.records, ("stacked/fused/c", "single")):
+        rec["metrics"]["engine"] = engine
+    assert r.provenance() == f"computed on {here} (1), processor not recorded (1); engines: single (1), stacked/fused/c (1)"

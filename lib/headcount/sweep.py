@@ -69,8 +69,23 @@ class SweepResult:
     def summary(self) -> str:
         return (
             f"{len(self.records)} runs: {self.hits} from the store, {self.misses} computed "
-            f"({self.stale} of them replacing records of older code) in {self.wall_seconds:.1f} s"
+            f"({self.stale} of them replacing records of older code) in {self.wall_seconds:.1f} s; "
+            + self.provenance()
         )
+
+    def provenance(self) -> str:
+        """Where the runs were computed: each processor (and, where the records name one, training engine)
+        with its count of runs. Results agree across processors only up to rounding, which training can
+        amplify, so a page says whose numbers it shows."""
+        def counts(values) -> str:
+            tally: dict[str, int] = {}
+            for v in values:
+                tally[v] = tally.get(v, 0) + 1
+            return ", ".join(f"{k} ({n})" for k, n in sorted(tally.items(), key=lambda kv: (-kv[1], kv[0])))
+
+        cpus = counts(r.get("env", {}).get("cpu") or "processor not recorded" for r in self.records)
+        engines = [r["metrics"]["engine"] for r in self.records if isinstance(r.get("metrics", {}).get("engine"), str)]
+        return f"computed on {cpus}" + (f"; engines: {counts(engines)}" if engines else "")
 
     def frame(self) -> pd.DataFrame:
         return records_frame(self.records)
