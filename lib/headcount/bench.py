@@ -6,11 +6,11 @@
 Prints, in one run: samples per second of each engine on the laptop grid (D = 4, h = 1..5, 3 seeds,
 T in {8, 16, 32, 64}, N = 32, n = 8, n_train = 8000) and their ratio; the floating-point rate the stacked
 engine achieves (matrix-product FLOPs counted by torch's FlopCounterMode, plus those the C kernel of the
-per-token part tallies itself) against a large matrix product timed in the same run; time per
-epoch against T and against the number of stacked models; the same comparison on every core of the
-machine (the loop with torch's threads on all cores, the stack in one single-threaded process per core,
-as `make book` runs its pages); peak memory. The last line is `speedup <ratio>x`: samples per second of the stacked engine over one model at a
-time, wall clock, median over repeats.
+per-token part tallies itself) against a large matrix product timed in the same run; time per epoch
+against T and against the number of stacked models; the same comparison on every core of the machine
+(the loop with torch's threads on all cores, the stack in one single-threaded process per core, as
+`make book` runs its pages); peak memory. The last line is `speedup <ratio>x`: samples per second of the
+stacked engine over one model at a time, wall clock, median over repeats.
 
 The machine may be shared: every timing is reported as wall clock and as this process's CPU time, and
 repeats are shown, so a noisy neighbour is visible rather than hidden.
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import resource
 import statistics
 import subprocess
@@ -31,6 +30,7 @@ import torch
 
 from . import ckernel
 from .batched import train_stack
+from .store import cpu_description
 from .train import SyntheticRun, default_device, make_data, train_one
 
 GRID = dict(task="sum_of_max", D=4, d=4, a_seed=0, data_seed=1234, n=8, N=32, batch_size=128, lr=1e-2)
@@ -185,8 +185,7 @@ def _machine_worker(Ts, epochs, n_train, n_val, barrier, out) -> None:
     """One worker of the whole-machine run: one torch thread, the stacked grid rows of its Ts. Data is made
     before the common start (the barrier), as in the timed runs above; reports (start, end) wall clock."""
     torch.set_num_threads(1)
-    rows = [(grid_runs(T, epochs, n_train, n_val), None) for T in Ts]
-    rows = [(runs, make_data(runs[0])) for runs, _ in rows]
+    rows = [(runs, make_data(runs[0])) for runs in (grid_runs(T, epochs, n_train, n_val) for T in Ts)]
     run_stacked(rows[0][0][:1], rows[0][1], torch.device("cpu"))  # the process's one-off setup costs
     barrier.wait()
     t0 = time.perf_counter()  # CLOCK_MONOTONIC: comparable across processes
@@ -240,13 +239,7 @@ def main(argv: list[str] | None = None) -> float:
     say = lambda *a: print(*a, flush=True)  # noqa: E731
 
     say("# headcount.bench: stacked training engine vs one model at a time")
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), cpu)
-    except OSError:
-        pass
-    say(f"torch {torch.__version__}, device {device}, threads {torch.get_num_threads()}, cpu {cpu}, "
+    say(f"torch {torch.__version__}, device {device}, threads {torch.get_num_threads()}, cpu {cpu_description()}, "
         f"{os.cpu_count()} logical cores, load average at start {os.getloadavg()[0]:.2f}")
     say(f"grid: D=4, h in {list(HS)}, seeds {list(SEEDS)}, T in {list(Ts)}, N=32, n=8, batch 128, "
         f"n_train={n_train}, n_val={n_val}, epochs={epochs}, validation every epoch"

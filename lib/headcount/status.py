@@ -44,7 +44,6 @@ def report(tier: str = "laptop") -> str:
                 lines.append(f"  {name:28s} {exp.name:12s} {p['cached']:5d} cached  {p['missing']:5d} to compute"
                              f"  ({p['stale']} stale: recorded under older code)  code {p['code_hash']}")
     lines.append(f"a build at tier {tier} would train {total_missing} model(s)")
-
     lines += [f"executed pages in {EXECUTED.relative_to(NOTEBOOKS.parent)} (make book FORCE=1 executes every page):",
               *keep]
     return "\n".join(lines)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections import Counter
 from concurrent.futures import Future, as_completed
 from dataclasses import dataclass, field
 from typing import Callable, Hashable, Iterable
@@ -78,10 +79,8 @@ class SweepResult:
         with its count of runs. Results agree across processors only up to rounding, which training can
         amplify, so a page says whose numbers it shows."""
         def counts(values) -> str:
-            tally: dict[str, int] = {}
-            for v in values:
-                tally[v] = tally.get(v, 0) + 1
-            return ", ".join(f"{k} ({n})" for k, n in sorted(tally.items(), key=lambda kv: (-kv[1], kv[0])))
+            tally = sorted(Counter(values).items(), key=lambda kv: (-kv[1], kv[0]))
+            return ", ".join(f"{k} ({n})" for k, n in tally)
 
         cpus = counts(r.get("env", {}).get("cpu") or "processor not recorded" for r in self.records)
         engines = [r["metrics"]["engine"] for r in self.records if isinstance(r.get("metrics", {}).get("engine"), str)]
