@@ -9,11 +9,11 @@
 # (claims-ledger)=
 # # Every claim and its verdict
 #
-# Each page of this book judges the claims it is about from the numbers it computes, with a check that
-# can fail, and records the verdict. This page collects them all, with the tier at which they were
-# judged. Claims of the paper that no page of this build judges are listed as **not yet covered**.
-# Verdicts: *reproduced* (every sub-check passes), *partly reproduced*, *not reproduced*, *not tested
-# at this tier*.
+# Each page of this book judges the claims it is about from the numbers it computes, with checks that
+# can fail, and records the verdicts. This page collects them, one entry per claim of the paper (a claim
+# with parts judged apart has an id per part, e.g. C17a, C17b), in the paper's notation, with the tier
+# at which it was judged and a link to the section or figure of its evidence. A claim of the paper that no
+# page of this build judges is listed as **not yet covered**.
 
 # %% tags=["parameters", "remove-cell"]
 tier = "laptop"
@@ -25,5 +25,16 @@ from headcount.pages import claims as page
 
 page.SPEC.resolve(tier=tier)
 ledger = page.ledger_table()
-display(Markdown(f"**Summary** ({len(ledger)} rows): {page.summary(ledger)}."))
+display(Markdown("**How a verdict is reached.** " + page.rule()))
+
+# %% [markdown]
+# ## Summary
+
+# %% tags=["remove-input"]
+display(Markdown(f"{len(ledger)} claims. {page.summary(ledger)}.\n\n" + page.overview(ledger)))
+
+# %% [markdown]
+# ## The claims one by one
+
+# %% tags=["remove-input"]
 display(Markdown(page.markdown(ledger)))

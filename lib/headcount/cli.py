@@ -1,6 +1,8 @@
 """Command line: the reader's verbs.
 
-    headcount run NOTEBOOK [--tier laptop] [-p NAME VALUE ...]   execute one page with other parameters
+    headcount run NOTEBOOK [--tier laptop] [-p NAME VALUE ...]   execute one page; with parameters other than the
+                                 [--json] [--into-book]          tier's its outputs go to runs/<page>-<hash>/ and
+                                                                 the book is left as it is
     headcount notebooks [--tier laptop] [--jobs J] [--force]     execute every page of the book, J pages at a time
                                                                  (a page whose inputs are unchanged since it last
                                                                  executed is kept; --force executes every page)
@@ -44,7 +46,13 @@ def main(argv: list[str] | None = None) -> int:
         sp.add_argument("--tier", default="laptop", choices=["smoke", "laptop", "paper"])
         sp.add_argument("-p", nargs=2, action="append", metavar=("NAME", "VALUE"))
         if cmd == "run":
-            sp.add_argument("--out", default=None, help="folder for the executed notebook (default book/nb)")
+            sp.add_argument("--out", default=None,
+                            help="folder for the run's outputs (default: book/nb at the tier's own parameters, "
+                                 "else runs/<page>-<hash>/)")
+            sp.add_argument("--json", action="store_true", help="print a machine-readable summary at the end")
+            sp.add_argument("--into-book", action="store_true",
+                            help="for those who maintain the committed bundle: write this run's notebook, figures, "
+                                 "verdicts and stored runs into the book even with other parameters")
     for cmd in ("notebooks", "status"):
         sp = sub.add_parser(cmd)
         sp.add_argument("--tier", default="laptop", choices=["smoke", "laptop", "paper"])
@@ -61,7 +69,15 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         if args.cmd == "run":
-            runner.run(args.notebook, _params(args), out_dir=args.out)
+            out = runner.run_reader(args.notebook, _params(args), out_dir=args.out, into_book=args.into_book)
+            if args.json:
+                import json
+
+                print(json.dumps(out, indent=1))
+            elif not out["into_book"]:
+                shown = ", ".join(f"{v['claim']} {v['verdict']}" for v in out["verdicts"]) or "none"
+                print(f"run folder: {out['folder']} (notebook, figures/, claims/, results/; the book is unchanged)\n"
+                      f"verdicts of this run: {shown}")
         elif args.cmd == "params":
             path, _, params = runner.validate(args.notebook, _params(args))
             spec = runner.page_spec(path.stem)

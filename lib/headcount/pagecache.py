@@ -29,20 +29,11 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-WRITTEN_ENV = "HEADCOUNT_WRITTEN"
-PACKAGE_DIR = Path(__file__).resolve().parent
-REPO = PACKAGE_DIR.parents[1]
+from .paths import PACKAGE_DIR, REPO, WRITTEN_ENV, note_written  # noqa: F401 - note_written is re-exported
 # Settings that only say where progress or this list goes change nothing a page computes; the store's
 # location is covered by the content of the records the page reads.
 _NEUTRAL_ENV = ("HEADCOUNT_PROGRESS", WRITTEN_ENV, "HEADCOUNT_STORE")
 
-
-def note_written(path: str | os.PathLike) -> None:
-    """Record that the running page wrote `path` (no-op outside a runner-driven execution)."""
-    dest = os.environ.get(WRITTEN_ENV)
-    if dest:
-        with open(dest, "a") as fh:
-            fh.write(str(Path(path).resolve()) + "\n")
 
 
 def manifest_path(stem: str, out_dir: Path) -> Path:

@@ -14,7 +14,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from .pagecache import note_written
+from .paths import note_written
 
 REPO = Path(__file__).resolve().parents[2]
 PAPER_TABLES = REPO / "data" / "paper_tables"

@@ -19,11 +19,12 @@ from pathlib import Path
 
 from . import pagecache
 from .progress import PROGRESS_ENV
-from .store import smoke_store_dir
+from .store import COMMITTED_STORE, STORE_LAYERS_ENV, canonical_json, smoke_store_dir
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = REPO / "notebooks"
 EXECUTED = REPO / "book" / "nb"  # the book renders executed notebooks from here (build output)
+RUNS = REPO / "runs"  # a reader's runs with other parameters than a tier's (never part of the book)
 # Pages that read what the other pages record (the claims ledger): executed after every other page.
 RUN_LAST = ("claims",)
 
@@ -100,6 +101,88 @@ def _smoke_store(params: dict) -> str | None:
 
 def _shown(p: Path) -> Path:
     return p.relative_to(REPO) if p.is_relative_to(REPO) else p
+
+
+def resolved(name: str | Path, params: dict) -> dict:
+    """The page's full, validated parameters for `params` (tier plus overrides); {} for a page without a spec."""
+    path, _, params = validate(name, params)
+    spec = page_spec(path.stem)
+    if spec is None:
+        return {}
+    return spec.resolve(tier=params.get("tier", "laptop"), **{k: v for k, v in params.items() if k != "tier"})
+
+
+def is_tier_run(name: str | Path, params: dict) -> bool:
+    """Whether these parameters are exactly the tier's own: such a run is part of the book; any other is a
+    reader's run."""
+    params = dict(params or {})
+    tier = params.get("tier", "laptop")
+    return resolved(name, params) == resolved(name, {"tier": tier})
+
+
+def run_folder(name: str | Path, params: dict) -> Path:
+    """runs/<page>-<first 10 hex digits of the hash of its resolved parameters>/: one folder per setting, so a
+    re-run with the same parameters resumes in it."""
+    import hashlib
+
+    stem = notebook_path(name).stem
+    digest = hashlib.sha256(canonical_json(resolved(name, params)).encode()).hexdigest()[:10]
+    return RUNS / f"{stem}-{digest}"
+
+
+@contextmanager
+def _reader_run_env(folder: Path):
+    """Every output of a reader's run goes under `folder`: executed notebook, figures, verdicts and new stored
+    runs (folder/results); the committed bundle is read as a read-only layer (HEADCOUNT_STORE_LAYERS)."""
+    settings = {"HEADCOUNT_FIGURES_DIR": str(folder / "figures"), "HEADCOUNT_CLAIMS_DIR": str(folder / "claims"),
+                "HEADCOUNT_STORE": str(folder / "results"), STORE_LAYERS_ENV: str(COMMITTED_STORE)}
+    old = {k: os.environ.get(k) for k in settings}
+    os.environ.update(settings)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def run_reader(name: str | Path, params: dict | None = None, out_dir: Path | None = None, into_book: bool = False,
+               log_output: bool = False) -> dict:
+    """`headcount run`: execute one page and say where its outputs are.
+
+    At a tier's own parameters (or with into_book, for those who maintain the committed bundle) the page
+    executes into the book as a book build would. With any other parameters it executes into a run folder of
+    its own (`run_folder`, or out_dir): its notebook, figures, verdicts and newly computed runs go there, the
+    committed results are read but never written, and the book's ledger, figures and data/results stay
+    byte-identical. Returns a summary (also what `--json` prints)."""
+    params = dict(params or {})
+    validate(name, params)
+    stem = notebook_path(name).stem
+    book = into_book or is_tier_run(name, params)
+    if book:
+        out = run(name, params, out_dir=out_dir, log_output=log_output)
+        from .claims import ledger_dir
+        from .plots import figures_dir
+
+        claims_dir, fig_dir, store_dir = ledger_dir(), figures_dir(), None
+    else:
+        folder = Path(out_dir) if out_dir is not None else run_folder(name, params)
+        folder.mkdir(parents=True, exist_ok=True)
+        with _reader_run_env(folder):
+            out = run(name, params, out_dir=folder, log_output=log_output)
+        claims_dir, fig_dir, store_dir = folder / "claims", folder / "figures", folder / "results"
+        (folder / "params.json").write_text(canonical_json(resolved(name, params)) + "\n")
+    import json
+
+    ledger = claims_dir / f"{stem}.json"
+    verdicts = [{"claim": v["claim_id"], "verdict": v["verdict"], "robust": v.get("robust")}
+                for v in (json.loads(ledger.read_text()) if ledger.exists() else [])]
+    written = sorted(str(p) for p in fig_dir.glob("*")) if (fig_dir.exists() and not book) else []
+    return {"page": stem, "into_book": book, "params": resolved(name, params), "notebook": str(out),
+            "folder": None if book else str(out.parent), "verdicts": verdicts, "ledger": str(ledger),
+            "figures": written, "new_results": None if store_dir is None else str(store_dir)}
 
 
 def run(name: str | Path, params: dict | None = None, out_dir: Path | None = None, log_output: bool = False,

@@ -157,10 +157,63 @@ class ResultsStore:
         return out
 
 
+class MissingRuns(RuntimeError):
+    """A read-only store was asked for runs it does not hold (nothing is trained in its place)."""
+
+
+class ReadOnlyStore(ResultsStore):
+    """A store that serves records and refuses to write: `sweep` raises MissingRuns instead of training
+    when a run is missing (the regression guard reads the committed bundle this way)."""
+
+    read_only = True
+
+    def put(self, experiment: str, record: dict) -> Path:
+        raise MissingRuns(f"the store {self.root} is read-only; refusing to write {experiment}/{record.get('key')}")
+
+
+class LayeredStore(ResultsStore):
+    """Writes go to `root`; reads try `root` first, then each read-only layer in turn. A reader's re-run with
+    other parameters uses its own folder as `root` and the committed bundle as a layer, so it reuses every
+    committed run and never writes into the bundle."""
+
+    def __init__(self, root: str | os.PathLike, layers: list[str | os.PathLike]):
+        super().__init__(root)
+        self.layers = [ResultsStore(p) for p in layers]
+
+    def get(self, experiment: str, key: str) -> dict | None:
+        rec = super().get(experiment, key)
+        for layer in self.layers:
+            if rec is not None:
+                break
+            rec = layer.get(experiment, key)
+        return rec
+
+    def records(self, experiment: str) -> list[dict]:
+        out = super().records(experiment)
+        for layer in self.layers:
+            out.extend(layer.records(experiment))
+        return out
+
+    def prune_stale(self) -> tuple[int, int]:
+        return super().prune_stale()  # the read-only layers are never pruned from here
+
+
+COMMITTED_STORE = PACKAGE_DIR.parents[1] / "data" / "results"
+STORE_LAYERS_ENV = "HEADCOUNT_STORE_LAYERS"  # os.pathsep-separated read-only stores under HEADCOUNT_STORE
+
+
 def default_store() -> ResultsStore:
-    """The project's store: HEADCOUNT_STORE if set, else <repo>/data/results (committed result bundles)."""
+    """The project's store: HEADCOUNT_STORE if set, else <repo>/data/results (committed result bundles).
+    With HEADCOUNT_STORE_LAYERS (paths separated by os.pathsep) the store reads those too, read-only."""
     root = os.environ.get("HEADCOUNT_STORE")
-    return ResultsStore(root if root else PACKAGE_DIR.parents[1] / "data" / "results")
+    layers = [p for p in os.environ.get(STORE_LAYERS_ENV, "").split(os.pathsep) if p]
+    root = root if root else COMMITTED_STORE
+    return LayeredStore(root, layers) if layers else ResultsStore(root)
+
+
+def committed_store() -> ReadOnlyStore:
+    """The committed result bundle, read-only."""
+    return ReadOnlyStore(COMMITTED_STORE)
 
 
 def cache_dir() -> Path:

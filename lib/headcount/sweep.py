@@ -21,7 +21,7 @@ from typing import Callable, Hashable, Iterable
 import pandas as pd
 
 from .progress import progress_bar
-from .store import ResultsStore, canonical_json, code_hash, environment, run_key
+from .store import MissingRuns, ResultsStore, canonical_json, code_hash, environment, run_key
 
 
 
@@ -144,6 +144,12 @@ def sweep(
     records: list[dict | None] = [store.get(exp.name, k) for k in keys]
     todo = [i for i, r in enumerate(records) if r is None]
     hits = len(configs) - len(todo)
+    if todo and getattr(store, "read_only", False):
+        some = ", ".join(canonical_json({k: configs[i][k] for k in sorted(configs[i])[:6]}) for i in todo[:2])
+        raise MissingRuns(
+            f"{exp.name}: the read-only store {store.root} has no record for {len(todo)} of {len(configs)} runs "
+            f"(code hash {code}; e.g. {some}). If library code changed the store keys, recompute the bundle "
+            f"(make book) and commit it; nothing is trained here.")
     stale = plan(exp, [configs[i] for i in todo], store)["stale"] if todo else 0
     executor = executor if executor is not None else InProcess()
     env = environment()
