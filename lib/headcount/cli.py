@@ -8,6 +8,8 @@
                                                                  executed is kept; --force executes every page)
     headcount status [--tier laptop]                             what the store holds / what a build would compute
     headcount params NOTEBOOK [--tier laptop]                    the page's resolved parameters
+    headcount verdicts [--tier laptop] [--update]               every verdict recomputed from the committed bundle
+                                                                 (nothing trained), checked against data/verdicts/
     headcount prune                                              delete stored runs of superseded library code
 
 Values given with -p are read as Python/YAML literals: -p T_grid "[8, 16]" -p lr 1e-3 -p a_seed 3.
@@ -37,6 +39,7 @@ def _params(args) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     from . import runner
+    from .store import MissingRuns
 
     ap = argparse.ArgumentParser(prog="headcount", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -64,6 +67,10 @@ def main(argv: list[str] | None = None) -> int:
             sp.add_argument("--force", action="store_true",
                             help="execute every page, even those whose inputs (notebook, parameters, library, "
                                  "packages, stored runs, data) are unchanged since they last executed")
+    sp = sub.add_parser("verdicts")
+    sp.add_argument("--tier", default="laptop", choices=["smoke", "laptop", "paper"])
+    sp.add_argument("--update", action="store_true",
+                    help="for those who maintain the bundle: write the recomputed verdicts as the committed list")
     sub.add_parser("prune")
     args = ap.parse_args(argv)
 
@@ -94,6 +101,23 @@ def main(argv: list[str] | None = None) -> int:
                 for name, err in bad.items():
                     print(f"error: {name}: {runner.summary(err)}", file=sys.stderr)
                 return 1
+        elif args.cmd == "verdicts":
+            import json
+
+            from . import judging
+            from .paths import atomic_write_text
+
+            vs = judging.committed_verdicts(args.tier)
+            for v in vs:
+                print(f"{v.claim_id:5} {v.shown:32} {v.evidence[:110]}")
+            path = judging.verdicts_file(args.tier)
+            if args.update:
+                atomic_write_text(path, json.dumps(judging.snapshot(vs, args.tier), indent=1) + "\n")
+                print(f"wrote {path}")
+            elif path.exists():
+                problems = judging.compare(json.loads(path.read_text()), vs)
+                print("\n".join(problems) if problems else f"all {len(vs)} verdicts agree with {path}")
+                return 1 if problems else 0
         elif args.cmd == "prune":
             from .store import default_store
 
@@ -106,6 +130,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except MissingRuns as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
     return 0
 
 

@@ -77,3 +77,63 @@ def committed_verdicts(tier: str = "laptop", store=None, pages: list[str] | None
         P = mod.SPEC.resolve(tier=tier)
         out.extend(page_verdicts(stem, P, mod.evidence(P, store)))
     return out
+
+
+# ----------------------------------------------------------------------------------------------------
+# The committed list of verdicts (the regression guard)
+# ----------------------------------------------------------------------------------------------------
+
+def verdicts_file(tier: str = "laptop"):
+    """data/verdicts/<tier>.json: every verdict of the committed bundle with the key numbers of its evidence."""
+    from .paths import REPO
+
+    return REPO / "data" / "verdicts" / f"{tier}.json"
+
+
+# Key numbers are recomputed from the same committed records, so they agree to rounding of the post-processing
+# (fits, sums) on any machine; a change beyond this is a change of what the book reports.
+TOLERANCE = {"rel": 1e-6, "abs": 1e-9}
+
+
+def snapshot(verdicts: list[claims.Verdict], tier: str) -> dict:
+    return {"tier": tier, "tolerance": TOLERANCE,
+            "about": "every verdict of the book at this tier, recomputed from the committed result bundle; "
+                     "tests/test_verdicts.py fails when one changes (update with: headcount verdicts --update)",
+            "claims": [{"claim": v.claim_id, "page": v.page, "verdict": v.verdict, "robust": v.robust,
+                        "numbers": v.numbers} for v in verdicts]}
+
+
+def compare(expected: dict, verdicts: list[claims.Verdict]) -> list[str]:
+    """Every difference between a committed list and recomputed verdicts, one line each naming the claim."""
+    tol = expected.get("tolerance", TOLERANCE)
+    got = {v.claim_id: v for v in verdicts}
+    want = {c["claim"]: c for c in expected["claims"]}
+    problems = [f"{cid}: in the committed list but no page judges it now" for cid in want if cid not in got]
+    problems += [f"{cid}: judged now ({got[cid].verdict}) but not in the committed list" for cid in got if cid not in want]
+    for cid in [c for c in want if c in got]:
+        w, v = want[cid], got[cid]
+        if w["verdict"] != v.verdict:
+            problems.append(f"{cid}: verdict changed from {w['verdict']!r} to {v.verdict!r} ({v.evidence})")
+        if w.get("robust") != v.robust:
+            problems.append(f"{cid}: robustness over seeds changed from {w.get('robust')} to {v.robust} ({v.robustness})")
+        nums = v.numbers
+        for name in sorted(set(w["numbers"]) | set(nums)):
+            a, b = w["numbers"].get(name), nums.get(name)
+            if name not in nums or name not in w["numbers"]:
+                problems.append(f"{cid}: key number {name!r} is {'gone' if name not in nums else 'new'}")
+            elif not _close(a, b, tol):
+                problems.append(f"{cid}: key number {name!r} changed from {a!r} to {b!r} "
+                                f"(tolerance rel {tol['rel']:g}, abs {tol['abs']:g})")
+    return problems
+
+
+def _close(a, b, tol) -> bool:
+    if isinstance(a, bool) or isinstance(b, bool) or a is None or b is None:
+        return a == b
+    import math
+
+    if math.isnan(a) or math.isnan(b):
+        return math.isnan(a) and math.isnan(b)
+    if math.isinf(a) or math.isinf(b):
+        return a == b
+    return abs(a - b) <= tol["abs"] + tol["rel"] * max(abs(a), abs(b))
