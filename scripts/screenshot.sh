@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Screenshot built pages the way a reader sees them (headless Chromium, no network), to check that
 # equations are typeset and figures show. Usage: scripts/screenshot.sh [page.html ...] (default: every page)
-# PNGs land in _build/screenshots/. SHOT_HEIGHT=6000 takes a taller window (long pages).
+# PNGs land in _build/screenshots/. SHOT_HEIGHT=6000 takes a taller window (long pages); SHOT_WIDTH=390 a
+# phone-wide one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v chromium >/dev/null 2>&1; then
@@ -15,7 +16,7 @@ profile=$(mktemp -d)
 for p in "${pages[@]}"; do
   name=$(echo "$p" | tr '/' '_' | sed 's/\.html$//')
   chromium --headless --no-sandbox --disable-gpu --disable-background-networking --disable-component-update \
-    --disable-sync --no-first-run --disable-quic --user-data-dir="$profile" --window-size=1100,${SHOT_HEIGHT:-2000} \
+    --disable-sync --no-first-run --disable-quic --user-data-dir="$profile" --window-size=${SHOT_WIDTH:-1100},${SHOT_HEIGHT:-2000} \
     --virtual-time-budget=5000 --screenshot="$out/$name.png" "file://$PWD/_build/html/$p" >/dev/null 2>&1
   echo "$out/$name.png"
 done

@@ -89,3 +89,34 @@ def test_a_parameterised_rerun_leaves_the_book_and_the_bundle_byte_identical(tmp
     assert {v["claim"] for v in out["verdicts"]} == {"C15", "C16a", "C16b"}
     assert json.loads((folder / "claims" / "synthetic_heads.json").read_text())
     assert list((folder / "results").rglob("*.json"))  # the new runs, in the run's own store
+
+
+@pytest.mark.parametrize("value, message", [
+    ("{1: !!binary ImV2aWwi, 4: x}", "YAML tags"),
+    ("!!python/object/apply:os.system ['touch pwned']", "YAML tags"),
+    ("{1: 2, 4: 5}", "flat list"),
+    ("[[1, 2], 4]", "flat list"),
+])
+def test_a_parameter_value_cannot_carry_code_or_structure(value, message, capsys):
+    assert cli.main(["params", "synthetic_heads", "--tier", "smoke", "-p", "h_grid", value]) == 2
+    err = capsys.readouterr().err
+    assert "h_grid" in err and message in err
+
+
+def test_numbers_in_every_usual_notation_are_read_and_non_finite_ones_refused(capsys):
+    assert cli._literal("1e-3") == 1e-3 and cli._literal("5E+2") == 500.0 and cli._literal("[8, 16]") == [8, 16]
+    assert cli.main(["params", "synthetic_heads", "-p", "lr", "1e-3"]) == 0
+    assert "| `lr` | `0.001` |" in capsys.readouterr().out
+    for bad in (".inf", ".nan", "[.inf]"):
+        assert cli.main(["params", "synthetic_heads", "-p", "lr" if bad[0] == "." else "h_grid", bad]) == 2
+        assert "must be" in capsys.readouterr().err
+    assert cli.main(["params", "synthetic_heads", "-p", "D", "3", "-p", "D", "5"]) == 2
+    assert "given twice" in capsys.readouterr().err
+
+
+def test_the_runner_refuses_a_mapping_for_a_list_parameter_before_any_kernel_starts():
+    payload = {1: '"+__import__("os").system("touch pwned")+"', 4: "x"}
+    with pytest.raises(ValueError, match="h_grid"):
+        runner.validate("synthetic_heads", {"tier": "smoke", "h_grid": payload})
+    with pytest.raises(ValueError, match="h_grid"):
+        runner.validate("synthetic_heads", {"tier": "smoke", "h_grid": {1, 4}})

@@ -24,16 +24,36 @@ import yaml
 
 
 def _literal(text: str):
+    """A -p value: YAML's plain scalars and flow lists, plus numbers in every usual notation (YAML 1.1 reads
+    1e-3 as a string). Tags (!!binary, !!python/...), mappings and sets are refused: only plain values
+    reach the parameter checks."""
+    if "!" in text:
+        raise ValueError(f"parameter value {text!r}: YAML tags ('!') are not accepted")
     try:
-        return yaml.safe_load(text)
+        value = yaml.safe_load(text)
     except yaml.YAMLError:
         return text
+    if isinstance(value, str):
+        for cast in (int, float):
+            try:
+                return cast(value)
+            except ValueError:
+                pass
+    if isinstance(value, (dict, set)) or (isinstance(value, list) and any(isinstance(v, (dict, list, set)) for v in value)):
+        raise ValueError(f"parameter value {text!r}: give a number, a string, True/False or a flat list like [8, 16]")
+    return value
 
 
 def _params(args) -> dict:
     out = {"tier": args.tier}
     for name, value in args.p or []:
-        out[name] = _literal(value)
+        if name in out:
+            raise ValueError(f"parameter {name!r} is given twice" if name != "tier" else
+                             "give the tier with --tier, not -p tier")
+        try:
+            out[name] = _literal(value)
+        except ValueError as exc:
+            raise ValueError(f"parameter {name!r}: {exc}") from None
     return out
 
 

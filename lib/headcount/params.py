@@ -8,6 +8,7 @@ that every name passed with -p exists in the notebook, since papermill only warn
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -36,7 +37,7 @@ class Param:
     def validate(self, value: Any) -> Any:
         err = f"parameter {self.name!r} must be {self.allowed()}; got {value!r}"
         if self.kind in ("int_list", "float_list"):
-            if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+            if not isinstance(value, (list, tuple)):  # a mapping or a set would pass as its keys
                 raise ValueError(err)
             value = list(value)
             if not value:
@@ -64,6 +65,8 @@ class Param:
             if isinstance(v, bool) or not isinstance(v, (int, float)):
                 raise ValueError(err)
             v = float(v)
+            if not math.isfinite(v):
+                raise ValueError(err + " (not a finite number)")
         elif self.kind == "str":
             if not isinstance(v, str):
                 raise ValueError(err)

@@ -195,6 +195,7 @@ def run(name: str | Path, params: dict | None = None, out_dir: Path | None = Non
 
     params = dict(params or {})
     path, nb, params = validate(name, params)
+    clean = {"tier": params.get("tier", "laptop"), **resolved(path, params)} if page_spec(path.stem) else params
     nb.metadata.setdefault("kernelspec", {"name": "python3", "display_name": "Python 3", "language": "python"})
     out_dir = Path(out_dir) if out_dir is not None else EXECUTED
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -220,7 +221,9 @@ def run(name: str | Path, params: dict | None = None, out_dir: Path | None = Non
                 print(f"started {path.name} at {time.strftime('%H:%M:%S')} (progress: tail -f {_shown(log)}{why})",
                       flush=True)
             try:
-                pm.execute_notebook(nb, str(tmp), parameters=params, kernel_name="python3", cwd=str(REPO),
+                # only validated, resolved values reach the notebook: papermill writes a value's text into the
+                # parameters cell, so a raw value (e.g. a YAML mapping whose keys passed a list check) never goes there
+                pm.execute_notebook(nb, str(tmp), parameters=clean, kernel_name="python3", cwd=str(REPO),
                                     log_output=log_output, progress_bar=False)
             except Exception:
                 failed = out_dir / f"{path.stem}.failed.ipynb"
