@@ -56,26 +56,29 @@ import time
 import torch
 from IPython.display import Markdown, display
 
-from headcount import claims, theory
+from headcount import claims, judging, theory
 from headcount.pages import theory_memorise as page
 from headcount.plots import downloads_markdown, glue_figure, save_figure
+from headcount.store import default_store
 
 torch.set_num_threads(1)
 t_start = time.perf_counter()
 P = page.SPEC.resolve_from(globals())  # the parameters cell's values, validated
 display(Markdown(f"**Tier `{P['tier']}`.** Parameters of this page:\n\n" + page.SPEC.table(P)))
+ev = page.evidence(P, default_store())  # computed here from the constructions: this page trains nothing
 
 # %% [markdown]
 # ## The head memorises exactly
 #
 # We run sampled max + min sequences ($d = 1$) through the model and compare the attention weights with $1/T$ and the
-# head output with the flattened sequence times $1/T$. In floating point both are exact: the logits are exact
+# head output with the flattened sequence times $1/T$. In floating point both should be exact: the logits are exact
 # zeros, the softmax of zeros is $1/T$ rounded once, and each output coordinate is the single product of that number
 # with one token value (every other term is a product with an exact zero).
 
 # %% tags=["remove-input"]
-att = page.attention_check(P)
+att = ev["attention"]
 display(Markdown(att.pipe(theory.format_numbers).to_markdown(index=False, disable_numparse=True)))
+display(Markdown(page.attention_text(att)))
 
 # %% [markdown]
 # ## Lemma 9: the maximum with a shallow ReLU network
@@ -91,12 +94,13 @@ display(Markdown(att.pipe(theory.format_numbers).to_markdown(index=False, disabl
 #
 # Each term $h_2(i) = \min(S_i, 1/n)$ is $1/n$ for every level $i/n$ well below the maximum and a fraction of $1/n$ at the
 # last level, so the sum overshoots by less than one grid step. We test random inputs and inputs placed on and next to
-# the levels $i/n$; the worst case is all tokens at $i/n + 1/(nT)$, where the top partial sum is exactly $1/n$ and the
-# error is $(1 - 1/T)/n$ (for $T = 1$ the network is exact).
+# the levels $i/n$; by our calculation the worst case is all tokens at $i/n + 1/(nT)$, where the top partial sum is
+# exactly $1/n$ and the error is $(1 - 1/T)/n$ (so for $T = 1$ the network is exact).
 
 # %% tags=["remove-input"]
-l9 = page.lemma9_check(P)
+l9 = ev["lemma9"]
 display(Markdown(l9.pipe(theory.format_numbers, 3).to_markdown(index=False, disable_numparse=True)))
+display(Markdown(page.lemma9_text(l9)))
 
 # %% [markdown]
 # ## The whole construction: accuracy, Lemma 8, parameter count
@@ -108,7 +112,7 @@ display(Markdown(l9.pipe(theory.format_numbers, 3).to_markdown(index=False, disa
 # and the sum over the unmerged parts.
 
 # %% tags=["remove-input"]
-cons, merge = page.construction_sweep(P)
+cons, merge = ev["construction"], ev["merge"]
 scale = f"tier {P['tier']}: T in {P['T_grid']}, eps in {P['eps_grid']}"
 fig = page.count_figure(cons, scale)
 save_figure(fig, cons, "theory-memorise-count", meta={"params": P})
@@ -119,20 +123,20 @@ glue_figure("fig-theory-memorise-count", fig)
 # :name: fig-theory-memorise-count
 #
 # Parameters of the one-head memorising construction that reaches accuracy $\varepsilon$ on max + min: left against
-# $1/\varepsilon$ (one line per $T$), right against $T$ (one line per $\varepsilon$). Both slopes are about 1, so
-# $M \approx c\,T/\varepsilon$. Dashed: the $h = D = 2$ construction of Theorem 2(1), whose 7 parameters are exact at every $T$
-# and $\varepsilon$ (its $T$-dependence sits in the temperature).
+# $1/\varepsilon$ (one line per $T$), right against $T$ (one line per $\varepsilon$), both axes logarithmic. Dashed: the
+# parameter count of the $h = D = 2$ construction of Theorem 2(1) on the same task.
 # ```
 
 # %% tags=["remove-input"]
 display(Markdown(downloads_markdown("theory-memorise-count")))
+display(Markdown(page.count_text(cons)))
 display(Markdown(cons.pipe(theory.format_numbers, 3).to_markdown(index=False, disable_numparse=True)))
 display(Markdown("Lemma 8, merged against composed:\n\n" + merge.pipe(theory.format_numbers, 3).to_markdown(index=False, disable_numparse=True)))
 
 # %% [markdown]
-# **Reading it.** The exponent in $\varepsilon$ is $1$ here (the features and $F_0$ are exact, so $\gamma$ plays no role;
-# with fitted features it would add $\gamma$, as the theorem's $1 + \gamma$ says), but the constant grows linearly with $T$:
-# the max network needs $T\lceil 1/\varepsilon\rceil$ units per feature, and the head itself has width $n = T d$. The paper
+# **Reading it.** The features and $F_0$ are exact here, so $\gamma$ plays no role and the construction's count should
+# grow like $1/\varepsilon$ (with fitted features it would add $\gamma$, as the theorem's $1 + \gamma$ says) and linearly
+# with $T$ (the slopes measured above): the max network needs $T\lceil 1/\varepsilon\rceil$ units per feature, and the head itself has width $n = T d$. The paper
 # calls this regime impractical for that reason, and notes that, unlike memorising training data, the network computes
 # the relation itself and so applies to unseen sequences: every sequence tested above is new to it.
 
@@ -140,7 +144,7 @@ display(Markdown("Lemma 8, merged against composed:\n\n" + merge.pipe(theory.for
 # ## Verdicts
 
 # %% tags=["remove-input"]
-vs = page.verdicts(att, l9, merge, cons, P["tier"])
+vs = judging.page_verdicts("theory_memorise", P, ev)
 claims.record("theory_memorise", vs)
 display(Markdown(claims.markdown_table(vs)))
 display(Markdown(f"Page computed in {time.perf_counter() - t_start:.1f} s."))

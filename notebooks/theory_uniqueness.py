@@ -43,16 +43,19 @@ import time
 
 from IPython.display import Markdown, display
 
-from headcount import claims, theory
+from headcount import claims, judging, theory
 from headcount.pages import theory_uniqueness as page
 from headcount.plots import downloads_markdown, glue_figure, save_figure
+from headcount.store import default_store
 
 t_start = time.perf_counter()
 P = page.SPEC.resolve_from(globals())  # the parameters cell's values, validated
 display(Markdown(f"**Tier `{P['tier']}`.** Parameters of this page:\n\n" + page.SPEC.table(P)))
+ev = page.evidence(P, default_store())  # computed here: this page trains nothing
+vs = judging.page_verdicts("theory_uniqueness", P, ev)
 
 # %% tags=["remove-input"]
-df = page.margins(P)
+df = ev["margins"]
 fig = page.margin_figure(df, P, f"tier {P['tier']}: every integer T up to {P['T_max']}")
 save_figure(fig, df, "theory-uniqueness-margin", meta={"params": P})
 glue_figure("fig-theory-uniqueness-margin", fig)
@@ -62,18 +65,18 @@ glue_figure("fig-theory-uniqueness-margin", fig)
 # :name: fig-theory-uniqueness-margin
 #
 # Corollary 1's arithmetic. Left: the margin $k - \max(D_1, D_2)$ against $T$ for the pairs with the smallest
-# required $T$; each dot is where the condition $D_1^2 + D_2^2 \le T/50$ starts to hold, and every dot lies above 0.
-# Right: for every pair, the $T$ the condition requires against the smallest $T$ at which the margin is positive; all
-# points lie below the diagonal, so the condition is sufficient (and generous), not necessary.
+# required $T$, with a horizontal line at 0; each dot is where the condition $D_1^2 + D_2^2 \le T/50$ starts to hold.
+# Right: for every pair, the $T$ the condition requires against the smallest $T$ at which the margin is positive, with
+# the diagonal.
 # ```
 
 # %% tags=["remove-input"]
 display(Markdown(downloads_markdown("theory-uniqueness-margin")))
 display(Markdown(df.pipe(theory.format_numbers, 4).to_markdown(index=False, disable_numparse=True)))
+display(Markdown(page.margin_text(df)))
 
 # %% [markdown]
-# The margin is smallest at the smallest pair, $D_1 = 1$, $D_2 = 2$, at $T = 250$, and grows with both the pair and $T$
-# ($k$ is linear in $T$). The table's last columns show how much shorter the sequences may be before the arithmetic fails.
+# The table's last columns show how much shorter the sequences may be before the arithmetic fails.
 #
 # ## Conjecture 1: depth
 #
@@ -88,16 +91,18 @@ display(Markdown(df.pipe(theory.format_numbers, 4).to_markdown(index=False, disa
 # constants $a_L, b_L > 0$ that depend only on $L$.
 # ```
 #
-# It is an open conjecture, so there is nothing to compute here (claim C30 is recorded as not tested). Its evidence in the
-# paper is the two-layer synthetic experiment (Table 5): with $L = 2$ and $D = 4$ the drop in error moves from $h = 4$ to
-# $h = 2 = D/L$. That experiment is reproduced, with its own verdict (claim C21), on the
-# {ref}`controls page <ablation-controls>` (its two-layer section).
+# It is an open conjecture, so there is nothing to compute here. Its evidence in the paper is the two-layer synthetic
+# experiment (Table 5), where the paper reports the drop in error moving from $h = 4$ to $h = 2 = D/L$ with $L = 2$ and
+# $D = 4$. We rerun that experiment, with its own verdict (claim C21), on the {ref}`controls page <ablation-controls>`
+# (its two-layer section).
+
+# %% tags=["remove-input"]
+display(Markdown(page.proof_only_text(vs)))
 
 # %% [markdown]
 # ## Verdicts
 
 # %% tags=["remove-input"]
-vs = page.verdicts(df, P)
 claims.record("theory_uniqueness", vs)
 display(Markdown(claims.markdown_table(vs)))
 display(Markdown(f"Page computed in {time.perf_counter() - t_start:.1f} s."))

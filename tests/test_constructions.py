@@ -190,7 +190,7 @@ def test_required_lipschitz_for_two_constructions():
 # ---- the Theorem 2(1) page's verdicts against contradicting numbers -------------------------------------------
 
 
-def _sub(within_adv_1=False, within_adv_2=True):
+def _sub(within_adv_1=False, within_adv_2=True, meets=True):
     rows = []
     for offset in (1.0, 2.0):
         for fam in ("random", "adversarial"):
@@ -198,28 +198,63 @@ def _sub(within_adv_1=False, within_adv_2=True):
             okI = True if fam == "random" or offset == 1.0 else within_adv_2
             rows.append(dict(T=8, beta=1e6, offset=offset, family=fam, head=1, S_size=4, excess_min=-0.5 if not ok15 else 0.0,
                              excess_max=0.0, bound_15=1e-6, within_15=ok15, interval_lo=-1, interval_hi=1,
-                             within_interval=okI))
+                             within_interval=okI, tokens_in_unit_cube=meets or fam == "random", S_at_least_T_over_4=True,
+                             psi_is_f_in_unit=True))
     return pd.DataFrame(rows)
+
+
+PC, NR, PART, NT = claims.PROOF_CHECKED, claims.NOT_REPRODUCED, claims.PARTIAL, claims.NOT_TESTABLE
 
 
 def test_heads_suffice_page_checks():
     err = pd.DataFrame(dict(task="t", T=8, beta=[1.0, 10.0, 100.0], family="random", head_excess_min=0.0,
                             head_excess_max=[0.1, 0.01, 0.001], bound_head=[1.0, 0.1, 0.01],
                             model_sup_error=[0.1, 0.01, 0.0005]))
-    assert hs.check_bound(err, _sub()).verdict == claims.PARTIAL  # the paper's offset fails adversarially
-    assert hs.check_bound(err, _sub(within_adv_1=True)).verdict == claims.REPRODUCED
+    # eq. (15) fails on an admissible input: its core fails, whatever else holds
+    v = hs.check_bound(err, _sub())
+    assert v.verdict == NR and v.numbers["proper subsets, adversarial input: min_excess"] == -0.5
+    assert hs.check_bound(err, _sub(within_adv_1=True)).verdict == PC
+    # the same failure on an input outside the hypotheses is no evidence either way
+    v = hs.check_bound(err, _sub(meets=False))
+    assert v.verdict == PC and v.checks[-1]["passed"] is None and "tokens_in_unit_cube" in v.checks[-1]["detail"]
     over = err.assign(head_excess_max=[2.0, 0.01, 0.001])
-    assert hs.check_bound(over, _sub(within_adv_1=True)).verdict != claims.REPRODUCED
-    assert hs.check_offset_repair(_sub()).verdict == claims.REPRODUCED
-    assert hs.check_offset_repair(_sub(within_adv_2=False)).verdict != claims.REPRODUCED
+    assert hs.check_bound(over, _sub(within_adv_1=True)).verdict == NR
+    below = err.assign(head_excess_min=-0.1)  # the lower bound of (15) broken on all positions
+    assert hs.check_bound(below, _sub(within_adv_1=True)).verdict == NR
+    assert hs.check_offset_repair(_sub()).verdict == PC
+    assert hs.check_offset_repair(_sub(within_adv_2=False)).verdict == NR
+    assert "$" in hs.check_bound(err, _sub()).test and "_" not in hs.check_bound(err, _sub()).test.replace("$S_i", "").split("$")[0]
 
     temp = pd.DataFrame(dict(task="t", T=[8, 16], eps=0.01, error_at_rule=[0.001, 0.002],
                              error_at_rule_adversarial=[float("nan"), 0.003]))
     params = pd.DataFrame(dict(task="t", T=[8, 16], M_encoder_plus_F=[7, 7]))
     fitted = pd.DataFrame(dict(eps=0.01, T=[8, 16], K=[18, 18], M=[113, 113], sup_error=[0.005, 0.006]))
-    assert hs.check_construction(err, temp, params, fitted).verdict == claims.REPRODUCED
-    assert hs.check_construction(err, temp.assign(error_at_rule=[0.001, 0.02]), params, fitted).verdict != claims.REPRODUCED
-    assert hs.check_construction(err, temp, params.assign(M_encoder_plus_F=[7, 9]), fitted).verdict != claims.REPRODUCED
-    assert hs.check_construction(err, temp, params, fitted.assign(K=[18, 30])).verdict != claims.REPRODUCED
-    flat = err.assign(model_sup_error=[0.1, 0.1, 0.1])  # the error does not fall with beta
-    assert hs.check_construction(flat, temp, params, fitted).verdict != claims.REPRODUCED
+    assert hs.check_construction(err, temp, params, fitted).verdict == PC
+    assert hs.check_construction(err, temp.assign(error_at_rule=[0.001, 0.02]), params, fitted).verdict == NR
+    assert hs.check_construction(err, temp.assign(error_at_rule_adversarial=[0.0, 0.02]), params, fitted).verdict == NR
+    assert hs.check_construction(err, temp, params.assign(M_encoder_plus_F=[7, 9]), fitted).verdict == NR
+    assert hs.check_construction(err, temp, params, fitted.assign(K=[18, 30])).verdict == NR
+    flat = err.assign(model_sup_error=[0.1, 0.1, 0.1])  # the error does not fall with beta: supporting
+    assert hs.check_construction(flat, temp, params, fitted).verdict == PART
+
+
+def test_heads_suffice_page_end_to_end_and_its_sentences():
+    P = hs.SPEC.resolve(tier="smoke")
+    ev = hs.evidence(P, None)
+    vs = {v.claim_id: v for v in hs.judge(P, ev)}
+    # the adversarial input meets the hypotheses, and (15) as stated fails on it
+    adv = ev["subsets"][(ev["subsets"]["offset"] == 1.0) & (ev["subsets"]["family"] == "adversarial")]
+    assert hs.meets_hypotheses(adv).all() and not adv["within_15"].all()
+    assert vs["C5"].verdict == NR and vs["C5b"].verdict == PC and vs["C6"].verdict == PC
+    assert "counterexample" in hs.subset_text(ev["subsets"])
+    outside = ev["subsets"].assign(S_at_least_T_over_4=False)
+    assert "outside the scope" in hs.subset_text(outside)
+    assert hs.judge(P, dict(ev, subsets=outside))[0].verdict == PC  # then the adversarial row is no evidence
+    t = hs.verdict_text(list(vs.values()))
+    assert "C5 (eq. (15) as the paper states it) reads *not reproduced*: its core fails on proper subsets, adversarial input" in t
+    assert "under the bound" in hs.error_text(ev["error"])
+    assert "not always under" in hs.error_text(ev["error"].assign(bound_model=0.0))
+    assert "(below 1 in every case)" in hs.temperature_text(ev["temperature"], max(P["eps_grid"]))
+    assert "(above 1 in some case)" in hs.temperature_text(ev["temperature"].assign(error_at_rule=1.0), max(P["eps_grid"]))
+    assert "the same at every T" in hs.fitted_text(ev["fitted"])
+    assert "not the same" in hs.fitted_text(ev["fitted"].assign(K=range(len(ev["fitted"]))))

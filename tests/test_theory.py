@@ -11,7 +11,7 @@ import torch
 
 from headcount import claims, theory
 
-R, NR, PART = claims.REPRODUCED, claims.NOT_REPRODUCED, claims.PARTIAL
+PC, NR, PART, NT = claims.PROOF_CHECKED, claims.NOT_REPRODUCED, claims.PARTIAL, claims.NOT_TESTABLE
 
 
 # ---- Theorem 2(2): the exponent ---------------------------------------------------------------------------
@@ -35,13 +35,16 @@ def test_vacuous_exactly_below_threshold():
 
 def test_check_exponent_passes_and_fails():
     t = theory.exponent_table([64, 128, 256, 512], [1, 3], [2, 8], [2, 4])
-    assert theory.check_exponent(t).verdict == R
+    v = theory.check_exponent(t)
+    assert v.verdict == PC and v.numbers["linear in T: max_slope_deviation"] < 1e-9
     bent = t.copy()
     bent.loc[bent.index[-1], "k"] += 1.0  # a kink: no longer linear in T
-    assert theory.check_exponent(bent).verdict != R
+    assert theory.check_exponent(bent).verdict == NR
     wrong = t.copy()
     wrong["threshold"] = wrong["threshold"] * 2  # vacuity claimed at the wrong place
-    assert theory.check_exponent(wrong).verdict != R
+    assert theory.check_exponent(wrong).verdict == NR
+    short = theory.exponent_table([64, 128], [1], [2], [2])  # two lengths: no slope to check, vacuity still core
+    assert [c["passed"] for c in theory.check_exponent(short).checks] == [None, True]
 
 
 def test_corollary1_margins_and_check():
@@ -51,10 +54,14 @@ def test_corollary1_margins_and_check():
     # the smallest margin sits at the smallest allowed T of each pair (k grows with T)
     assert (df["T_at_min"] == df["T_condition"]).all()
     assert df.loc[(df.D1 == 1) & (df.D2 == 2), "min_margin"].item() == pytest.approx((250 / 4 - 2) / 4 - 1 - 2)
-    assert theory.check_corollary1(df, 3000).verdict == R
+    v = theory.check_corollary1(df, 3000)
+    assert v.verdict == PC and v.numbers["margin positive: min_margin"] == pytest.approx(12.125)
     bad = df.copy()
     bad.loc[0, "min_margin"] = -0.1
     assert theory.check_corollary1(bad, 3000).verdict == NR
+    none = theory.corollary1_margins(260).iloc[0:0]  # no pair fits: out of the page's regime
+    v = theory.check_corollary1(none, 260)
+    assert v.verdict == NT and v.out_of_regime
 
 
 # ---- Lemma 2 ----------------------------------------------------------------------------------------------
@@ -75,10 +82,11 @@ def test_lemma2_bruteforce_matches_definition_and_closed_form():
 def test_check_lemma2():
     df = theory.lemma2_check(T=8, m=2, d=2, n_random=3, seed=1)
     assert (df[["err_U", "err_Y", "err_Z"]] == 0).all().all()
-    assert theory.check_lemma2(df).verdict == R
+    assert theory.check_lemma2(df).verdict == PC
     bad = df.copy()
-    bad.loc[0, "err_Y"] = 1e-3
-    assert theory.check_lemma2(bad).verdict == PART
+    bad.loc[0, "err_Y"] = 1e-3  # a counterexample to one identity: the core fails
+    assert theory.check_lemma2(bad).verdict == NR
+    assert "$" in theory.check_lemma2(df).test  # math in the test line is set as math
 
 
 # ---- Lemma 3 ----------------------------------------------------------------------------------------------
@@ -110,10 +118,18 @@ def test_selector_never_beats_exact_worst_case_on_random_inputs():
 
 def test_check_selector():
     df = theory.selector_errors([1.0, 100.0, 1e4], T=8, m=2, n_random=3, n_adversarial=5, seed=0)
-    assert theory.check_selector(df).verdict == R
+    assert theory.check_selector(df).verdict == PC
     worse = df.copy()
     worse.loc[worse["q"] == 1e4, "sup_error"] = 1.0  # error grows with q and exceeds the worst case
     assert theory.check_selector(worse).verdict == NR
+    above = df.copy()
+    above["sup_error"] *= 1.01  # above the exact worst case, still falling: the core fails
+    assert theory.check_selector(above).verdict == NR
+    unattained = df.copy()
+    unattained["sup_error"] *= 0.5  # below the worst case everywhere: it is not attained, a supporting check
+    assert theory.check_selector(unattained).verdict == PART
+    loose = df.assign(bound=df["exact_sup"] / 2)  # the simple bound fails: supporting
+    assert theory.check_selector(loose).verdict == PART
 
 
 # ---- Lemma 1 ----------------------------------------------------------------------------------------------
@@ -136,19 +152,41 @@ def test_lemma1_repair_and_check():
     for r in res:
         assert r["errors"]["total"] <= 5 * r["eta"] and r["strict_min"] and r["curvature"] > 0
     assert res[0]["argmin"] != res[1]["argmin"]
-    assert theory.check_lemma1(res).verdict == R
+    assert theory.check_lemma1(res).verdict == PC
     bad = [dict(r) for r in res]
     bad[0] = {**bad[0], "errors": {**bad[0]["errors"], "total": 0.2}}  # more than 5 eta
-    assert theory.check_lemma1(bad).verdict == PART
+    assert theory.check_lemma1(bad).verdict == NR
+    flat = [{**res[0], "curvature": 0.0}, res[1]]  # no positive curvature: not admissible
+    assert theory.check_lemma1(flat).verdict == NR
     same = [res[0], res[0]]  # identical minimisers violate Assumption 2.2
-    assert theory.check_lemma1(same).verdict != R
+    assert theory.check_lemma1(same).verdict == NR
+
+
+def _step(cid, verdict):
+    return claims.Verdict(cid, "", verdict, "")
 
 
 def test_check_density_follows_its_steps():
-    ok = claims.Verdict("C2", "", R, "")
-    no = claims.Verdict("C3", "", NR, "")
-    assert theory.check_density([ok, ok]).verdict == R
-    assert theory.check_density([ok, no]).verdict == PART
+    steps = [_step("C2", PC), _step("C3", PC), _step("C4", PC)]
+    v = theory.check_density(steps)
+    assert v.verdict == PC  # a theorem: never "reproduced"
+    assert theory.check_density([_step("C2", PC), _step("C3", NR), _step("C4", PC)]).verdict == NR  # one failed step
+    assert theory.check_density([_step("C2", PC), _step("C3", PART), _step("C4", PC)]).verdict == PART
+    assert theory.check_density([_step("C2", NT)]).verdict == NT  # no step with evidence
+
+
+def test_density_page_all_steps_from_real_numbers_and_a_counterexample():
+    from headcount.pages import theory_density as page
+
+    P = page.SPEC.resolve(tier="smoke")
+    ev = page.evidence(P, None)
+    vs = {v.claim_id: v for v in page.judge(P, ev)}
+    assert [vs[c].verdict for c in ("C1", "C2", "C3", "C4")] == [PC] * 4
+    bad = dict(ev, lemma2=ev["lemma2"].assign(err_U=ev["lemma2"]["err_U"] + 1.0))  # Lemma 2 fed a counterexample
+    vs = {v.claim_id: v for v in page.judge(P, bad)}
+    assert vs["C2"].verdict == NR and vs["C1"].verdict == NR
+    assert "Measured" in page.selector_text(ev["selector"]) and "not below" not in page.selector_text(ev["selector"])
+    assert "not below" in page.selector_text(ev["selector"].assign(bound=0.0))
 
 
 # ---- Theorem 2(1): soft-min closed forms --------------------------------------------------------------------
@@ -195,10 +233,12 @@ def test_softmin_interval():
 def test_lemma4_check_and_failure():
     df = theory.lemma4_check((4, 16), (2, 8), n_nets=3, n_pairs=50, seed=0)
     assert (df["max_ratio"] <= 1).all() and (df["extremal_ratio"] > 0.999).all()
-    assert theory.check_lemma4(df).verdict == R
+    assert theory.check_lemma4(df).verdict == PC
     bad = df.copy()
-    bad.loc[0, "max_ratio"] = 1.3
-    assert theory.check_lemma4(bad).verdict == PART
+    bad.loc[0, "max_ratio"] = 1.3  # a network above the bound: the lemma's core fails
+    assert theory.check_lemma4(bad).verdict == NR
+    loose = df.assign(extremal_ratio=0.5)  # the bound not reached: tightness is supporting
+    assert theory.check_lemma4(loose).verdict == PART
     assert theory.width_needed(100.0, 4) == 50.0
 
 
@@ -216,11 +256,12 @@ def test_lemma5_check_and_failure():
     r = theory.lemma5_radius(f, (0.4, 0.6), lam, [0.1, 0.2, 0.3, 0.4, 0.5], n_probe=100)
     assert 0 < r < 0.5  # the well is concave far out, so r is bounded
     df = theory.lemma5_check(f, (0.4, 0.6), r, lam, n_directions=8, n_pairs=50)
-    assert theory.check_lemma5(df, r).verdict == R
+    assert theory.check_lemma5(df, r).verdict == PC
     bad = df.copy()
     bad.loc[0, "min_ratio"] = 0.5
-    assert theory.check_lemma5(bad, r).verdict == PART
-    assert theory.check_lemma5(df, 0.0).verdict == NR
+    assert theory.check_lemma5(bad, r).verdict == NR
+    assert theory.check_lemma5(df.assign(min_excess=0.0), r).verdict == NR
+    assert theory.check_lemma5(df, 0.0).verdict == NT  # no radius on the grid: nothing to test
 
 
 # ---- the mechanism check ----------------------------------------------------------------------------------
@@ -233,11 +274,14 @@ def _mech(one_head_L, construction_L, Ts=(8, 32, 128)):
 
 
 def test_check_mechanism():
-    assert theory.check_mechanism(_mech([10, 40, 160], [0.8, 0.8, 0.8])).verdict == R
-    assert theory.check_mechanism(_mech([math.inf] * 3, [0.8, 0.8, 0.8])).verdict == R
-    assert theory.check_mechanism(_mech([10, 11, 12], [0.8, 0.8, 0.8])).verdict == PART  # one head does not grow
-    assert theory.check_mechanism(_mech([10, 40, 160], [0.8, 3.0, 9.0])).verdict == PART  # construction grows
+    v = theory.check_mechanism(_mech([10, 40, 160], [0.8, 0.8, 0.8]))
+    assert v.verdict == PC and v.numbers["grows with T, one head: min_growth"] == pytest.approx(16)
+    assert theory.check_mechanism(_mech([math.inf] * 3, [0.8, 0.8, 0.8])).verdict == PC
+    assert theory.check_mechanism(_mech([10, 11, 12], [0.8, 0.8, 0.8])).verdict == NR  # one head does not grow: core
+    assert theory.check_mechanism(_mech([10, 40, 160], [0.8, 3.0, 9.0])).verdict == PART  # the contrast fails
     assert theory.check_mechanism(_mech([math.inf, 5, 5], [1, 5, 9])).verdict == NR
+    only_con = _mech([10, 40, 160], [0.8, 0.8, 0.8])
+    assert theory.check_mechanism(only_con[only_con["kind"] != "one head"]).verdict == NT  # no one-head model
 
 
 # ---- Theorem 2(3) checks ----------------------------------------------------------------------------------
@@ -245,24 +289,30 @@ def test_check_mechanism():
 
 def test_memorising_checks_fail_on_contradicting_numbers():
     att = pd.DataFrame(dict(T=[4, 8], max_weight_dev=[0.0, 0.0], max_output_dev=[0.0, 0.0]))
-    assert theory.check_memorising_attention(att).verdict == R
-    assert theory.check_memorising_attention(att.assign(max_output_dev=[0.0, 1e-3])).verdict == PART
+    assert theory.check_memorising_attention(att).verdict == PC
+    assert theory.check_memorising_attention(att.assign(max_output_dev=[0.0, 1e-3])).verdict == NR
+    assert theory.check_memorising_attention(att.assign(max_weight_dev=[1e-3, 0.0])).verdict == NR
 
     l9 = pd.DataFrame(dict(T=[4], eps=[0.1], n_grid=[10], err_min=[0.0], err_max=[0.09], width1=[40], width2=[20]))
-    assert theory.check_lemma9(l9).verdict == R
-    assert theory.check_lemma9(l9.assign(err_max=[0.1])).verdict != R  # must stay strictly below 1/n
-    assert theory.check_lemma9(l9.assign(width1=[81])).verdict != R
+    assert theory.check_lemma9(l9).verdict == PC
+    assert theory.check_lemma9(l9.assign(err_max=[0.1])).verdict == NR  # must stay strictly below 1/n
+    assert theory.check_lemma9(l9.assign(err_min=[-0.01])).verdict == NR  # below the maximum
+    assert theory.check_lemma9(l9.assign(width1=[81])).verdict == NR
 
     m8 = pd.DataFrame(dict(T=[4], eps=[0.1], n_affine=[5], max_abs_diff=[1e-15], scale=[2.0]))
-    assert theory.check_lemma8(m8).verdict == R
-    assert theory.check_lemma8(m8.assign(n_affine=[7])).verdict != R
-    assert theory.check_lemma8(m8.assign(max_abs_diff=[1e-3])).verdict != R
+    assert theory.check_lemma8(m8).verdict == PC
+    assert theory.check_lemma8(m8.assign(n_affine=[7])).verdict == NR
+    assert theory.check_lemma8(m8.assign(max_abs_diff=[1e-3])).verdict == NR
 
     rows = [dict(T=T, eps=e, sup_error=e / 3, M=100 * T / e) for T in (4, 8, 16) for e in (0.2, 0.1, 0.05)]
     cons = pd.DataFrame(rows)
-    assert theory.check_memorising(cons).verdict == R
-    assert theory.check_memorising(cons.assign(sup_error=cons["eps"] * 2)).verdict != R
-    assert theory.check_memorising(cons.assign(M=100 * cons["T"] ** 2 / cons["eps"])).verdict != R
+    v = theory.check_memorising(cons)
+    assert v.verdict == PC and v.numbers["M no faster than linear in T: slope_T"] == pytest.approx(1.0)
+    assert theory.check_memorising(cons.assign(sup_error=cons["eps"] * 2)).verdict == NR
+    assert theory.check_memorising(cons.assign(M=100 * cons["T"] ** 2 / cons["eps"])).verdict == NR  # faster than T
+    assert theory.check_memorising(cons.assign(M=100 * cons["T"] ** 0.5 / cons["eps"])).verdict == PART  # slower: fine
+    one = cons[(cons["T"] == 4) & (cons["eps"] == 0.2)]
+    assert theory.check_memorising(one).checks[-1]["passed"] is None  # nothing to fit
 
 
 def test_format_numbers_keeps_integers_whole():
@@ -271,3 +321,62 @@ def test_format_numbers_keeps_integers_whole():
     assert out["width"].tolist() == ["1600", "12800"]
     assert out["err"].tolist() == ["0.0123", "inf"]
     assert out["ok"].tolist() == ["True", "False"] and out["name"].tolist() == ["a", "b"]
+
+
+# ---- the theory pages: evidence, verdicts and computed sentences -------------------------------------------
+
+
+def test_too_few_heads_page_uses_the_tables_widths_and_judges_c29_as_proof_only():
+    from headcount.pages import theory_too_few_heads as page
+
+    exp = page.experiment_scale()
+    t4 = exp[(exp["table"].str.startswith("Table 4")) & (exp["s"] == 2)]
+    assert set(t4["n"]) == {16} and set(t4["threshold"]) == {156}  # fixed E = n h = 32 at h = 2
+    assert t4["vacuous"].all()
+    assert exp[exp["table"].str.startswith("Table 3") & (exp["s"] == 3)]["n"].eq(11).all()  # ceil(32/3)
+    text = page.scale_text(exp)
+    assert "vacuous at every $T \\le 128$ in all 3 tables" in text
+    assert "Table 4 (E = 32), h = 2 (n = 16): threshold 156, k = -0.200 at T = 128" in text
+    assert "Table 2 (n = 8), h = 1 (n = 8): threshold 56, k = 1.800 at T = 128, non-vacuous from T = 64" in text
+    assert any(n == 16 and D == 3 for _, s, n, D in page.SETTINGS)
+    # a counterfactual table where h = D - 1 is non-vacuous changes the sentence
+    fake = exp.assign(vacuous=False)
+    assert page.scale_text(fake).startswith("At $h = D - 1$ the bound is non-vacuous")
+
+    P = page.SPEC.resolve(tier="smoke")
+    ev = page.evidence(P, None)
+    vs = {v.claim_id: v for v in page.judge(P, ev)}
+    assert vs["C29"].verdict == claims.PROOF_ONLY
+    assert all(vs[c].verdict == PC for c in ("C7", "C8", "C9", "C10"))
+    assert "grows by" in page.mechanism_text(ev["mechanism"])
+    assert "infinite at every T" in page.mechanism_text(ev["mechanism"])
+
+
+def test_memorise_page_sentences_follow_the_numbers():
+    from headcount.pages import theory_memorise as page
+
+    P = page.SPEC.resolve(tier="smoke")
+    ev = page.evidence(P, None)
+    assert [v.verdict for v in page.judge(P, ev)] == [PC] * 4
+    assert "from 1/T 0.0e+00" in page.attention_text(ev["attention"])
+    assert "from 1/T 1.0e-03" in page.attention_text(ev["attention"].assign(max_weight_dev=1e-3))
+    l9 = pd.DataFrame(dict(T=[8], eps=[0.1], n_grid=[10], err_min=[0.0], err_max=[0.05], width1=[80], width2=[10]))
+    assert page.lemma9_text(l9).startswith("Measured: largest error in grid steps $1/n$, per $T$ (the worst case $1 - 1/T$ "
+                                           "in brackets): T = 8: 0.5000 (0.8750)")
+    rows = [dict(T=T, eps=e, sup_error=e / 3, M=100 * T / e) for T in (4, 8) for e in (0.2, 0.1)]
+    assert "in $T$ between 1.00 and 1.00" in page.count_text(pd.DataFrame(rows))
+
+
+def test_uniqueness_page_sentences_and_c30():
+    from headcount.pages import theory_uniqueness as page
+
+    P = page.SPEC.resolve(tier="smoke")
+    ev = page.evidence(P, None)
+    vs = page.judge(P, ev)
+    assert [v.verdict for v in vs] == [PC, claims.PROOF_ONLY]
+    assert page.proof_only_text(vs).startswith("Claim C30 is recorded as *proof only*")
+    text = page.margin_text(ev["margins"])
+    assert "smallest margin is 12.125, at D1 = 1, D2 = 2, T = 250" in text and "sufficient, with room" in text
+    late = ev["margins"].assign(T_first_ok=ev["margins"]["T_condition"] * 2)
+    assert "only at or after it" in page.margin_text(late)
+    assert page.margin_text(ev["margins"].iloc[0:0]).startswith("No pair")

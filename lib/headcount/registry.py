@@ -44,10 +44,10 @@ _CLAIMS = [
              r"$5\eta$.", THEOREM, "theory_density", "fig-theory-density-lemma1", "Lemma 1"),
     _c("C5", r"With $h = D$ heads, head $i$ returns $\tilde z_i$ with "
              r"$0 \le \tilde z_i - \min_{S_i}\Psi_i \le (\lvert S_i\rvert - 1)/(e\beta) + T e^{-\beta}$.", THEOREM,
-       "theory_heads_suffice", "theory-heads-suffice", "Theorem 2(1), eq. (15)"),
+       "theory_heads_suffice", "theory-heads-suffice-subsets", "Theorem 2(1), eq. (15)"),
     _c("C5b", r"(Our repair of eq. (15).) With $r_i = -2$ off $S_i$: "
               r"$-(T - \lvert S_i\rvert)e^{-\beta} \le \tilde z_i - \min_{S_i}\Psi_i \le (\lvert S_i\rvert - 1)/(e\beta) + T e^{-\beta}$.",
-       THEOREM, "theory_heads_suffice", "theory-heads-suffice", "Theorem 2(1), proof"),
+       THEOREM, "theory_heads_suffice", "theory-heads-suffice-subsets", "Theorem 2(1), proof"),
     _c("C6", r"Hand-set weights with $h = D$ heads reach error $\varepsilon$ with $\beta \approx 4 C_T L_0 D/\varepsilon$; "
              r"the $\varepsilon$-exponent of the parameter count does not grow with $T$.", THEOREM,
        "theory_heads_suffice", "fig-theory-heads-suffice-error", "Theorem 2(1)"),

@@ -148,9 +148,35 @@ def lemma1_figure(res: list[dict], scale: str):
     return fig
 
 
-def verdicts(l2: pd.DataFrame, sel: pd.DataFrame, l1: list[dict], tier: str) -> list[claims.Verdict]:
-    sub = [theory.check_lemma2(l2), theory.check_selector(sel), theory.check_lemma1(l1)]
-    vs = [theory.check_density(sub)] + sub
-    for v in vs:
-        v.tier = tier
-    return vs
+def evidence(P: dict, store=None) -> dict:
+    """Every table this page's verdicts depend on, computed here (no training: the store is not read)."""
+    return {"lemma2": lemma2(P), "selector": selector(P), "lemma1": lemma1(P)}
+
+
+def judge(P: dict, ev: dict) -> list[claims.Verdict]:
+    sub = [theory.check_lemma2(ev["lemma2"]), theory.check_selector(ev["selector"]), theory.check_lemma1(ev["lemma1"])]
+    return [theory.check_density(sub)] + sub
+
+
+def selector_text(sel: pd.DataFrame) -> str:
+    """What the selector figure shows, in numbers: per family, the sup error at the smallest and largest q and
+    its ratio to the exact worst case."""
+    parts = []
+    for fam, g in sel.groupby("family", sort=False):
+        g = g.sort_values("q")
+        r = g["sup_error"] / g["exact_sup"]
+        parts.append(f"{fam}: sup error {g['sup_error'].iloc[0]:.3g} at q = {g['q'].iloc[0]:g} and "
+                     f"{g['sup_error'].iloc[-1]:.3g} at q = {g['q'].iloc[-1]:g}, between {r.min():.3g} and {r.max():.3g} "
+                     "times the exact worst case")
+    below = bool((sel["exact_sup"] <= sel["bound"]).all())
+    return ("Measured: " + "; ".join(parts) + ". The exact worst case is " + ("" if below else "not ")
+            + "below $1/\\sqrt{2 e q}$ at every $q$ of the grid.")
+
+
+def lemma1_text(res: list[dict]) -> str:
+    """The repaired features' minimisers, curvatures and distances, in numbers."""
+    mins = ", ".join(f"f_{k} at x = {r['argmin']:.4f} (f'' = {r['curvature']:.3g}, sup distance to f~ "
+                     f"{r['errors']['total']:.4f} against 5 eta = {5 * r['eta']:.3g})" for k, r in enumerate(res, 1))
+    gap = min(abs(a["argmin"] - b["argmin"]) for a, b in zip(res, res[1:])) if len(res) > 1 else float("nan")
+    return (f"Measured: minimisers of the repaired features {mins}; the second feature is shifted by "
+            f"{res[-1]['shift']:.3g}, and the two minimisers are {gap:.4f} apart.")

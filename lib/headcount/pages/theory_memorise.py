@@ -147,9 +147,40 @@ def count_figure(df: pd.DataFrame, scale: str):
     return fig
 
 
-def verdicts(att: pd.DataFrame, l9: pd.DataFrame, merge: pd.DataFrame, cons: pd.DataFrame, tier: str) -> list[claims.Verdict]:
-    vs = [theory.check_memorising_attention(att), theory.check_memorising(cons), theory.check_lemma9(l9),
-          theory.check_lemma8(merge)]
-    for v in vs:
-        v.tier = tier
-    return vs
+def evidence(P: dict, store=None) -> dict:
+    """Every table this page's verdicts depend on, computed from the constructions (no training: the store is
+    not read)."""
+    cons, merge = construction_sweep(P)
+    return {"attention": attention_check(P), "lemma9": lemma9_check(P), "construction": cons, "merge": merge}
+
+
+def judge(P: dict, ev: dict) -> list[claims.Verdict]:
+    return [theory.check_memorising_attention(ev["attention"]), theory.check_memorising(ev["construction"]),
+            theory.check_lemma9(ev["lemma9"]), theory.check_lemma8(ev["merge"])]
+
+
+def attention_text(att: pd.DataFrame) -> str:
+    return (f"Measured over T = {', '.join(map(str, att['T']))}: largest deviation of an attention weight from 1/T "
+            f"{att['max_weight_dev'].max():.1e}, of the head output from x/T {att['max_output_dev'].max():.1e}.")
+
+
+def lemma9_text(l9: pd.DataFrame) -> str:
+    """The largest error of Lemma 9's network per T, in grid steps 1/n, beside the worst case (1 - 1/T)."""
+    g = l9.assign(steps=l9["err_max"] * l9["n_grid"]).groupby("T")["steps"].max()
+    return ("Measured: largest error in grid steps $1/n$, per $T$ (the worst case $1 - 1/T$ in brackets): "
+            + ", ".join(f"T = {T}: {v:.4f} ({1 - 1 / T:.4f})" for T, v in g.items())
+            + f"; smallest error {l9['err_min'].min():.1e}.")
+
+
+def count_text(cons: pd.DataFrame) -> str:
+    """Log-log slopes of M in 1/eps (per T) and in T (per eps), and the h = D count for comparison."""
+    s_eps = [float(np.polyfit(np.log(1 / g["eps"]), np.log(g["M"]), 1)[0]) for _, g in cons.groupby("T") if g["eps"].nunique() > 1]
+    s_T = [float(np.polyfit(np.log(g["T"]), np.log(g["M"]), 1)[0]) for _, g in cons.groupby("eps") if g["T"].nunique() > 1]
+    m21 = sorted({heads_suffice_count(int(T)) for T in cons["T"].unique()})
+    txt = "Measured: log-log slope of $M$ "
+    if s_eps:
+        txt += f"in $1/\\varepsilon$ between {min(s_eps):.2f} and {max(s_eps):.2f} (per $T$)"
+    if s_T:
+        txt += f"{', ' if s_eps else ''}in $T$ between {min(s_T):.2f} and {max(s_T):.2f} (per $\\varepsilon$)"
+    return (txt + f"; largest error over $\\varepsilon$ {(cons['sup_error'] / cons['eps']).max():.3f}. The $h = D = 2$ "
+            f"construction has M = {', '.join(map(str, m21))} at every T of the grid (its T-dependence sits in the temperature).")

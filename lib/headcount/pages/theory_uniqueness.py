@@ -56,12 +56,38 @@ def margin_figure(df: pd.DataFrame, P: dict, scale: str):
     return fig
 
 
-def verdicts(df: pd.DataFrame, P: dict) -> list[claims.Verdict]:
-    vs = [theory.check_corollary1(df, P["T_max"]),
-          claims.Verdict("C30", "Conjecture 1: with L layers, L h >= D is necessary; otherwise log(parameter count) = "
-                         "Omega(abs(log eps) a_L T^b_L / (n h))", claims.NOT_CHECKABLE,
-                         "an open conjecture (no proof to check); its empirical support, the two-layer experiment "
-                         "(claim C21), is judged on the ablation_controls page")]
-    for v in vs:
-        v.tier = P["tier"]
-    return vs
+def evidence(P: dict, store=None) -> dict:
+    """The margins table (computed here; no training: the store is not read)."""
+    return {"margins": margins(P)}
+
+
+C30_TEST = ("Conjecture 1: with $L$ layers, $L h \\ge D$ is necessary; otherwise $\\log(\\text{parameter count}) = "
+            "\\Omega(\\lvert\\log\\varepsilon\\rvert\\, a_L T^{b_L} / (n h))$")
+
+
+def judge(P: dict, ev: dict) -> list[claims.Verdict]:
+    return [theory.check_corollary1(ev["margins"], P["T_max"]),
+            claims.proof_only("C30", C30_TEST, "an open conjecture: no proof to check and nothing to compute; its "
+                              "empirical support, the two-layer experiment (claim C21), is judged on the ablation_controls "
+                              "page")]
+
+
+def margin_text(df: pd.DataFrame) -> str:
+    """Where the margin is smallest, whether it is positive for every pair, and how much earlier than the
+    condition's T the arithmetic already holds."""
+    if df.empty:
+        return "No pair fits the condition within the page's range of T."
+    w = df.loc[df["min_margin"].idxmin()]
+    at_start = bool((df["T_at_min"] == df["T_condition"]).all())
+    early = df["T_first_ok"] / df["T_condition"]
+    return (f"Measured over {len(df)} pairs: the smallest margin is {w['min_margin']:.3f}, at D1 = {int(w['D1'])}, "
+            f"D2 = {int(w['D2'])}, T = {int(w['T_at_min'])}; it is positive for "
+            f"{int((df['min_margin'] > 0).sum())} of {len(df)} pairs, and sits at the condition's first T for "
+            f"{'every' if at_start else 'not every'} pair. The margin first turns positive at "
+            f"{early.min():.2f} to {early.max():.2f} times the T the condition requires "
+            f"({'so the condition is sufficient, with room, not necessary' if (early < 1).all() else 'for some pair only at or after it'}).")
+
+
+def proof_only_text(vs: list[claims.Verdict], claim_id: str = "C30") -> str:
+    v = next(v for v in vs if v.claim_id == claim_id)
+    return f"Claim {claim_id} is recorded as *{v.shown}*: {v.evidence}."
