@@ -326,16 +326,40 @@ def _summary(acc: dict[tuple[int, int], float], val: float | dict = 0.2) -> pd.D
 def test_c23_checks_follow_the_numbers():
     t6 = page.paper_summary("table6")
     paper_like = _summary({(int(h), int(T)): a for h, T, a in zip(t6["h"], t6["T"], t6["mean"])})
-    va, vb = page.check_c23(paper_like)
+    va, vb = page.check_c23a(paper_like), page.check_c23b(paper_like)
     assert va.verdict == claims.REPRODUCED and vb.verdict == claims.REPRODUCED
     flat = _summary({(h, T): 0.9 for h in (1, 2, 12) for T in (8, 64)})
-    assert page.check_c23(flat)[0].verdict == claims.NOT_REPRODUCED
+    assert page.check_c23a(flat).verdict == claims.NOT_REPRODUCED  # core fails
     falls_everywhere = _summary({(h, T): 0.9 - 0.001 * T for h in (1, 12, 16) for T in (8, 64)})
-    assert page.check_c23(falls_everywhere)[1].verdict == claims.NOT_REPRODUCED
+    assert page.check_c23b(falls_everywhere).verdict == claims.NOT_REPRODUCED
     no_large_h = _summary({(h, T): 0.9 - 0.001 * T * (h < 4) for h in (1, 4) for T in (8, 64)})
-    va, vb = page.check_c23(no_large_h)
-    assert va.verdict == claims.PARTIAL and vb.verdict == claims.NOT_TESTED
-    assert "from h = 4 on" in va.evidence
+    va, vb = page.check_c23a(no_large_h), page.check_c23b(no_large_h)
+    assert va.verdict == claims.NOT_REPRODUCED and "from h = 4 on" in va.evidence  # h = 4 < 12 is flat
+    assert vb.verdict == claims.NOT_TESTABLE and "no h >= 12" in vb.out_of_regime
+
+
+def test_c23a_row_at_chance_is_no_evidence():
+    # h = 1 at chance 1/T (0.126 at T = 8, 0.013 at T = 64): its fall is 1/T, not evidence
+    acc = {(1, 8): 0.126, (1, 64): 0.013, (2, 8): 0.9, (2, 64): 0.5, (12, 8): 1.0, (12, 64): 1.0}
+    v = page.check_c23a(_summary(acc))
+    assert v.verdict == claims.REPRODUCED and "h=1: 0.126 -> 0.013 (at chance" in v.evidence
+    assert v.numbers["falls at every h < 12: h_least_drop"] == 2  # decided on h = 2 only
+    only_chance = _summary({(1, 8): 0.126, (1, 64): 0.013})
+    assert page.check_c23a(only_chance).verdict == claims.NOT_TESTABLE  # no core evidence
+    # with a tighter margin the same h = 1 row counts, and does fall
+    assert "at chance" not in page.check_c23a(_summary(acc), chance_margin=0.0).evidence
+    # h = 2 not falling: the core fails, whatever h = 1 does
+    acc[(2, 64)] = 0.9
+    assert page.check_c23a(_summary(acc)).verdict == claims.NOT_REPRODUCED
+
+
+def test_c23a_supporting_longer_training():
+    acc = {(2, 8): 0.9, (2, 64): 0.5, (4, 8): 0.99, (4, 64): 0.7, (12, 8): 1.0, (12, 64): 1.0}
+    stays = _summary({(2, 8): 0.97, (2, 64): 0.6, (4, 8): 1.0, (4, 64): 0.9})
+    assert page.check_c23a(_summary(acc), long=stays).verdict == claims.REPRODUCED
+    gone = _summary({(2, 8): 0.97, (2, 64): 0.6, (4, 8): 1.0, (4, 64): 0.998})
+    v = page.check_c23a(_summary(acc), long=gone)
+    assert v.verdict == claims.PARTIAL and "h=4: drop +0.290 -> +0.002" in v.evidence  # supporting fails
 
 
 def test_c24_and_c25_checks_follow_the_numbers():
@@ -343,17 +367,46 @@ def test_c24_and_c25_checks_follow_the_numbers():
     law = 1 - retrieval.error_law(h.ravel(), T.ravel(), 0.5, 0.42, page.PAPER_ALPHA, page.PAPER_DELTA)
     good = _summary({(int(a), int(b)): float(v) for a, b, v in zip(h.ravel(), T.ravel(), law)})
     assert page.check_c24(page.fits(good, page.PAPER_FIT_EXCLUDE)).verdict == claims.REPRODUCED
+    # a law of the same form with other constants: the core (fit) passes, the supporting (constants) fails
+    other = 1 - retrieval.error_law(h.ravel(), T.ravel(), 0.5, 0.42, page.PAPER_ALPHA, 0.5)
+    other = _summary({(int(a), int(b)): float(v) for a, b, v in zip(h.ravel(), T.ravel(), other)})
+    v = page.check_c24(page.fits(other, page.PAPER_FIT_EXCLUDE))
+    assert v.verdict == claims.PARTIAL and "constants near the paper's: fails" in v.evidence
     rng = np.random.default_rng(1)
     noise = _summary({(int(a), int(b)): float(rng.uniform(0.0, 0.99)) for a, b in zip(h.ravel(), T.ravel())})
-    assert page.check_c24(page.fits(noise, page.PAPER_FIT_EXCLUDE)).verdict != claims.REPRODUCED
+    v = page.check_c24(page.fits(noise, page.PAPER_FIT_EXCLUDE))
+    assert v.verdict == claims.NOT_REPRODUCED and v.numbers["the law fits our errors: log_mae"] > 0.3
     two_h = good[good["h"].isin([2, 4])]
     v = page.check_c24(page.fits(two_h, page.PAPER_FIT_EXCLUDE))
-    assert v.verdict == claims.NOT_TESTED and "h = 2, 4" in v.evidence
+    assert v.verdict == claims.NOT_TESTABLE and "h = 2, 4" in v.evidence
     acc = {(hh, TT): 0.9 for hh in (1, 8) for TT in (8, 64)}
-    assert page.check_c25(_summary(acc, val={(1, 8): 0.5, (8, 8): 0.49, (1, 64): 0.1, (8, 64): 0.09})).verdict \
-        == claims.REPRODUCED
-    assert page.check_c25(_summary(acc, val={(1, 8): 0.3, (8, 8): 0.6, (1, 64): 0.1, (8, 64): 0.3})).verdict \
-        == claims.NOT_REPRODUCED
+    acc.update({(1, 8): 0.126, (1, 64): 0.013})  # h = 1 at chance: the baseline is h = 2
+    acc.update({(2, 8): 0.5, (2, 64): 0.2})
+    flat_val = {(1, 8): 0.1, (2, 8): 0.5, (8, 8): 0.49, (1, 64): 0.01, (2, 64): 0.1, (8, 64): 0.09}
+    v = page.check_c25(_summary(acc, val=flat_val))
+    assert v.verdict == claims.REPRODUCED and "(h=2) -> 0.490 (h=8)" in v.evidence
+    # against h = 1 (at chance) the gain would look large; against the baseline h = 2 it is not
+    rising = {**flat_val, (8, 8): 0.6, (8, 64): 0.3}
+    assert page.check_c25(_summary(acc, val=rising)).verdict == claims.NOT_REPRODUCED
+    no_overfit = {**acc, (8, 8): 0.5, (8, 64): 0.2}  # the largest h fits no more: supporting fails
+    assert page.check_c25(_summary(no_overfit, val=flat_val)).verdict == claims.PARTIAL
+    at_chance = {(1, 8): 0.1, (2, 8): 0.13, (8, 8): 0.13, (1, 64): 0.01, (2, 64): 0.016, (8, 64): 0.016}
+    assert page.check_c25(_summary(acc, val=at_chance)).verdict == claims.NOT_TESTABLE
+
+
+def test_page_texts_follow_the_numbers():
+    acc = {(2, 8): 0.9, (2, 64): 0.5, (8, 8): 1.0, (8, 64): 1.0}
+    assert "at h = 2, and changes by at most 0.01 from h = 8 on: the curves meet at a smaller head count" in \
+        page.reading_text(_summary(acc))
+    assert "even the largest h" in page.reading_text(_summary({(2, 8): 0.9, (2, 64): 0.5}))
+    text = page.data_text({"queries": 43, "passages": 4103, "qrels": 4102},
+                          {"queries": 43, "val_queries": 8, "train_examples": 1182, "val_examples": 320, "pool": 1502})
+    assert "43 queries, 4103 passages and 4102 judgments" in text and "35 to train and 8 held out" in text
+    assert "4102 judgments on 4103 passages" in page.paper_tier_gaps({"queries": 43, "passages": 4103, "qrels": 4102})
+    vs = [page.check_c23b(_summary(acc))]
+    assert vs[0].verdict == claims.NOT_TESTABLE and "**not testable at this tier**: C23b" in page.outcome_text(vs)
+    assert page.outcome_text([page.check_c23b(_summary({(12, 8): 1.0, (12, 64): 1.0}))]).startswith("Every claim")
+    assert "at h = 2 (h = 1 at chance" in page.reading_text(_summary({**acc, (1, 8): 0.126, (1, 64): 0.013}))
 
 
 def test_spec_tiers_resolve_and_reject_bad_values():
@@ -392,7 +445,7 @@ def test_smoke_pipeline_trains_stores_and_judges(tmp_path):
         assert df[col].between(0, 1).all()
     assert (df["train_mrr"] >= df["train_acc"]).all()
     summary = page.summarise(df)
-    vs = page.verdicts(summary, page.fits(summary, P["fit_exclude_h"]), "smoke")
+    vs = page.judge(P, {"runs": df})
     assert {v.claim_id for v in vs} == {"C23a", "C23b", "C24", "C25"}
     again = sweep(retrieval.experiment(), configs, default_store(), progress=False)
     assert again.hits == len(configs)  # cached

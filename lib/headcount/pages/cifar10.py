@@ -10,12 +10,17 @@ from .. import analysis, claims
 from ..params import Param, ParamSpec, longer_training_rule
 from ..plots import OURS_STYLE, PAPER_STYLE, new_figure, paper_table
 from ..realdata import cifar
-from ..sweep import Experiment, grid
+from ..sweep import Experiment, grid, sweep
 from ..vit import CifarRun, run_cifar_group
 
 PAPER_H_STAR = 10  # where the paper places the transition on CIFAR-10 (Fig. 2c, 2d)
 PAPER_PATCH = 4  # the patch size that turns the paper's canvases {32, ..., 128} into its tables' T values
 PAPER_VAL_PEAK = (8, 12)  # C28: validation accuracy peaks at h in this range
+N_CLASSES = len(cifar.CLASSES)
+CHANCE_PCT = 100.0 / N_CLASSES  # accuracy of a guess, in percent
+# An assumption for the time estimate, not a measurement: a sustained bfloat16 throughput of one data-centre GPU
+# on this model (peak rates are several times higher; small matrices reach a fraction of them).
+ASSUMED_GPU_FLOPS = 2e14
 
 
 def _canvas_rule(P: dict) -> str | None:
@@ -57,10 +62,20 @@ PARAMS = [
           "canvas_grid_long trained again for this many epochs, everything else unchanged (0 = no check)", minimum=0),
     Param("h_grid_long", "int_list", "head counts of the longer-training check", minimum=1),
     Param("canvas_grid_long", "int_list", "canvas sides of the longer-training check", minimum=32),
+    Param("chance_margin", "float", "an accuracy at most this fraction above chance (100 / 10 classes %) is at "
+          "chance: no evidence either way, and left out of the checks", minimum=0.0),
+    Param("min_drop", "float", "training (validation) accuracy falls with T when it loses at least this many "
+          "points from the shortest to the longest T", minimum=0.0),
+    Param("flat_tol", "float", "training accuracy is flat in T when it loses at most this many points from the "
+          "shortest to the longest T", minimum=0.0),
+    Param("fit_pct", "float", "a model fits its training set at a T when its training accuracy (%) reaches this; "
+          "when the longer-training check fits it at every T of the check at some h < 10, the tier cannot reach "
+          "the claims' capacity-bound regime", minimum=0.0, check=lambda v: None if v <= 100 else "must be <= 100"),
 ]
 
 _MODEL = dict(n=16, n_layers=4, mlp_ratio=4.0, dropout=0.1, placement="fixed", placement_seed=0,
-              weight_decay=0.05, warmup_frac=0.05, clip_norm=1.0, source="auto")
+              weight_decay=0.05, warmup_frac=0.05, clip_norm=1.0, source="auto", chance_margin=0.5, min_drop=1.0,
+              flat_tol=1.5, fit_pct=99.0)
 SPEC = ParamSpec(
     notebook="cifar10",
     params=PARAMS,
@@ -172,21 +187,53 @@ def scale_text(P: dict) -> str:
             f"{P['epochs']} epochs, {len(P['seeds'])} seed(s)")
 
 
+def run_flops(config: dict) -> float:
+    """Approximate floating-point operations to train one run (3 x forward per training image and epoch, plus
+    one forward pass over the training and validation images); a multiply-add counts 2. Forward per image:
+    patch embedding 2 (T-1) 3p^2 E, and per block 2 T 4E^2 (Q, K, V, O) + 4 T^2 E (scores and weighted sum)
+    + 4 T E W (MLP of width W)."""
+    run = CifarRun.from_dict(config)
+    cfg = run.model_config()
+    T, E, W = cfg.T, cfg.E, cfg.mlp_width
+    fwd = 2 * (T - 1) * cfg.patch_dim * E + cfg.n_layers * (8 * T * E * E + 4 * T * T * E + 4 * T * E * W)
+    n_tr = 10 * min(run.train_per_class, cifar.PER_CLASS["train"])
+    n_va = 10 * min(run.val_per_class, cifar.PER_CLASS["test"])
+    return float(fwd * (3 * n_tr * run.epochs + n_tr + n_va))
+
+
 def train_flops(P: dict) -> float:
-    """Approximate floating-point operations to train every run of the page (3 x forward per training
-    image and epoch, plus one forward pass over the training and validation images per run); a
-    multiply-add counts 2. Forward per image: patch embedding 2 (T-1) 3p^2 E, and per block
-    2 T 4E^2 (Q, K, V, O) + 4 T^2 E (scores and weighted sum) + 4 T E W (MLP of width W)."""
-    total = 0.0
-    for c in run_configs(P):
-        run = CifarRun.from_dict(c)
-        cfg = run.model_config()
-        T, E, W = cfg.T, cfg.E, cfg.mlp_width
-        fwd = 2 * (T - 1) * cfg.patch_dim * E + cfg.n_layers * (8 * T * E * E + 4 * T * T * E + 4 * T * E * W)
-        n_tr = 10 * min(run.train_per_class, cifar.PER_CLASS["train"])
-        n_va = 10 * min(run.val_per_class, cifar.PER_CLASS["test"])
-        total += fwd * (3 * n_tr * run.epochs + n_tr + n_va)
-    return total
+    """Approximate floating-point operations to train every run of the page's main grid (`run_flops`)."""
+    return sum(run_flops(c) for c in run_configs(P))
+
+
+def throughput(result) -> dict:
+    """The throughput the stored runs of a sweep sustained: their estimated operations (`run_flops`) over their
+    summed training and evaluation seconds, per device; {device: (flops, seconds)}."""
+    out: dict = {}
+    for r in result.records:
+        m = r["metrics"]
+        f, sec = out.get(m["device"], (0.0, 0.0))
+        out[m["device"]] = (f + run_flops(r["config"]), sec + m["train_seconds"] + m.get("eval_seconds", 0.0))
+    return out
+
+
+def cost_text(P: dict, result) -> str:
+    """Markdown: the operations this tier and the paper tier need, the throughput measured on this tier's stored
+    runs, and the paper tier's time at that rate and at the assumed GPU rate (ASSUMED_GPU_FLOPS, an
+    assumption)."""
+    ours, paper = train_flops(P), train_flops({**SPEC.tiers["paper"], "tier": "paper"})
+    measured = throughput(result)
+    parts = [f"{dev}: {f / s / 1e9:.3g} GFLOP/s ({f:.2e} operations in {s:.0f} s)" for dev, (f, s) in
+             sorted(measured.items()) if s > 0]
+    text = (f"Training the runs of this tier takes about {ours:.1e} floating-point operations (estimated by "
+            f"`run_flops`); the paper tier about {paper:.1e}. Measured on the stored runs of this tier: "
+            + "; ".join(parts) + ".")
+    rates = [f / s for f, s in measured.values() if s > 0]
+    if rates:
+        text += f" At the slowest of these rates the paper tier would take about {paper / min(rates) / 3600:.3g} hours"
+    text += (f"; at an assumed {ASSUMED_GPU_FLOPS / 1e12:.0f} TFLOP/s on one GPU (an assumption, not measured) "
+             f"about {paper / ASSUMED_GPU_FLOPS / 3600:.2g} hours.")
+    return text
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -228,10 +275,21 @@ def reversal_scores(summary: pd.DataFrame, col: str = "train_mean") -> pd.DataFr
     return analysis.reversal_scores(err)
 
 
+def _pm(m, s, n, digits: int = 1) -> str:
+    """'mean ± std', the std only with two or more seeds (n: the seed count; NaN for the paper's tables, whose
+    std the paper reports)."""
+    if pd.isna(m):
+        return "—"
+    if pd.isna(s) or (not pd.isna(n) and n < 2):
+        return f"{m:.{digits}f}"
+    return f"{m:.{digits}f} ± {s:.{digits}f}"
+
+
 def wide(summary: pd.DataFrame, metric: str, digits: int = 1) -> pd.DataFrame:
-    """h x T table of 'mean ± std' strings of a metric ('train' or 'val')."""
-    cells = summary.assign(cell=[f"{m:.{digits}f} ± {s:.{digits}f}" for m, s in
-                                 zip(summary[f"{metric}_mean"], summary[f"{metric}_std"])])
+    """h x T table of 'mean ± std' strings of a metric ('train' or 'val'); ± std only with two or more seeds."""
+    n = summary["seeds"] if "seeds" in summary else pd.Series(np.nan, index=summary.index)
+    cells = summary.assign(cell=[_pm(m, s, k, digits) for m, s, k in
+                                 zip(summary[f"{metric}_mean"], summary[f"{metric}_std"], n)])
     out = cells.pivot(index="h", columns="T", values="cell")
     out.columns = [f"T={T}" for T in out.columns]
     return out.reset_index()
@@ -246,15 +304,13 @@ def side_by_side(ours: pd.DataFrame, paper: pd.DataFrame) -> pd.DataFrame:
 
 
 def format_side(df: pd.DataFrame) -> pd.DataFrame:
-    def pm(m, s, d=1):
-        return "—" if pd.isna(m) else f"{m:.{d}f} ± {s:.{d}f}"
-
+    """Ours beside the paper per (h, T); ours without ± when one seed."""
     return pd.DataFrame({
         "h": df["h"], "T": df["T"], "canvas": df["canvas"], "patch": df["patch"],
-        "ours: train %": [pm(m, s) for m, s in zip(df["train_mean"], df["train_std"])],
-        "paper Table 8: train %": [pm(m, s) for m, s in zip(df["paper_train_mean"], df["paper_train_std"])],
-        "ours: val %": [pm(m, s, 2) for m, s in zip(df["val_mean"], df["val_std"])],
-        "paper Table 9: val %": [pm(m, s, 2) for m, s in zip(df["paper_val_mean"], df["paper_val_std"])],
+        "ours: train %": [_pm(m, s, k) for m, s, k in zip(df["train_mean"], df["train_std"], df["seeds"])],
+        "paper Table 8: train %": [_pm(m, s, np.nan) for m, s in zip(df["paper_train_mean"], df["paper_train_std"])],
+        "ours: val %": [_pm(m, s, k, 2) for m, s, k in zip(df["val_mean"], df["val_std"], df["seeds"])],
+        "paper Table 9: val %": [_pm(m, s, np.nan, 2) for m, s in zip(df["paper_val_mean"], df["paper_val_std"])],
         "seeds": df["seeds"],
     })
 
@@ -345,111 +401,244 @@ def _drops(summary: pd.DataFrame, col: str) -> dict[int, tuple[float, float, flo
     return out
 
 
-def falls_with_T(summary: pd.DataFrame, h_star: int = PAPER_H_STAR, min_drop: float = 1.0) -> claims.Verdict:
-    """C26 (a): for every h < h_star, training accuracy at the longest T is at least `min_drop` points
-    below that at the shortest T (the paper: 4.9 to 9.7 points)."""
+def _chance_row(sub: pd.DataFrame, col: str, margin: float) -> bool:
+    """Whether an accuracy column (%) is at chance (CHANCE_PCT, `claims.at_chance`) at every row of sub."""
+    return all(claims.at_chance(float(v), CHANCE_PCT, margin) for v in sub[col])
+
+
+def _grid_reason(summary: pd.DataFrame, h_star: int = PAPER_H_STAR) -> str | None:
+    hs = sorted(int(h) for h in summary["h"].unique())
+    return None if hs and max(hs) >= h_star else f"the grid has no h >= {h_star} (largest h: {max(hs) if hs else 'none'})"
+
+
+def memorisation_reason(summary: pd.DataFrame, long: pd.DataFrame | None, fit_pct: float = 99.0,
+                        epochs: int | None = None, epochs_long: int | None = None, n_train: int | None = None,
+                        h_star: int = PAPER_H_STAR) -> str | None:
+    """Why the tier cannot reach the claims' capacity-bound regime, or None. The claims are about models with
+    h < h_star that cannot fit their training set at long T. When the longer-training check fits the training set
+    (>= fit_pct at every T of the check) at some h < h_star, every larger h of the grid (wider: E = n h) can too,
+    so at this training-set size the falls with T of the main grid measure the training budget, not capacity."""
+    if long is None or not len(long):
+        return None
+    for h in sorted(int(h) for h in long["h"].unique() if h < h_star):
+        g = long[long["h"] == h].sort_values("T")
+        if len(g) >= 2 and (g["train_mean"] >= fit_pct).all():
+            Ts = [int(T) for T in g["T"]]
+            short = summary[(summary["h"] == h) & summary["T"].isin(Ts)].sort_values("T")
+            was = ("" if len(short) < 2 else
+                   f" (after {epochs} epochs: {short['train_mean'].iloc[0]:.1f} -> {short['train_mean'].iloc[-1]:.1f}%)")
+            images = f" of the {n_train} training images" if n_train else ""
+            return (f"the longer-training check fits the training set at h = {h}: with {epochs_long} epochs it reaches "
+                    f"{g['train_mean'].min():.1f}% or more{images} at every T of the check (T = "
+                    f"{', '.join(map(str, Ts))}: {', '.join(f'{v:.1f}' for v in g['train_mean'])}%){was}, and every "
+                    f"larger h of the grid is wider; at this training-set size the models from h = {h} on are not "
+                    f"limited by capacity (fit_pct = {fit_pct:g}), so the tier cannot reach the capacity-bound regime "
+                    f"the claim is about")
+    return None
+
+
+def _regime(*reasons: str | None) -> str | None:
+    r = [x for x in reasons if x]
+    return "; ".join(r) if r else None
+
+
+def falls_with_T(summary: pd.DataFrame, h_star: int = PAPER_H_STAR, min_drop: float = 1.0, chance_margin: float = 0.5,
+                 out_of_regime: str | None = None) -> claims.Verdict:
+    """C26a. Core: for every h < h_star above chance, training accuracy at the longest T is at least `min_drop`
+    points below that at the shortest T (the paper: 4.9 to 9.7 points). A head count at chance at every T is no
+    evidence."""
+    test = f"training accuracy falls by >= {min_drop:g} points from the shortest to the longest T at every h < {h_star}"
     d = {h: v for h, v in _drops(summary, "train_mean").items() if h < h_star}
-    stmt = f"training accuracy falls with T for h < {h_star} (by >= {min_drop:g} points from shortest to longest T)"
-    if not d:
-        return claims.Verdict("C26a", stmt, claims.NOT_TESTED, f"no h < {h_star} with two or more T values")
-    flags = [v[2] >= min_drop for v in d.values()]
-    ev = "; ".join(f"h={h}: {a:.1f} -> {b:.1f}%" for h, (a, b, _) in sorted(d.items()))
-    return claims.Verdict("C26a", stmt, claims.verdict_from(flags), ev)
+    chance = [h for h in d if _chance_row(summary[summary["h"] == h], "train_mean", chance_margin)]
+    ev = {h: v for h, v in d.items() if h not in chance}
+    text = "; ".join(f"h={h}: {a:.1f} -> {b:.1f}%" + (" (at chance: no evidence)" if h in chance else "")
+                     for h, (a, b, _) in sorted(d.items()))
+    core = claims.core(f"falls at every h < {h_star}", all(v[2] >= min_drop for v in ev.values()) if ev else None,
+                       text or f"no h < {h_star} with two or more T",
+                       **({"least_drop": min(v[2] for v in ev.values())} if ev else {}))
+    return claims.judge("C26a", test, [core], out_of_regime=out_of_regime)
 
 
-def flattens(summary: pd.DataFrame, h_star: int = PAPER_H_STAR, flat_tol: float = 1.5) -> claims.Verdict:
-    """C26 (b): for every h >= h_star, training accuracy drops by at most `flat_tol` points from the shortest
-    to the longest T (the paper: 1.4 at h = 10, <= 0.6 from h = 12), and by less than for every h < h_star."""
+def flattens(summary: pd.DataFrame, h_star: int = PAPER_H_STAR, flat_tol: float = 1.5,
+             out_of_regime: str | None = None) -> claims.Verdict:
+    """C26b. Core: for every h >= h_star, training accuracy drops by at most `flat_tol` points from the shortest
+    to the longest T (the paper: 1.4 at h = 10, <= 0.6 from h = 12). Supporting: by less than at every h < h_star.
+    Not testable without h >= h_star."""
+    test = f"training accuracy drops by at most {flat_tol:g} points from the shortest to the longest T at every h >= {h_star}"
     d = _drops(summary, "train_mean")
     above = {h: v for h, v in d.items() if h >= h_star}
     below = {h: v for h, v in d.items() if h < h_star}
-    stmt = f"for h >= {h_star} training accuracy is flat in T (drop <= {flat_tol:g} points, below every h < {h_star})"
-    if not above:
-        return claims.Verdict("C26b", stmt, claims.NOT_TESTED,
-                              f"the grid has no h >= {h_star} (largest h: {max(d) if d else 'none'})")
-    least_below = min((v[2] for v in below.values()), default=np.inf)
-    flags = [v[2] <= flat_tol and v[2] < least_below for v in above.values()]
-    ev = "; ".join(f"h={h}: drop {v[2]:+.1f}" for h, v in sorted(above.items()))
-    if below:
-        ev += f" (smallest drop below h={h_star}: {least_below:+.1f})"
-    return claims.Verdict("C26b", stmt, claims.verdict_from(flags), ev)
+    reason = _regime(_grid_reason(summary, h_star), out_of_regime)
+    core = claims.core(f"flat at every h >= {h_star}", all(v[2] <= flat_tol for v in above.values()) if above else None,
+                       "; ".join(f"h={h}: drop {v[2]:+.1f}" for h, v in sorted(above.items())),
+                       **({"largest_drop": max(v[2] for v in above.values())} if above else {}))
+    checks = [core]
+    if above and below:
+        least_below = min(v[2] for v in below.values())
+        checks.append(claims.supporting(f"flatter than every h < {h_star}",
+                                        all(v[2] < least_below for v in above.values()),
+                                        f"smallest drop below h={h_star}: {least_below:+.1f}"))
+    return claims.judge("C26b", test, checks, out_of_regime=reason)
 
 
-def reversal_transition(scores: pd.DataFrame, h_star: int = PAPER_H_STAR) -> claims.Verdict:
-    """C27: R(h) = 0 for every h < h_star and R(h) > 0 for every h >= h_star. Without h >= h_star in the
-    grid only the first half can be judged, and the verdict says so."""
-    r = scores.set_index("h")["R"]
-    below, above = r[r.index < h_star], r[r.index >= h_star]
-    stmt = f"weighted reversal score R(h) is 0 for h < {h_star} and positive for h >= {h_star}"
-    flags = [bool(v == 0) for v in below] + [bool(v > 0) for v in above]
-    ev = ", ".join(f"R({h})={v:.3g}" for h, v in r.items())
-    if len(above) == 0:
-        part = claims.verdict_from([bool(v == 0) for v in below]) if len(below) else claims.NOT_TESTED
-        zero_ok = part == claims.REPRODUCED
-        return claims.Verdict("C27", stmt, claims.NOT_TESTED if zero_ok else part,
-                              ev + f"; the grid has no h >= {h_star}, so only 'R = 0 below' is checked: "
-                              + ("holds" if zero_ok else "fails"))
-    return claims.Verdict("C27", stmt, claims.verdict_from(flags), ev)
-
-
-def val_peak(summary: pd.DataFrame, peak: tuple[int, int] = PAPER_VAL_PEAK) -> claims.Verdict:
-    """C28 (a): at every T, validation accuracy is highest at some h in [peak[0], peak[1]] and lower at the
-    largest h of the grid (which must exceed peak[1] for the decline to be seen)."""
-    stmt = f"validation accuracy peaks at h in {peak[0]}..{peak[1]} and is lower for larger h"
-    hs = sorted(summary["h"].unique())
-    if max(hs) <= peak[1] or min(hs) >= peak[0]:
-        best = {int(T): int(s.loc[s["val_mean"].idxmax(), "h"]) for T, s in summary.groupby("T")}
-        return claims.Verdict("C28a", stmt, claims.NOT_TESTED,
-                              f"needs head counts below {peak[0]} and above {peak[1]}; grid h = {[int(h) for h in hs]}; "
-                              f"best h per T here: {best}")
-    flags, rows = [], []
-    for T, s in summary.groupby("T"):
-        s = s.sort_values("h")
-        best = int(s.loc[s["val_mean"].idxmax(), "h"])
-        last = float(s["val_mean"].iloc[-1])
-        ok = peak[0] <= best <= peak[1] and last < float(s["val_mean"].max())
-        flags.append(ok)
-        rows.append(f"T={T}: best h={best} ({s['val_mean'].max():.1f}%), h={int(s['h'].iloc[-1])}: {last:.1f}%")
-    return claims.Verdict("C28a", stmt, claims.verdict_from(flags), "; ".join(rows))
-
-
-def val_falls_with_T(summary: pd.DataFrame) -> claims.Verdict:
-    """C28 (b): at every h, validation accuracy at the longest T is below that at the shortest T."""
-    d = _drops(summary, "val_mean")
-    stmt = "validation accuracy declines for longer T (at every h)"
-    if not d:
-        return claims.Verdict("C28b", stmt, claims.NOT_TESTED, "fewer than two T values")
-    flags = [v[2] > 0 for v in d.values()]
-    ev = "; ".join(f"h={h}: {a:.1f} -> {b:.1f}%" for h, (a, b, _) in sorted(d.items()))
-    return claims.Verdict("C28b", stmt, claims.verdict_from(flags), ev)
-
-
-def transition_in_grid(summary: pd.DataFrame, min_drop: float = 1.0, flat_tol: float = 1.5) -> claims.Verdict:
-    """C26 (c), the scale-free form of C26: some h' of the grid splits it in two, every h < h' losing at
-    least `min_drop` training-accuracy points from the shortest to the longest T and every h >= h' at
-    most `flat_tol`. At the paper's scale h' is 10; a reduced data set may move it."""
+def transition_in_grid(summary: pd.DataFrame, min_drop: float = 1.0, flat_tol: float = 1.5,
+                       out_of_regime: str | None = None) -> claims.Verdict:
+    """C26c, the scale-free form of C26. Core: some h' of the grid splits it in two, every h < h' losing at
+    least `min_drop` training-accuracy points from the shortest to the longest T and every h >= h' at most
+    `flat_tol`, with at least one h on each side. At the paper's scale h' is 10; a reduced data set may move it."""
+    test = (f"some h' of the grid separates falling accuracy (h < h', drop >= {min_drop:g}) from flat accuracy "
+            f"(h >= h', drop <= {flat_tol:g})")
     d = _drops(summary, "train_mean")
-    stmt = (f"some head count h' of the grid separates falling accuracy (h < h', drop >= {min_drop:g}) from "
-            f"flat accuracy (h >= h', drop <= {flat_tol:g})")
     if len(d) < 2:
-        return claims.Verdict("C26c", stmt, claims.NOT_TESTED, "needs two or more head counts with two or more T")
+        return claims.judge("C26c", test, [claims.core("one h' separates", None,
+                                                       "needs two or more head counts with two or more T")],
+                            out_of_regime=out_of_regime)
     h_obs = observed_transition(summary, flat_tol)
-    ev = "; ".join(f"h={h}: drop {v[2]:+.1f}" for h, v in sorted(d.items()))
+    text = "; ".join(f"h={h}: drop {v[2]:+.1f}" for h, v in sorted(d.items()))
     if h_obs is None:
-        return claims.Verdict("C26c", stmt, claims.NOT_REPRODUCED, ev + "; even the largest h loses more")
-    below = [v[2] >= min_drop for h, v in d.items() if h < h_obs]
-    if not below:
-        return claims.Verdict("C26c", stmt, claims.NOT_REPRODUCED, ev + "; accuracy is flat at every h of the grid")
-    return claims.Verdict("C26c", stmt, claims.REPRODUCED if all(below) else claims.NOT_REPRODUCED,
-                          ev + f"; h' = {h_obs}" + ("" if all(below) else ", but not every smaller h falls"))
+        ok, text = False, text + "; even the largest h loses more"
+    else:
+        below = [v[2] >= min_drop for h, v in d.items() if h < h_obs]
+        ok = bool(below) and all(below)
+        text += (f"; h' = {h_obs}" if ok else "; accuracy is flat at every h of the grid" if not below
+                 else f"; flat from h = {h_obs} on, but not every smaller h falls")
+    return claims.judge("C26c", test, [claims.core("one h' separates", ok, text,
+                                                   **({"h_prime": h_obs} if h_obs is not None else {}))],
+                        out_of_regime=out_of_regime)
 
 
-def verdicts(summary: pd.DataFrame, tier: str) -> list[claims.Verdict]:
-    vs = [falls_with_T(summary), flattens(summary), transition_in_grid(summary),
-          reversal_transition(reversal_scores(summary)), val_peak(summary), val_falls_with_T(summary)]
+def reversal_transition(scores: pd.DataFrame, h_star: int = PAPER_H_STAR, out_of_regime: str | None = None,
+                        chance_h: tuple = ()) -> claims.Verdict:
+    """C27. Core: R(h) = 0 for every h < h_star, and R(h) > 0 for every h >= h_star (head counts in chance_h, at
+    chance at every T, are left out). Not testable without h >= h_star: the claim is about where R turns positive."""
+    test = f"weighted reversal score R(h) is 0 for h < {h_star} and positive for h >= {h_star}"
+    r = scores.set_index("h")["R"]
+    r = r[[h not in chance_h for h in r.index]]
+    below, above = r[r.index < h_star], r[r.index >= h_star]
+    fmt = lambda x: ", ".join(f"R({h})={v:.3g}" for h, v in x.items())  # noqa: E731
+    grid = None if len(above) else f"the grid has no h >= {h_star} (largest h: {int(r.index.max()) if len(r) else 'none'})"
+    checks = [claims.core(f"R = 0 below h = {h_star}", bool((below == 0).all()) if len(below) else None, fmt(below),
+                          **({"largest_R_below": float(below.max())} if len(below) else {})),
+              claims.core(f"R > 0 from h = {h_star} on", bool((above > 0).all()) if len(above) else None, fmt(above),
+                          **({"least_R_above": float(above.min())} if len(above) else {}))]
+    return claims.judge("C27", test, checks, out_of_regime=_regime(grid, out_of_regime))
+
+
+def val_peak(summary: pd.DataFrame, peak: tuple[int, int] = PAPER_VAL_PEAK, chance_margin: float = 0.5,
+             out_of_regime: str | None = None) -> claims.Verdict:
+    """C28a. Core: at every T (validation above chance somewhere), validation accuracy is highest at some h in
+    [peak[0], peak[1]] and lower at the largest h of the grid. Not testable unless the grid has head counts below
+    peak[0] and above peak[1]."""
+    test = f"validation accuracy peaks at h in {peak[0]}..{peak[1]} and is lower at the largest h, at every T"
+    hs = sorted(int(h) for h in summary["h"].unique())
+    grid = (None if hs and max(hs) > peak[1] and min(hs) < peak[0] else
+            f"needs head counts below {peak[0]} and above {peak[1]}; grid h = {hs}")
+    ok, rows = [], []
+    for T, g in summary.groupby("T"):
+        g = g.sort_values("h")
+        best = int(g.loc[g["val_mean"].idxmax(), "h"])
+        last = float(g["val_mean"].iloc[-1])
+        line = f"T={T}: best h={best} ({g['val_mean'].max():.1f}%), h={int(g['h'].iloc[-1])}: {last:.1f}%"
+        if _chance_row(g, "val_mean", chance_margin):
+            rows.append(line + " (at chance: no evidence)")
+            continue
+        ok.append(peak[0] <= best <= peak[1] and last < float(g["val_mean"].max()))
+        rows.append(line)
+    core = claims.core(f"peak in {peak[0]}..{peak[1]}, lower at the largest h", all(ok) if ok else None,
+                       "; ".join(rows))
+    return claims.judge("C28a", test, [core], out_of_regime=_regime(grid, out_of_regime))
+
+
+def val_falls_with_T(summary: pd.DataFrame, min_drop: float = 1.0, chance_margin: float = 0.5,
+                     out_of_regime: str | None = None) -> claims.Verdict:
+    """C28b. Core: at every h above chance, validation accuracy at the longest T is at least min_drop points below
+    that at the shortest T (the paper: 10 points or more)."""
+    test = f"validation accuracy falls by >= {min_drop:g} points from the shortest to the longest T at every h"
+    d = _drops(summary, "val_mean")
+    chance = [h for h in d if _chance_row(summary[summary["h"] == h], "val_mean", chance_margin)]
+    ev = {h: v for h, v in d.items() if h not in chance}
+    text = "; ".join(f"h={h}: {a:.1f} -> {b:.1f}%" + (" (at chance: no evidence)" if h in chance else "")
+                     for h, (a, b, _) in sorted(d.items()))
+    core = claims.core("falls with T at every h", all(v[2] >= min_drop for v in ev.values()) if ev else None,
+                       text or "fewer than two T values",
+                       **({"least_drop": min(v[2] for v in ev.values())} if ev else {}))
+    return claims.judge("C28b", test, [core], out_of_regime=out_of_regime)
+
+
+def verdicts(summary: pd.DataFrame, P: dict, long: pd.DataFrame | None = None, n_train: int | None = None,
+             tier: str = "") -> list[claims.Verdict]:
+    """Every verdict of the page from a summary (ours or the paper's tables) and, where the longer-training
+    check ran, its summary (which decides whether the tier reaches the claims' regime)."""
+    m = P["chance_margin"]
+    memo = memorisation_reason(summary, long, P["fit_pct"], P.get("epochs"), P.get("epochs_long"), n_train)
+    chance_h = tuple(h for h, g in summary.groupby("h") if _chance_row(g, "train_mean", m))
+    vs = [falls_with_T(summary, min_drop=P["min_drop"], chance_margin=m, out_of_regime=memo),
+          flattens(summary, flat_tol=P["flat_tol"], out_of_regime=memo),
+          transition_in_grid(summary, P["min_drop"], P["flat_tol"], out_of_regime=memo),
+          reversal_transition(reversal_scores(summary), out_of_regime=memo, chance_h=chance_h),
+          val_peak(summary, chance_margin=m, out_of_regime=memo),
+          val_falls_with_T(summary, P["min_drop"], m, out_of_regime=memo)]
     for v in vs:
         v.tier = tier
     return vs
+
+
+def judge(P: dict, ev: dict) -> list[claims.Verdict]:
+    """The page's verdicts, a pure function of the evidence (`evidence`)."""
+    runs = ev["runs"]
+    long = ev.get("runs_long")
+    long = summarise(long) if isinstance(long, pd.DataFrame) and len(long) else None
+    n_train = int(runs["n_train"].iloc[0]) if "n_train" in runs and len(runs) else None
+    return verdicts(summarise(runs), P, long, n_train, P["tier"])
+
+
+def evidence(P: dict, store, device: str = "cpu") -> dict:
+    """Every run the verdicts depend on, raw (one row per run, with its seed), read through `sweep` from store."""
+    res = sweep(experiment(), run_configs(P), store, device=device)
+    ev = {"runs": res.frame(), "result": res}
+    if P["epochs_long"]:
+        res_long = sweep(experiment(), long_configs(P), store, device=device)
+        ev["runs_long"], ev["result_long"] = res_long.frame(), res_long
+    return ev
+
+
+def outcome_text(vs: list[claims.Verdict], summary: pd.DataFrame, flat_tol: float = 1.5) -> str:
+    """Markdown: the claims not (fully) reproduced at this tier, and from which h on our training accuracy stops
+    depending on T."""
+    from .msmarco import claims_by_verdict
+
+    text = claims_by_verdict(vs) + " "
+    h_obs = observed_transition(summary, flat_tol)
+    return text + (f"In our grid, training accuracy stops depending on $T$ (drop of at most {flat_tol:g} points) "
+                   f"from h = {h_obs} on." if h_obs is not None else
+                   "In our grid, training accuracy still falls with $T$ at the largest $h$.")
+
+
+def matched_text(side: pd.DataFrame) -> str:
+    """Markdown: how many of our cells are settings the paper ran."""
+    matched = int(side["paper_train_mean"].notna().sum())
+    if matched:
+        return f"{matched} of our {len(side)} cells are settings the paper ran (same $h$, canvas and patch)."
+    return ("None of our cells is a setting the paper ran (different patch size or canvas), so the paper columns "
+            "are empty; compare the shapes in the figure instead.")
+
+
+def paper_ties_text(R_paper: pd.DataFrame, h_star: int = PAPER_H_STAR) -> str:
+    """Markdown: the head counts h >= h_star where R recomputed from the paper's rounded Table 8 is 0."""
+    r = R_paper.set_index("h")["R"]
+    zero = [int(h) for h, v in r.items() if h >= h_star and v == 0]
+    if not zero:
+        return f"Recomputed from the paper's Table 8 means, R(h) > 0 at every h >= {h_star}."
+    return (f"Recomputed from the paper's Table 8 means (rounded to 0.1 points), R(h) = 0 at h = "
+            f"{', '.join(map(str, zero))}: the rounded accuracies never rise with T there, which the paper's plot "
+            "(from unrounded values) does not show.")
+
+
+def validation_text(summary: pd.DataFrame, paper: pd.DataFrame) -> str:
+    """Markdown: the range of our validation accuracy beside chance and the paper's Table 9."""
+    return (f"Our validation accuracy lies between {summary['val_mean'].min():.1f} and {summary['val_mean'].max():.1f}% "
+            f"(chance {CHANCE_PCT:g}%), the paper's Table 9 between {paper['val_mean'].min():.1f} and "
+            f"{paper['val_mean'].max():.1f}%.")
 
 
 def observed_transition(summary: pd.DataFrame, flat_tol: float = 1.5) -> int | None:

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .. import analysis, claims, retrieval
+from ..sweep import sweep
 from ..params import Param, ParamSpec, longer_training_rule
 from ..plots import OURS_STYLE, PAPER_STYLE, new_figure, paper_table
 
@@ -24,7 +25,7 @@ def _fraction(v: float) -> str | None:
 
 
 PARAMS = [
-    Param("source", "str", "data: the TREC DL 2019 subset of MS MARCO (43 judged queries) or the 100 toy triplets",
+    Param("source", "str", "data: the judged queries of the TREC DL 2019 subset of MS MARCO, or the toy triplets",
           choices=("dl19", "toy")),
     Param("n_queries", "int", "queries used, a seeded sample (0 = all)", minimum=0),
     Param("n_val_queries", "int", "of those, queries held out with all their passages for validation", minimum=1),
@@ -68,11 +69,23 @@ PARAMS = [
           "again with at most this many epochs, everything else unchanged (0 = no check)", minimum=0),
     Param("h_grid_long", "int_list", "head counts of the longer-training check", minimum=1),
     Param("T_grid_long", "int_list", "candidates per list T of the longer-training check", minimum=2),
+    Param("chance_margin", "float", "a top-1 accuracy at most this fraction above chance 1/T (acc <= (1 + margin)/T) "
+          "is at chance: no evidence either way, and left out of the checks", minimum=0.0),
+    Param("flat_tol", "float", "training accuracy falls with T when it drops by more than this from the shortest to "
+          "the longest T (with a negative rank correlation), and is T-independent when it drops by at most this",
+          minimum=0.0),
+    Param("val_gain_tol", "float", "C25: validation accuracy improves with h when the largest h is more than this "
+          "above the baseline (the smallest h whose training accuracy is above chance at that T)", minimum=0.0),
+    Param("fit_max_mae", "float", "C24: the error law describes our errors when its free fit has log-MAE at most this",
+          minimum=0.0),
+    Param("fit_alpha_tol", "float", "C24: our fitted alpha is near the paper's when within this of -1.40", minimum=0.0),
+    Param("fit_delta_tol", "float", "C24: our fitted delta is near the paper's when within this of 0.25", minimum=0.0),
 ]
 
 _DATA = dict(source="dl19", split_seed=0, bm25_fraction=0.5, mine_depth=100, data_seed=0, max_query_tokens=16,
              fusion="list", n_layers=2, ffn_mult=4, dropout=0.0, weight_decay=0.0, warmup_frac=0.05,
-             fit_exclude_h=list(PAPER_FIT_EXCLUDE))
+             fit_exclude_h=list(PAPER_FIT_EXCLUDE), chance_margin=0.5, flat_tol=0.01, val_gain_tol=0.02,
+             fit_max_mae=0.3, fit_alpha_tol=0.6, fit_delta_tol=0.15)
 SPEC = ParamSpec(
     notebook="msmarco",
     params=PARAMS,
@@ -102,16 +115,20 @@ SPEC = ParamSpec(
 )
 
 
-PAPER_TIER_GAPS = ("Even the `paper` tier differs from the paper: 43 DL19 queries instead of 28,000 (35 to train, "
-                   "8 held out, instead of 2,000 validation queries), negatives from the 4,102 judged passages instead "
-                   "of 8.8M, frozen tables 384 wide instead of 768, and a fusion, optimiser and schedule of our choosing "
-                   "(the paper states none).")
+def paper_tier_gaps(counts: dict | None = None) -> str:
+    """What even the `paper` tier cannot match; counts: the loaded collection's `Collection.counts()` (queries,
+    passages, judgments), printed when given."""
+    data = (f"{counts['queries']} DL19 queries with {counts['qrels']} judgments on {counts['passages']} passages"
+            if counts else "the DL19 queries and their judged passages")
+    return (f"Even the `paper` tier differs from the paper: {data} instead of 28,000 training and 2,000 validation "
+            "queries with negatives mined from 8.8M passages, frozen tables 384 wide instead of 768, and a fusion, "
+            "optimiser and schedule of our choosing (the paper states none).")
 
 
 LONG_CHECK = ("epochs_long", "h_grid_long", "T_grid_long")  # parameters of the longer-training check
 
 
-def reductions(P: dict) -> str:
+def reductions(P: dict, counts: dict | None = None) -> str:
     """Markdown: every parameter of this run that differs from the `paper` tier (the longer-training check, an
     addition rather than a reduction, has its own section), then what the paper tier itself cannot match."""
     paper = SPEC.tiers["paper"]
@@ -119,7 +136,7 @@ def reductions(P: dict) -> str:
             if P[k] != paper[k] and k not in LONG_CHECK]
     head = (f"**What tier `{P['tier']}` reduces** against the `paper` tier: " + "; ".join(diff) + "."
             if diff else "This run uses the `paper` tier's values.")
-    return head + " " + PAPER_TIER_GAPS
+    return head + " " + paper_tier_gaps(counts)
 
 
 def run_configs(P: dict) -> list[dict]:
@@ -451,89 +468,231 @@ def narrowest_text(summary: pd.DataFrame, n: int, paper_n: int = 32) -> str:
                "The paper's model of the same head count is wider, so differences at small h are expected."))
 
 
-def check_c23(summary: pd.DataFrame, h_star: int = PAPER_H_STAR, tol: float = 0.01) -> list[claims.Verdict]:
-    """C23a: for every h < h_star, training accuracy falls with T (shortest-to-longest drop > tol and a negative
-    rank correlation with T). C23b: for every h >= h_star, it is T-independent (drop <= tol)."""
+def _at_chance(acc: float, T: int, margin: float) -> bool:
+    return claims.at_chance(float(acc), 1.0 / int(T), margin)
+
+
+def check_c23a(summary: pd.DataFrame, chance_margin: float = 0.5, tol: float = 0.01, h_star: int = PAPER_H_STAR,
+               long: pd.DataFrame | None = None) -> claims.Verdict:
+    """C23a. Core: for every h < h_star of the grid, training accuracy falls with T (drop from the shortest to the
+    longest T above tol and a negative rank correlation with T). A head count whose accuracy is at chance (1/T,
+    `claims.at_chance` with chance_margin) at every T is no evidence and is left out. Supporting (when the
+    longer-training summary `long` is given): at every checked h < h_star whose fall counts, the fall remains with
+    the longer budget (a limit of capacity, not of the budget)."""
+    test = f"training accuracy falls with T (drop > {tol:g}, rank correlation < 0) at every h < {h_star} above chance"
     drops = t_drop(summary)
-    if not drops:
-        return [claims.Verdict("C23a", "", claims.NOT_TESTED, "fewer than two T values")]
-    h_obs = transition_h(summary, tol)
-    note = (f" Our T-dependence vanishes (drop <= {tol}) from h = {h_obs} on." if h_obs is not None else
-            f" No h of our grid is T-independent (drop <= {tol}).")
-    below, flags_a = [], []
+    evid, chance, rows = {}, [], []
     for h, g in summary[summary["h"] < h_star].groupby("h"):
         g = g.sort_values("T")
         if len(g) < 2:
             continue
+        h = int(h)
+        line = f"h={h}: {g['train_acc'].iloc[0]:.3f} -> {g['train_acc'].iloc[-1]:.3f}"
+        if all(_at_chance(a, T, chance_margin) for a, T in zip(g["train_acc"], g["T"])):
+            chance.append(h)
+            rows.append(line + " (at chance 1/T at every T: no evidence)")
+            continue
         rho = _spearman(g["T"].to_numpy(), g["train_acc"].to_numpy())
-        ok = bool(drops[int(h)] > tol and rho < 0)
-        flags_a.append(ok)
-        below.append(f"h={h}: {g['train_acc'].iloc[0]:.3f} -> {g['train_acc'].iloc[-1]:.3f}")
-    va = claims.Verdict("C23a", f"training accuracy falls with T for every h < {h_star}",
-                        claims.verdict_from(flags_a) if flags_a else claims.NOT_TESTED,
-                        ("; ".join(below) or f"no h < {h_star} in the grid") + "." + note)
-    above = {h: d for h, d in drops.items() if h >= h_star}
-    if above:
-        vb = claims.Verdict("C23b", f"training accuracy is T-independent (drop <= {tol}) for every h >= {h_star}",
-                            claims.verdict_from([d <= tol for d in above.values()]),
-                            "; ".join(f"h={h}: drop {d:+.3f}" for h, d in sorted(above.items())) + "." + note)
+        evid[h] = bool(drops[h] > tol and rho < 0)
+        rows.append(line + ("" if evid[h] else " (does not fall)"))
+    h_obs = transition_h(summary, tol)
+    note = (f"; our T-dependence vanishes (drop <= {tol:g}) from h = {h_obs} on, the paper's from h = {h_star}"
+            if h_obs is not None else "")
+    if evid:
+        least = min(evid, key=lambda h: drops[h])
+        core = claims.core(f"falls at every h < {h_star}", all(evid.values()),
+                           "; ".join(rows) + (f"; left out at chance: h = {', '.join(map(str, chance))}"
+                                              if chance else "") + note,
+                           least_drop=drops[least], h_least_drop=least)
     else:
-        vb = claims.Verdict("C23b", f"training accuracy is T-independent for every h >= {h_star}", claims.NOT_TESTED,
-                            f"the grid has no h >= {h_star}." + note)
-    return [va, vb]
+        core = claims.core(f"falls at every h < {h_star}", None,
+                           ("; ".join(rows) or f"no h < {h_star} with two or more T") + note)
+    checks = [core]
+    if long is not None and len(long):
+        Ts = sorted(long["T"].unique())
+        d_short, d_long = t_drop(summary[summary["T"].isin(Ts)]), t_drop(long)
+        fell = [h for h in sorted(d_long) if h in evid and h in d_short and d_short[h] > tol]
+        if fell:
+            stays = {h: d_long[h] > tol for h in fell}
+            checks.append(claims.supporting(
+                "the fall remains with the longer budget", all(stays.values()),
+                "; ".join(f"h={h}: drop {d_short[h]:+.3f} -> {d_long[h]:+.3f} (T = {Ts[0]} to {Ts[-1]})"
+                          for h in fell),
+                least_long_drop=min(d_long[h] for h in fell)))
+    return claims.judge("C23a", test, checks)
+
+
+def check_c23b(summary: pd.DataFrame, chance_margin: float = 0.5, tol: float = 0.01,
+               h_star: int = PAPER_H_STAR) -> claims.Verdict:
+    """C23b. Core: for every h >= h_star of the grid, training accuracy changes by at most tol from the shortest to
+    the longest T (a head count at chance at every T is no evidence). Not testable without h >= h_star."""
+    test = f"training accuracy drops by at most {tol:g} from the shortest to the longest T at every h >= {h_star}"
+    drops = t_drop(summary)
+    if not drops:
+        return claims.judge("C23b", test, [], out_of_regime="the grid has fewer than two T values")
+    above = {h: d for h, d in drops.items() if h >= h_star}
+    if not above:
+        return claims.judge("C23b", test, [], out_of_regime=f"the grid has no h >= {h_star} (largest h: {max(drops)})")
+    evid = {}
+    for h in above:
+        g = summary[summary["h"] == h]
+        if not all(_at_chance(a, T, chance_margin) for a, T in zip(g["train_acc"], g["T"])):
+            evid[h] = above[h]
+    core = claims.core(f"flat at every h >= {h_star}", all(d <= tol for d in evid.values()) if evid else None,
+                       "; ".join(f"h={h}: drop {d:+.3f}" + ("" if h in evid else " (at chance: no evidence)")
+                                 for h, d in sorted(above.items())),
+                       **({"largest_drop": max(evid.values())} if evid else {}))
+    return claims.judge("C23b", test, [core])
 
 
 def check_c24(fit_table: pd.DataFrame, max_mae: float = 0.3, alpha_tol: float = 0.6,
               delta_tol: float = 0.15, min_h: int = 3) -> claims.Verdict:
-    """C24 on our numbers: (1) the law fits (log-MAE <= max_mae), (2) its shape holds (alpha < 0: error falls
-    with h; delta > 0: more slowly at longer T), (3) the constants are near the paper's (|alpha + 1.40| <=
-    alpha_tol, |delta - 0.25| <= delta_tol). Not tested when the fit rests on fewer than min_h head counts:
-    with two per T the four constants pass through the points whatever the law."""
-    statement = "Err ~ c T^beta exp(alpha h / T^delta) with delta = 0.25, alpha = -1.40"
+    """C24. Core: the law describes our errors: our free fit of Err ~ c T^beta exp(alpha h / T^delta) has log-MAE
+    <= max_mae. Supporting: its shape (alpha < 0: the error falls with h; delta > 0: more slowly at longer T), and
+    its constants near the paper's (|alpha + 1.40| <= alpha_tol, |delta - 0.25| <= delta_tol). No evidence when the
+    fit rests on fewer than min_h head counts: with two per T the four constants pass through the points whatever
+    the law."""
+    test = f"our free fit of the law has log-MAE <= {max_mae:g}; shape and constants beside the paper's"
     r = fit_table[(fit_table["data"] == "ours") & (fit_table["fit"] == "free")]
     if r.empty or pd.isna(r.iloc[0].get("c", np.nan)):
         why = r.iloc[0]["note"] if not r.empty else "no fit"
-        return claims.Verdict("C24", statement, claims.NOT_TESTED, f"no fit on our numbers: {why}")
+        return claims.judge("C24", test, [claims.core("the law fits our errors", None, f"no fit on our numbers: {why}")])
     f = r.iloc[0]
     hs = [h for h in str(f["h fitted"]).split(", ") if h]
+    fitted = (f"alpha = {f['alpha']:+.2f}, delta = {f['delta']:.2f}, c = {f['c']:.2f}, beta = {f['beta']:+.2f}, "
+              f"log-MAE = {f['log-MAE']:.3f} on {int(f['points'])} points (h = {', '.join(hs)})")
     if len(hs) < min_h:
-        return claims.Verdict("C24", statement, claims.NOT_TESTED,
-                              f"only h = {', '.join(hs)} remain once h = {f['excluded h']} are left out; "
-                              f"{min_h} head counts are needed to test the law's h-dependence (the fit on them: "
-                              f"alpha = {f['alpha']:+.2f}, delta = {f['delta']:.2f}, log-MAE = {f['log-MAE']:.3f})")
-    flags = [bool(f["log-MAE"] <= max_mae), bool(f["alpha"] < 0 and f["delta"] > 0),
-             bool(abs(f["alpha"] - PAPER_ALPHA) <= alpha_tol and abs(f["delta"] - PAPER_DELTA) <= delta_tol)]
-    ev = (f"our free fit on {int(f['points'])} points: alpha = {f['alpha']:+.2f}, delta = {f['delta']:.2f}, "
-          f"c = {f['c']:.2f}, beta = {f['beta']:+.2f}, log-MAE = {f['log-MAE']:.3f} "
-          f"(fits: {'yes' if flags[0] else 'no'} at <= {max_mae}; shape alpha < 0, delta > 0: "
-          f"{'yes' if flags[1] else 'no'}; constants within {alpha_tol} / {delta_tol} of the paper's: "
-          f"{'yes' if flags[2] else 'no'})")
-    return claims.Verdict("C24", statement, claims.verdict_from(flags), ev)
+        return claims.judge("C24", test, [claims.core(
+            "the law fits our errors", None,
+            f"only h = {', '.join(hs)} remain once h = {f['excluded h']} are left out; {min_h} head counts are needed "
+            f"to test the law's h-dependence ({fitted})")])
+    return claims.judge("C24", test, [
+        claims.core("the law fits our errors", f["log-MAE"] <= max_mae, f"{fitted}; threshold {max_mae:g}",
+                    log_mae=f["log-MAE"]),
+        claims.supporting("shape alpha < 0, delta > 0", f["alpha"] < 0 and f["delta"] > 0,
+                          f"alpha = {f['alpha']:+.2f}, delta = {f['delta']:.2f}", alpha=f["alpha"], delta=f["delta"]),
+        claims.supporting("constants near the paper's",
+                          abs(f["alpha"] - PAPER_ALPHA) <= alpha_tol and abs(f["delta"] - PAPER_DELTA) <= delta_tol,
+                          f"alpha {f['alpha']:+.2f} vs {PAPER_ALPHA}: off by {abs(f['alpha'] - PAPER_ALPHA):.2f} "
+                          f"(tolerance {alpha_tol:g}); delta {f['delta']:.2f} vs {PAPER_DELTA}: off by "
+                          f"{abs(f['delta'] - PAPER_DELTA):.2f} (tolerance {delta_tol:g})"),
+    ])
 
 
-def check_c25(summary: pd.DataFrame, tol: float = 0.02) -> claims.Verdict:
-    """C25: validation accuracy does not improve with heads: at every T, validation accuracy at the largest h
-    is at most tol above that at the smallest h, while training accuracy is higher there (overfitting)."""
-    flags, rows = [], []
+def c25_rows(summary: pd.DataFrame, chance_margin: float = 0.5) -> list[dict]:
+    """Per T: the baseline head count (the smallest h whose training accuracy is above chance at that T) and the
+    largest h, with their validation and training accuracy and whether both validation values are at chance."""
+    out = []
     for T, g in summary.groupby("T"):
         g = g.sort_values("h")
-        if len(g) < 2 or g["val_acc"].isna().all():
+        above = g[[not _at_chance(a, T, chance_margin) for a in g["train_acc"]]]
+        if len(above) < 2 or g["val_acc"].isna().all():
             continue
-        lo, hi = g.iloc[0], g.iloc[-1]
-        gain = float(hi["val_acc"] - lo["val_acc"])
-        flags.append(bool(gain <= tol))
-        rows.append(f"T={T}: val {lo['val_acc']:.3f} (h={int(lo['h'])}) -> {hi['val_acc']:.3f} (h={int(hi['h'])}), "
-                    f"train {lo['train_acc']:.3f} -> {hi['train_acc']:.3f}")
-    return claims.Verdict("C25", f"validation accuracy does not improve with h (gain from the smallest to the "
-                          f"largest h <= {tol})", claims.verdict_from(flags) if flags else claims.NOT_TESTED,
-                          "; ".join(rows) or "fewer than two head counts")
+        lo, hi = above.iloc[0], g.iloc[-1]
+        out.append({"T": int(T), "h_base": int(lo["h"]), "h_max": int(hi["h"]), "val_base": float(lo["val_acc"]),
+                    "val_max": float(hi["val_acc"]), "train_base": float(lo["train_acc"]),
+                    "train_max": float(hi["train_acc"]),
+                    "val_at_chance": _at_chance(lo["val_acc"], T, chance_margin)
+                    and _at_chance(hi["val_acc"], T, chance_margin)})
+    return out
 
 
-def verdicts(summary: pd.DataFrame, fit_table: pd.DataFrame, tier: str) -> list[claims.Verdict]:
-    vs = check_c23(summary) + [check_c24(fit_table), check_c25(summary)]
+def check_c25(summary: pd.DataFrame, chance_margin: float = 0.5, tol: float = 0.02) -> claims.Verdict:
+    """C25. Core: at every T, validation accuracy at the largest h is at most tol above that at the baseline, the
+    smallest h whose training accuracy is above chance (a model at chance has learned nothing to generalise; a T
+    where both validation values are at chance is no evidence). Supporting: training accuracy is higher at the
+    largest h than at the baseline by more than tol, so the extra heads fit more without generalising better
+    (the overfitting the paper reads into its Table 7)."""
+    test = (f"validation accuracy at the largest h is at most {tol:g} above that at the smallest h whose training "
+            "accuracy is above chance, at every T")
+    rows = c25_rows(summary, chance_margin)
+    if not rows:
+        return claims.judge("C25", test, [claims.core("no validation gain with h", None,
+                                                      "fewer than two head counts above chance at every T")])
+    ev = [r for r in rows if not r["val_at_chance"]]
+    text = "; ".join(f"T={r['T']}: val {r['val_base']:.3f} (h={r['h_base']}) -> {r['val_max']:.3f} (h={r['h_max']})"
+                     + (" (both at chance: no evidence)" if r["val_at_chance"] else "") for r in rows)
+    gains = [r["val_max"] - r["val_base"] for r in ev]
+    core = claims.core("no validation gain with h", all(g <= tol for g in gains) if ev else None, text,
+                       **({"largest_gain": max(gains)} if ev else {}))
+    fit = [r["train_max"] - r["train_base"] for r in rows]
+    sup = claims.supporting("more heads fit more of the training lists", all(d > tol for d in fit),
+                            "; ".join(f"T={r['T']}: train {r['train_base']:.3f} -> {r['train_max']:.3f}" for r in rows),
+                            least_train_gain=min(fit))
+    return claims.judge("C25", test, [core, sup])
+
+
+def judge(P: dict, ev: dict) -> list[claims.Verdict]:
+    """The page's verdicts, a pure function of the evidence (`evidence`)."""
+    s = summarise(ev["runs"])
+    long = summarise(ev["runs_long"]) if isinstance(ev.get("runs_long"), pd.DataFrame) and len(ev["runs_long"]) \
+        else None
+    m, tol = P["chance_margin"], P["flat_tol"]
+    return [check_c23a(s, m, tol, long=long), check_c23b(s, m, tol),
+            check_c24(fits(s, P["fit_exclude_h"]), P["fit_max_mae"], P["fit_alpha_tol"], P["fit_delta_tol"]),
+            check_c25(s, m, P["val_gain_tol"])]
+
+
+def evidence(P: dict, store) -> dict:
+    """Every run the verdicts depend on, raw (one row per run, with its seed), read through `sweep` from store."""
+    exp = retrieval.experiment()
+    res = sweep(exp, run_configs(P), store)
+    ev = {"runs": res.frame(), "result": res, "lists_stats": res.records[0]["metrics"]["lists_stats"]}
+    if P["epochs_long"]:
+        res_long = sweep(exp, long_configs(P), store)
+        ev["runs_long"], ev["result_long"] = res_long.frame(), res_long
+    return ev
+
+
+def outcome_text(vs: list[claims.Verdict]) -> str:
+    """Markdown: the claims of this page grouped by verdict, where any is not reproduced or not testable."""
+    return claims_by_verdict(vs)
+
+
+def claims_by_verdict(vs: list[claims.Verdict]) -> str:
+    """Markdown: 'Every claim ... is reproduced', or the claim ids under each verdict other than reproduced."""
+    groups: dict[str, list[str]] = {}
     for v in vs:
-        v.tier = tier
-    return vs
+        if v.verdict != claims.REPRODUCED:
+            groups.setdefault(v.shown, []).append(v.claim_id)
+    if not groups:
+        return "Every claim of this page is reproduced at this tier."
+    return ("; ".join(f"**{verdict}**: {', '.join(ids)}" for verdict, ids in groups.items())
+            + ". The evidence column gives the numbers and, for a claim not testable here, the reason.")
+
+
+def reading_text(summary: pd.DataFrame, tol: float = 0.01, h_star: int = PAPER_H_STAR,
+                 chance_margin: float = 0.5) -> str:
+    """Markdown: where, in our grid, training accuracy falls with T and from which h on it does not, beside the
+    paper's h = h_star."""
+    drops = t_drop(summary)
+    Ts = sorted(summary["T"].unique())
+    chance = [h for h in sorted(drops) if all(_at_chance(a, T, chance_margin) for a, T in
+                                              zip(summary[summary["h"] == h]["train_acc"], summary[summary["h"] == h]["T"]))]
+    falls = [h for h in sorted(drops) if drops[h] > tol and h not in chance]
+    h_obs = transition_h(summary, tol)
+    text = (f"In our grid training accuracy falls by more than {tol:g} from T = {Ts[0]} to T = {Ts[-1]} at h = "
+            f"{', '.join(map(str, falls))}" if falls else
+            f"In our grid training accuracy falls by more than {tol:g} with T at no head count")
+    if chance:
+        text += f" (h = {', '.join(map(str, chance))} at chance 1/T at every T: left out)"
+    if h_obs is not None:
+        text += f", and changes by at most {tol:g} from h = {h_obs} on"
+        text += (f": the curves meet at a smaller head count than the paper's h = {h_star}." if h_obs < h_star else
+                 f" (the paper: from h = {h_star} on)." if h_obs > h_star else f", as in the paper.")
+    else:
+        text += f"; even the largest h of the grid loses more than {tol:g}."
+    return text
+
+
+def data_text(counts: dict, stats: dict) -> str:
+    """Markdown: the collection loaded (counts from `Collection.counts()`) and what this tier's lists use of it
+    (stats: the lists' `stats`)."""
+    return (f"The collection read: {counts['queries']} queries, {counts['passages']} passages and {counts['qrels']} "
+            f"judgments that call a passage relevant to a query. This tier uses {stats['queries']} queries, "
+            f"{stats['queries'] - stats['val_queries']} to train and {stats['val_queries']} held out, giving "
+            f"{stats['train_examples']} training and {stats['val_examples']} validation lists over a pool of "
+            f"{stats['pool']} passages.")
 
 
 def _spearman(x: np.ndarray, y: np.ndarray) -> float:
