@@ -7,6 +7,9 @@ Every page module that judges claims defines two functions:
   training); per-run tables are DataFrames with a `seed` column, not summaries. Theory pages compute their
   tables here (no store needed).
 - `judge(P, evidence) -> list[claims.Verdict]`: the verdicts, a pure function of the evidence.
+- optionally `CLAIM_TABLES = {claim_id: (table key, ...)}`: the tables a claim is judged from, where a page's
+  claims rest on different tables (its seeds are then left out of those tables only, and a claim judged from
+  one seed is reported as not assessed).
 
 `page_verdicts` calls `judge`, stamps page and tier, and re-judges with each seed left out in turn
 (`claims.robustness`). `committed_verdicts` does it for every page of the book from the committed result
@@ -35,10 +38,18 @@ def evidence_seeds(evidence: dict) -> list:
     return sorted(seeds)
 
 
-def without_seed(evidence: dict, seed) -> dict:
-    """The evidence with every run of one seed removed (tables without a seed column are kept whole)."""
-    return {k: (v[v["seed"] != seed].reset_index(drop=True) if isinstance(v, pd.DataFrame) and "seed" in v.columns
-                else v) for k, v in evidence.items()}
+def without_seed(evidence: dict, seed, only=None) -> dict:
+    """The evidence with every run of one seed removed from each table with a seed column (of the tables named
+    in `only`, when given); other tables are kept whole."""
+    return {k: (v[v["seed"] != seed].reset_index(drop=True)
+                if isinstance(v, pd.DataFrame) and "seed" in v.columns and (only is None or k in only) else v)
+            for k, v in evidence.items()}
+
+
+def claim_tables(mod, claim_id: str, evidence: dict) -> tuple | None:
+    """The evidence tables a claim is judged from: the page's CLAIM_TABLES entry, else None (all of them)."""
+    keys = getattr(mod, "CLAIM_TABLES", {}).get(claim_id)
+    return tuple(keys) if keys else None
 
 
 def page_verdicts(stem: str, P: dict, evidence: dict) -> list[claims.Verdict]:
@@ -52,9 +63,12 @@ def page_verdicts(stem: str, P: dict, evidence: dict) -> list[claims.Verdict]:
         return vs
 
     vs = once(evidence)
-    seeds = evidence_seeds(evidence)
-    if seeds:
-        claims.robustness(vs, once, seeds, lambda s: without_seed(evidence, s))
+    groups: dict = {}
+    for v in vs:  # verdicts judged from the same tables are re-judged together
+        groups.setdefault(claim_tables(mod, v.claim_id, evidence), []).append(v)
+    for only, group in groups.items():
+        seeds = evidence_seeds(evidence if only is None else {k: evidence[k] for k in only})
+        claims.robustness(group, once, seeds, lambda s, only=only: without_seed(evidence, s, only))
     return vs
 
 

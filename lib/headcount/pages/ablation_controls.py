@@ -20,6 +20,7 @@ import pandas as pd
 from .. import analysis, claims, synthetic
 from ..params import Param, ParamSpec
 from ..plots import new_figure, paper_table
+from ..sweep import sweep
 from . import synthetic_heads
 from .ablation_width import _param, shared_settings
 
@@ -143,7 +144,8 @@ def figure(summary: pd.DataFrame, paper: pd.DataFrame | None, marks: list[tuple[
     values dotted with x markers in the same colour; vertical dashed lines at `marks` [(h, label)]."""
     fig, (ax,) = new_figure(width=6.0, height=4.2)
     Ts = sorted(set(summary["T"]) | (set(paper["T"]) if paper is not None else set()))
-    synthetic_heads.draw_nmse_vs_h(ax, summary, paper, Ts, "nmse", paper_label, paper_alpha=0.75)
+    synthetic_heads.draw_nmse_vs_h(ax, summary, paper, Ts, "nmse", f"{paper_label} (as printed)", paper_alpha=0.75,
+                                   ours_col="min", ours_label="min over seeds")
     for i, (x, label) in enumerate(marks):
         ax.axvline(x, color="grey", linestyle="--" if i == 0 else "-.", linewidth=1)
         ax.text(x, 1.0 - 0.06 * i, f" {label}", transform=ax.get_xaxis_transform(), va="top", fontsize=8,
@@ -152,7 +154,7 @@ def figure(summary: pd.DataFrame, paper: pd.DataFrame | None, marks: list[tuple[
     hs = sorted(set(summary["h"]) | (set(paper["h"]) if paper is not None else set()))
     ax.set_xticks(hs)
     ax.set_xlabel("number of heads h")
-    ax.set_ylabel("validation NMSE (ours: min over seeds)")
+    ax.set_ylabel("validation NMSE (ours: min over seeds; paper: as printed)", fontsize=8)
     ax.set_title(title, fontsize=9)
     handles, labels = ax.get_legend_handles_labels()
     order = sorted(range(len(labels)), key=lambda i: not labels[i].startswith("ours"))  # ours first, then the paper's
@@ -174,7 +176,8 @@ def side_by_side(summary: pd.DataFrame, paper: pd.DataFrame | None, ns: dict[int
 def format_table(side: pd.DataFrame, paper_label: str) -> pd.DataFrame:
     out = pd.DataFrame({"h": side["h"], "n": side["n"], "T": side["T"]})
     out["ours: min over seeds"] = side["ours_min"].map(lambda v: f"{v:.2e}")
-    out["ours: mean ± std"] = [f"{m:.2e} ± {s:.1e}" for m, s in zip(side["ours_mean"], side["ours_std"])]
+    out["ours: mean ± std"] = [synthetic_heads.mean_std(m, s, k)
+                               for m, s, k in zip(side["ours_mean"], side["ours_std"], side["ours_seeds"])]
     out["seeds"] = side["ours_seeds"]
     out[f"paper {paper_label}"] = side["paper"].map(lambda v: "—" if pd.isna(v) else f"{v:.2e}")
     return out
@@ -196,14 +199,58 @@ def ratio_table(summary: pd.DataFrame, paper: pd.DataFrame | None, h_star: int) 
     return out
 
 
+CLAIM = {"fixed_E": "C19", "other_D": "C20", "depth": "C21"}
+
+
 def verdict(summary: pd.DataFrame, P: dict, section: str) -> claims.Verdict:
-    """C19 / C20 / C21 on our numbers (min over seeds): the largest drop sits at the predicted h."""
+    """C19 / C20 / C21 on our numbers (min over seeds): the transition sits at the predicted h (core: the drop
+    into it is at least `factor` and the largest; supporting: larger h stay low; analysis.transition_at)."""
     hs = h_star(P, section)
-    cid, what = {
-        "fixed_E": ("C19", f"fixed E = {P['E']} (n = ceil(E/h)), D = {P['D']}: transition stays at h = D"),
-        "other_D": ("C20", f"D = {P['D_other']} task: transition moves to h = D = {P['D_other']}"),
-        "depth": ("C21", f"{P['L']}-layer model, D = {P['D']}: transition moves to the smallest h with L h >= D"),
+    what = {
+        "fixed_E": f"fixed E = {P['E']} (n = ceil(E/h)), D = {P['D']}: transition stays at h = D",
+        "other_D": f"D = {P['D_other']} task, fixed E = {P['E']}: transition moves to h = D = {P['D_other']}",
+        "depth": f"{P['L']}-layer model, D = {P['D']}, fixed E = {P['E']}: transition at the smallest h with L h >= D",
     }[section]
-    v = analysis.transition_at(summary, hs, cid, what, col="min", factor=P["factor"])
-    v.tier = P["tier"]
-    return v
+    return analysis.transition_at(summary, hs, CLAIM[section], what, col="min", factor=P["factor"])
+
+
+# each claim rests on its own section's runs (the depth section has its own seeds)
+CLAIM_TABLES = {"C19": ("fixed_E",), "C20": ("other_D",), "C21": ("depth",)}
+
+
+def evidence(P: dict, store) -> dict:
+    """Each section's runs, one row per (h, T, seed), under the section's name; the sweep results under
+    'results'."""
+    exp = synthetic.experiment(P["engine"])
+    results = {s: sweep(exp, run_configs(P, s), store) for s in SECTIONS}
+    return {**{s: r.frame() for s, r in results.items()}, "results": results}
+
+
+def judge(P: dict, ev: dict) -> list[claims.Verdict]:
+    return [verdict(synthetic.summarise(ev[s]), P, s) for s in SECTIONS]
+
+
+def widths_text(P: dict, section: str) -> str:
+    """The per-head widths a section runs, from the parameters: E = n h with n = ceil(E / h)."""
+    hs = {"fixed_E": P["h_grid"], "other_D": P["h_grid_other"], "depth": P["h_grid_depth"]}[section]
+    parts = [f"$h = {h}$: $n = {math.ceil(P['E'] / h)}$ ($n h = {math.ceil(P['E'] / h) * h}$)" for h in hs]
+    return f"Fixed total width $E = n h = {P['E']}$, $n = \\lceil E/h \\rceil$: " + ", ".join(parts) + "."
+
+
+def level_text(sides: dict[str, tuple[pd.DataFrame, int]]) -> str:
+    """Our errors after each section's transition against the paper's table at the same (h, T): the range of
+    ours / paper's (min over seeds against the value printed). Empty where the paper has no numbers."""
+    out = []
+    for name, (side, hs) in sides.items():
+        after = side[(side["h"] >= hs) & side["paper"].notna()]
+        if len(after):
+            r = after["ours_min"] / after["paper"]
+            out.append(f"{name}: ours is {r.min():.1f}x to {r.max():.1f}x the paper's value at $h \\ge {hs}$")
+    return ("After the transition, " + "; ".join(out) + ".") if out else ""
+
+
+def widths_title(P: dict, section: str) -> str:
+    """The same widths for a figure title (plain text)."""
+    hs = {"fixed_E": P["h_grid"], "other_D": P["h_grid_other"], "depth": P["h_grid_depth"]}[section]
+    return (f"fixed E = n h = {P['E']} (n = " + ", ".join(str(math.ceil(P["E"] / h)) for h in hs)
+            + " at h = " + ", ".join(map(str, hs)) + ")")
