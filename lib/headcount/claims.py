@@ -196,8 +196,9 @@ def robustness(verdicts: list[Verdict], judge_fn: Callable[[object], list[Verdic
     than two seeds nothing is assessed (robust stays None). Returns the verdicts, annotated in place."""
     seeds = list(seeds)
     if len(seeds) < 2:
+        note = f"one seed ({seeds[0]}): robustness over seeds not assessed" if seeds else ""
         for v in verdicts:
-            v.robust, v.robustness = None, f"{len(seeds)} seed: robustness over seeds not assessed"
+            v.robust, v.robustness = None, note
         return verdicts
     flips: dict[str, list[str]] = {v.claim_id: [] for v in verdicts}
     for s in seeds:

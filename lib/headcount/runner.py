@@ -230,6 +230,7 @@ def run(name: str | Path, params: dict | None = None, out_dir: Path | None = Non
                 if tmp.exists():
                     tmp.replace(failed)  # keep the failed notebook for inspection; the last good one stays
                 raise
+        _hide_injected_parameters(tmp)  # the page shows its parameters as a table; papermill's cell stays out
         tmp.replace(out)  # the previous good output is replaced only by a complete run
         (out_dir / f"{path.stem}.failed.ipynb").unlink(missing_ok=True)  # an older failure is history now
         seconds = time.perf_counter() - t0
@@ -238,6 +239,22 @@ def run(name: str | Path, params: dict | None = None, out_dir: Path | None = Non
         written.unlink()
     print(f"executed {path.name} -> {_shown(out)} ({seconds:.0f} s)")
     return out
+
+
+def _hide_injected_parameters(path: Path) -> None:
+    """Tag papermill's injected parameters cell `remove-cell`, so the rendered page does not show it (every page
+    prints its parameters as a table; the cell stays in the downloadable notebook)."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    changed = False
+    for cell in nb.cells:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if "injected-parameters" in tags and "remove-cell" not in tags:
+            cell.metadata["tags"] = [*tags, "remove-cell"]
+            changed = True
+    if changed:
+        nbformat.write(nb, path)
 
 
 def book_notebooks(toc: Path | None = None) -> list[str]:
