@@ -177,3 +177,18 @@ def test_whole_book_builds_with_warnings_as_errors_and_links_resolve(smoke_book)
     for v in claims.load_all(root / "claims"):
         c = registry.claim(v["claim_id"])
         assert f'id="{c.id.lower()}"' in ledger and f'href="{c.page}.html#{c.anchor.lower()}"' in ledger, c.id  # Sphinx lowercases ids
+
+
+def test_the_smoke_figures_draw_what_their_golden_tables_hold(smoke_book):
+    import os
+
+    import golden_tables
+
+    root, errors = smoke_book
+    assert not errors, f"notebooks failed: {sorted(errors)}"
+    figures = root / "book" / "_extra" / "figures"
+    if os.environ.get("HEADCOUNT_UPDATE_GOLDEN") == "1":
+        golden_tables.update(figures)
+    problems = golden_tables.compare(figures)
+    assert not problems, "the smoke tier's figure tables changed (tests/golden_tables.py says how to update):\n" + \
+        "\n".join(problems)
