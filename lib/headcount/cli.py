@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(json.dumps(out, indent=1))
             elif not out["into_book"]:
                 shown = ", ".join(f"{v['claim']} {v['verdict']}" for v in out["verdicts"]) or "none"
-                print(f"run folder: {out['folder']} (notebook, figures/, claims/, results/; the book is unchanged)\n"
+                print(f"run folder: {out['folder']} (notebook, figures/, claims/, and results/ for runs it trained; the book is unchanged)\n"
                       f"verdicts of this run: {shown}")
         elif args.cmd == "params":
             path, _, params = runner.validate(args.notebook, _params(args))
