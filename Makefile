@@ -38,7 +38,7 @@ test-slow: setup
 
 ## Throughput of the stacked training engine against one model at a time; last line: "speedup <x>x".
 bench: setup
-	$(PY) -m headcount.bench
+	$(PY) -m headcount.engine.bench
 
 status: setup
 	.venv/bin/headcount status --tier $(TIER)

@@ -57,10 +57,12 @@ import math
 import torch
 from IPython.display import Markdown, display
 
-from headcount import claims, judging, synthetic
-from headcount.pages import ablation_controls as page
-from headcount.plots import downloads_markdown, glue_figure, markdown_table, save_figure
-from headcount.store import default_store
+from headcount import analysis, claims
+from headcount.book import judging
+from headcount.engine import synthetic
+from headcount.book.pages import ablation_controls as page
+from headcount.book.plots import downloads_markdown, glue_figure, markdown_table, save_figure
+from headcount.engine.store import default_store
 
 P = page.SPEC.resolve_from(globals())  # the parameters cell's values, validated
 torch.set_num_threads(1)  # tiny tensors; on a busy 2-core machine two threads ran about 10x slower
@@ -77,7 +79,7 @@ summaries = {}
 
 def run_section(section):
     """A section's summary over seeds and its paper table."""
-    s = synthetic.summarise(ev[section])
+    s = analysis.summarise(ev[section])
     summaries[section] = s
     display(Markdown(page.widths_text(P, section)))
     return s, page.paper_values(P, section)

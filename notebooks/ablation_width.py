@@ -51,10 +51,11 @@ floor_factor = None
 import torch
 from IPython.display import Markdown, display
 
-from headcount import claims, judging
-from headcount.pages import ablation_width as page
-from headcount.plots import downloads_markdown, glue_figure, markdown_table, save_figure
-from headcount.store import default_store
+from headcount import claims
+from headcount.book import judging
+from headcount.book.pages import ablation_width as page
+from headcount.book.plots import downloads_markdown, glue_figure, markdown_table, save_figure
+from headcount.engine.store import default_store
 
 P = page.SPEC.resolve_from(globals())  # the parameters cell's values, validated
 torch.set_num_threads(1)  # tiny tensors; on a busy 2-core machine two threads ran about 10x slower

@@ -61,10 +61,12 @@ import pandas as pd
 import torch
 from IPython.display import Markdown, display
 
-from headcount import analysis, claims, judging, synthetic
-from headcount.pages import ablation_zoom_reversal as page
-from headcount.plots import downloads_markdown, glue_figure, markdown_table, save_figure
-from headcount.store import default_store
+from headcount import analysis, claims
+from headcount.book import judging
+from headcount.engine import synthetic
+from headcount.book.pages import ablation_zoom_reversal as page
+from headcount.book.plots import downloads_markdown, glue_figure, markdown_table, save_figure
+from headcount.engine.store import default_store
 
 P = page.SPEC.resolve_from(globals())  # the parameters cell's values, validated
 torch.set_num_threads(1)  # tiny tensors; on a busy 2-core machine two threads ran about 10x slower
@@ -76,7 +78,7 @@ ev = page.evidence(P, default_store())
 result, df = ev["result"], ev["runs"]
 vs = judging.page_verdicts("ablation_zoom_reversal", P, ev)
 v18, v22 = vs
-summary = synthetic.summarise(df)
+summary = analysis.summarise(df)
 scale = (f"Tier {P['tier']}: T in {P['T_grid']}, {len(P['seeds'])} seeds, {P['n_train']} train / "
          f"{P['n_val']} val, {P['epochs']} epochs")
 display(Markdown(f"Store: {result.summary()}."))

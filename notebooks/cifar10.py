@@ -61,12 +61,13 @@ import time
 import torch
 from IPython.display import Markdown, display
 
-from headcount import claims, judging
-from headcount.pages import cifar10 as page
-from headcount.plots import downloads_markdown, glue_figure, markdown_table, save_figure
-from headcount.realdata import cifar
-from headcount.store import default_store
-from headcount.vit import default_device
+from headcount import claims
+from headcount.book import judging
+from headcount.book.pages import cifar10 as page
+from headcount.book.plots import downloads_markdown, glue_figure, markdown_table, save_figure
+from headcount.engine.realdata import cifar
+from headcount.engine.store import default_store
+from headcount.engine.vit import default_device
 
 P = page.SPEC.resolve_from(globals())  # the parameters cell's values, validated
 device = default_device()
@@ -272,7 +273,7 @@ display(Markdown("\n".join(
 # The data: Krizhevsky (2009), *Learning Multiple Layers of Features from Tiny Images*. This book reads an
 # offline copy of all 60,000 images stored as JPEG (quality 75, so pixel values differ slightly from the
 # canonical set) when it is present; otherwise the canonical archive, which
-# `headcount.realdata.cifar.download_python_archive()` fetches from the authors' site and checks against
+# `headcount.engine.realdata.cifar.download_python_archive()` fetches from the authors' site and checks against
 # its published md5.
 
 # %% tags=["remove-input"]

@@ -21,7 +21,7 @@ tier = "laptop"
 # %% tags=["remove-input"]
 from IPython.display import Markdown, display
 
-from headcount.pages import claims as page
+from headcount.book.pages import claims as page
 
 page.SPEC.resolve(tier=tier)
 ledger = page.ledger_table()

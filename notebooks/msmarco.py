@@ -65,11 +65,12 @@ fit_delta_tol = None
 import torch
 from IPython.display import Markdown, display
 
-from headcount import claims, judging
-from headcount.pages import msmarco as page
-from headcount.plots import downloads_markdown, glue_figure, markdown_table, save_figure
-from headcount.realdata import msmarco as mm
-from headcount.store import default_store
+from headcount import claims
+from headcount.book import judging
+from headcount.book.pages import msmarco as page
+from headcount.book.plots import downloads_markdown, glue_figure, markdown_table, save_figure
+from headcount.engine.realdata import msmarco as mm
+from headcount.engine.store import default_store
 
 P = page.SPEC.resolve_from(globals())  # the parameters cell's values, validated
 torch.set_num_threads(1)  # the book is built on shared CPU cores
@@ -83,7 +84,7 @@ display(Markdown(f"**Tier `{P['tier']}`.** Parameters of this page (every choice
 # 2019 passage track, their passages and the judgments that call a passage relevant to a query, with MS
 # MARCO's official ids (the counts are printed below, from the files read).
 # The full collection (8.8M passages and about 500k training queries) cannot be downloaded where this book is
-# built; `headcount.realdata.msmarco.load_ir_datasets` is the path for a reader with internet (through the
+# built; `headcount.engine.realdata.msmarco.load_ir_datasets` is the path for a reader with internet (through the
 # optional package `ir_datasets`; it is not exercised here).
 #
 # - **Examples.** Each (query, judged positive passage) pair is one list. With `max_positives` > 0 each query
@@ -214,7 +215,7 @@ else:
 #
 # The paper fits $\mathrm{Err}(h,T) = 1 - \mathrm{Acc}(h,T) \approx c\,T^{\beta}\exp(\alpha h / T^{\delta})$ in
 # log scale under the mean absolute error, leaving out $h = 1, 12, 14, 16$, and reports $\delta = 0.25$,
-# $\alpha = -1.40$. `headcount.retrieval.fit_error_law` does the same: for a given $\delta$ the law is linear
+# $\alpha = -1.40$. `headcount.engine.retrieval.fit_error_law` does the same: for a given $\delta$ the law is linear
 # in $(\log c, \beta, \alpha)$ and the least-absolute-deviations problem is solved exactly; $\delta$ is found by
 # a grid search refined by golden sections. Errors below $10^{-3}$ (accuracy 1 at three decimals) are raised to
 # $10^{-3}$ before taking logs. We apply it to our numbers and to the paper's Table 6 (which lacks the

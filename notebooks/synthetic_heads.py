@@ -47,10 +47,12 @@ trend_tol = None
 import torch
 from IPython.display import Markdown, display
 
-from headcount import claims, judging, synthetic
-from headcount.pages import synthetic_heads as page
-from headcount.plots import downloads_markdown, glue_figure, markdown_table, save_figure
-from headcount.store import default_store
+from headcount import analysis, claims
+from headcount.book import judging
+from headcount.engine import synthetic
+from headcount.book.pages import synthetic_heads as page
+from headcount.book.plots import downloads_markdown, glue_figure, markdown_table, save_figure
+from headcount.engine.store import default_store
 from headcount.tasks import draw_a
 
 P = page.SPEC.resolve_from(globals())  # the parameters cell's values, validated
@@ -85,7 +87,7 @@ display(Markdown("The $a_i$ used here (rows):\n\n| i | " + " | ".join(f"coord {j
 # %% tags=["remove-input"]
 ev = page.evidence(P, default_store())
 result, df = ev["result"], ev["runs"]
-summary = synthetic.summarise(df)
+summary = analysis.summarise(df)
 paper = page.paper_summary() if (P["D"], P["d"], P["n"], P["N"]) == (4, 4, 8, 32) else None
 scale = (f"tier {P['tier']}: T in {P['T_grid']}, h in {P['h_grid']}, {len(P['seeds'])} seeds, "
          f"{P['n_train']} train / {P['n_val']} val, {P['epochs']} epochs")

@@ -62,10 +62,11 @@ import time
 import torch
 from IPython.display import Markdown, display
 
-from headcount import claims, constructions, judging, theory
-from headcount.pages import theory_heads_suffice as page
-from headcount.plots import downloads_markdown, glue_figure, save_figure
-from headcount.store import default_store
+from headcount import claims, constructions, theory
+from headcount.book import judging
+from headcount.book.pages import theory_heads_suffice as page
+from headcount.book.plots import downloads_markdown, glue_figure, save_figure
+from headcount.engine.store import default_store
 from headcount.tasks import make_task
 
 torch.set_num_threads(1)

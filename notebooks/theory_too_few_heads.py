@@ -54,10 +54,11 @@ import time
 import torch
 from IPython.display import Markdown, display
 
-from headcount import claims, judging, theory
-from headcount.pages import theory_too_few_heads as page
-from headcount.plots import downloads_markdown, glue_figure, save_figure
-from headcount.store import default_store
+from headcount import claims, theory
+from headcount.book import judging
+from headcount.book.pages import theory_too_few_heads as page
+from headcount.book.plots import downloads_markdown, glue_figure, save_figure
+from headcount.engine.store import default_store
 
 torch.set_num_threads(1)
 t_start = time.perf_counter()

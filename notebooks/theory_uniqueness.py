@@ -43,10 +43,11 @@ import time
 
 from IPython.display import Markdown, display
 
-from headcount import claims, judging, theory
-from headcount.pages import theory_uniqueness as page
-from headcount.plots import downloads_markdown, glue_figure, save_figure
-from headcount.store import default_store
+from headcount import claims, theory
+from headcount.book import judging
+from headcount.book.pages import theory_uniqueness as page
+from headcount.book.plots import downloads_markdown, glue_figure, save_figure
+from headcount.engine.store import default_store
 
 t_start = time.perf_counter()
 P = page.SPEC.resolve_from(globals())  # the parameters cell's values, validated

@@ -11,12 +11,12 @@ import pytest
 matplotlib.use("Agg")
 
 from headcount import claims  # noqa: E402
-from headcount.pages import ablation_controls as controls  # noqa: E402
-from headcount.pages import ablation_width as width  # noqa: E402
-from headcount.pages import ablation_zoom_reversal as zoom  # noqa: E402
-from headcount.pages import synthetic_heads  # noqa: E402
-from headcount.plots import paper_table  # noqa: E402
-from headcount.store import canonical_json  # noqa: E402
+from headcount.book.pages import ablation_controls as controls  # noqa: E402
+from headcount.book.pages import ablation_width as width  # noqa: E402
+from headcount.book.pages import ablation_zoom_reversal as zoom  # noqa: E402
+from headcount.book.pages import synthetic_heads  # noqa: E402
+from headcount.paper import paper_table  # noqa: E402
+from headcount.engine.store import canonical_json  # noqa: E402
 
 
 # ---------------------------------------------------------------- parameter specs
@@ -109,7 +109,7 @@ def test_controls_grids():
     assert {c["seed"] for c in dp} == set(P["seeds_depth"])
     with pytest.raises(ValueError, match="section"):
         controls.run_configs(P, "width")
-    assert len(controls.planned_sweeps(P)) == 3
+    assert len(controls.sweeps(P)) == 3
 
 
 def test_transition_follows_D_and_L():
@@ -213,7 +213,7 @@ def test_C17c_core_and_regime():
 
 
 def test_width_judge_with_a_seed_left_out():
-    from headcount import judging
+    from headcount.book import judging
 
     P = width.SPEC.resolve("laptop")
     vs = judging.page_verdicts("ablation_width", P, {"runs": width_runs()})
@@ -356,9 +356,9 @@ def test_zoom_longer_training_check():
     P = zoom.SPEC.resolve("laptop")
     long = zoom.long_configs(P)
     assert long and {c["epochs"] for c in long} == {P["epochs_long"]} and {c["h"] for c in long} == set(P["h_grid_long"])
-    assert len(zoom.planned_sweeps(P)) == 2
+    assert len(zoom.sweeps(P)) == 2
     assert zoom.long_configs(zoom.SPEC.resolve("laptop", epochs_long=0)) == []
-    assert len(zoom.planned_sweeps(zoom.SPEC.resolve("laptop", epochs_long=0))) == 1
+    assert len(zoom.sweeps(zoom.SPEC.resolve("laptop", epochs_long=0))) == 1
     with pytest.raises(ValueError, match="h_grid_long must hold"):
         zoom.SPEC.resolve("laptop", h_grid_long=[3])
     with pytest.raises(ValueError, match="h_grid_long must hold"):

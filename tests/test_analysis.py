@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from headcount import analysis, claims
-from headcount.plots import paper_table
+from headcount.paper import paper_table
 
 
 def test_reversal_score_hand_cases():

@@ -6,12 +6,12 @@ import math
 import pytest
 import torch
 
-from headcount import batched, ckernel
-from headcount.batched import FORMS, StackedTransformers, fit_stack, run_synthetic_group, stack_key, train_stack
+from headcount.engine import batched, ckernel
+from headcount.engine.batched import FORMS, StackedTransformers, fit_stack, run_synthetic_group, stack_key, train_stack
 from headcount.model import HeadcountTransformer, ModelConfig, count_parameters
-from headcount.sweep import Experiment, sweep
-from headcount.store import ResultsStore
-from headcount.train import SyntheticRun, evaluate, make_data, train_one
+from headcount.engine.sweep import Experiment, sweep
+from headcount.engine.store import ResultsStore
+from headcount.engine.train import SyntheticRun, evaluate, make_data, train_one
 
 # Equality after training. Both engines run the same float32 arithmetic up to the order of summation
 # (batched products, padded contractions, the reassociated fused form), which perturbs each step by
@@ -233,7 +233,7 @@ def test_run_synthetic_group_keeps_input_order_and_falls_back_for_depth(monkeypa
 
     # wired into a sweep as the sweep runner's pages do: grouped by stack_key, cached in a store
     monkeypatch.setenv("HEADCOUNT_STORE", str(tmp_path / "store"))
-    exp = Experiment("synthetic_test", run_synthetic_group, code_modules=("model", "tasks", "train", "batched"),
+    exp = Experiment("synthetic_test", run_synthetic_group, code_modules=("model", "tasks", "engine.train", "engine.batched"),
                      group_by=stack_key, max_group=8)
     store = ResultsStore(tmp_path / "store")
     first = sweep(exp, configs, store, progress=False)

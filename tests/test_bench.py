@@ -7,9 +7,9 @@ import re
 import pytest
 import torch
 
-from headcount import bench, ckernel
+from headcount.engine import bench, ckernel
 from headcount.model import HeadcountTransformer, ModelConfig
-from headcount.train import make_data
+from headcount.engine.train import make_data
 
 
 def eq4_forward_flops(B, T, d, N, h, n):

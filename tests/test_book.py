@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from headcount import claims, registry, runner
+from headcount import claims, registry
+from headcount.book import runner
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = runner.book_notebooks()

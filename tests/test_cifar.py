@@ -13,9 +13,9 @@ import pytest
 import torch
 
 from headcount import claims
-from headcount.pages import cifar10 as page
-from headcount.realdata import cifar
-from headcount.vit import CifarRun, ViT, ViTConfig, lr_at, make_tokens, offsets_for, train_cifar
+from headcount.book.pages import cifar10 as page
+from headcount.engine.realdata import cifar
+from headcount.engine.vit import CifarRun, ViT, ViTConfig, lr_at, make_tokens, offsets_for, train_cifar
 
 needs_archive = pytest.mark.skipif(not cifar.jpg_archive_path().is_file(),
                                    reason="the offline CIFAR-10 JPEG copy is not present")
@@ -408,8 +408,8 @@ def test_spec_rejects_a_canvas_that_is_not_a_multiple_of_the_patch():
 @needs_archive
 @pytest.mark.slow
 def test_smoke_tier_end_to_end(tmp_path):
-    from headcount.store import default_store
-    from headcount.sweep import sweep
+    from headcount.engine.store import default_store
+    from headcount.engine.sweep import sweep
 
     P = page.SPEC.resolve("smoke")
     cfgs = page.run_configs(P)
@@ -430,10 +430,10 @@ def test_smoke_tier_end_to_end(tmp_path):
 def test_pipeline_on_random_images_is_cached_and_plotted(monkeypatch, tmp_path):
     """The smoke tier's pipeline (sweep -> store -> summary -> verdicts -> figures) with random images in
     place of the decoded archive, so it runs in seconds everywhere."""
-    from headcount import vit
-    from headcount.plots import save_figure
-    from headcount.store import default_store
-    from headcount.sweep import sweep
+    from headcount.engine import vit
+    from headcount.book.plots import save_figure
+    from headcount.engine.store import default_store
+    from headcount.engine.sweep import sweep
 
     monkeypatch.setattr(vit, "load_data", lambda run: {**_random_data(2), "source": "random"})
     P = page.SPEC.resolve("smoke", epochs=1)
@@ -452,7 +452,7 @@ def test_pipeline_on_random_images_is_cached_and_plotted(monkeypatch, tmp_path):
 
 
 def test_longer_training_check_says_whether_the_fall_with_T_survives():
-    from headcount.pages import cifar10 as page
+    from headcount.book.pages import cifar10 as page
 
     def summ(rows):
         return pd.DataFrame([{"h": h, "T": T, "train_mean": tr, "val_mean": 20.0} for h, T, tr in rows])
@@ -474,7 +474,7 @@ def test_longer_training_check_says_whether_the_fall_with_T_survives():
 
 
 def test_longer_training_check_parameters_are_validated():
-    from headcount.pages import cifar10 as page
+    from headcount.book.pages import cifar10 as page
 
     with pytest.raises(ValueError, match="epochs_long must be 0 .* more than epochs = 60"):
         page.SPEC.resolve(tier="laptop", epochs_long=30)

@@ -6,10 +6,10 @@ import math
 import pytest
 import torch
 
-from headcount import batched, ckernel
-from headcount.batched import StackedTransformers, _TokenPool, _Workspace, train_stack
+from headcount.engine import batched, ckernel
+from headcount.engine.batched import StackedTransformers, _TokenPool, _Workspace, train_stack
 from headcount.model import HeadcountTransformer, ModelConfig
-from headcount.train import SyntheticRun, make_data
+from headcount.engine.train import SyntheticRun, make_data
 
 pytestmark = pytest.mark.skipif(not ckernel.available(), reason=f"C kernel unavailable: {ckernel.why_unavailable()}")
 

@@ -5,8 +5,9 @@ import json
 import pandas as pd
 import pytest
 
-from headcount import claims, judging, registry
-from headcount.pages import claims as page
+from headcount import claims, registry
+from headcount.book import judging
+from headcount.book.pages import claims as page
 
 C, S = claims.core, claims.supporting
 
@@ -86,7 +87,7 @@ def test_robustness_marks_a_verdict_that_leaving_a_seed_out_changes():
 
 
 def test_every_registered_claim_belongs_to_a_page_of_the_book_and_its_anchor_exists():
-    from headcount.runner import NOTEBOOKS, book_notebooks
+    from headcount.book.runner import NOTEBOOKS, book_notebooks
 
     pages = set(book_notebooks())
     for c in registry.CLAIMS.values():

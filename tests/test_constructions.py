@@ -10,7 +10,7 @@ import torch
 
 from headcount import claims, constructions as C, theory
 from headcount.model import count_parameters
-from headcount.pages import theory_heads_suffice as hs
+from headcount.book.pages import theory_heads_suffice as hs
 from headcount.tasks import make_task
 
 torch.set_num_threads(1)
@@ -181,7 +181,7 @@ def test_required_lipschitz_for_two_constructions():
     r = theory.required_lipschitz(C.heads_suffice(task, beta), task, eps, n_base=50)
     # sharp heads pass each moved extreme straight through: dH = du, so (dH - 2 eps)/du = 1 - 2 eps/dH
     assert 0.3 < r["required_lipschitz"] < 1.0 and r["pairs"] > 0
-    from headcount.pages.theory_too_few_heads import _single_head_of_construction
+    from headcount.book.pages.theory_too_few_heads import _single_head_of_construction
 
     r1 = theory.required_lipschitz(_single_head_of_construction(task, beta), task, eps, n_base=50)
     assert r1["required_lipschitz"] == math.inf  # the min head never sees the max move

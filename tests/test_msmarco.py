@@ -8,10 +8,11 @@ import pandas as pd
 import pytest
 import torch
 
-from headcount import claims, retrieval
-from headcount.pages import msmarco as page
-from headcount.realdata import msmarco as mm
-from headcount.store import shared_data_dir
+from headcount import analysis, claims
+from headcount.engine import retrieval
+from headcount.book.pages import msmarco as page
+from headcount.engine.realdata import msmarco as mm
+from headcount.engine.store import shared_data_dir
 
 DL19 = shared_data_dir() / mm.DL19_DIR
 needs_dl19 = pytest.mark.skipif(not DL19.is_dir(), reason="the DL19 copy is not available")
@@ -287,27 +288,27 @@ def test_fit_recovers_known_parameters():
     h, T = np.meshgrid([1, 2, 4, 6, 8], [8, 16, 32, 64])
     h, T = h.ravel(), T.ravel()
     truth = dict(c=0.6, beta=0.35, alpha=-1.2, delta=0.3)
-    err = retrieval.error_law(h, T, **truth) * np.exp(rng.normal(0, 0.01, h.shape))
-    f = retrieval.fit_error_law(h, T, err, floor=1e-12)
+    err = analysis.error_law(h, T, **truth) * np.exp(rng.normal(0, 0.01, h.shape))
+    f = analysis.fit_error_law(h, T, err, floor=1e-12)
     assert f.alpha == pytest.approx(truth["alpha"], abs=0.05)
     assert f.delta == pytest.approx(truth["delta"], abs=0.02)
     assert f.beta == pytest.approx(truth["beta"], abs=0.05)
     assert f.c == pytest.approx(truth["c"], rel=0.1)
     assert f.mae_log < 0.02
-    fixed = retrieval.fit_error_law(h, T, err, alpha=truth["alpha"], delta=truth["delta"], floor=1e-12)
+    fixed = analysis.fit_error_law(h, T, err, alpha=truth["alpha"], delta=truth["delta"], floor=1e-12)
     assert fixed.fixed == ("alpha", "delta") and fixed.beta == pytest.approx(truth["beta"], abs=0.03)
 
 
 def test_fit_on_paper_table6_matches_the_reported_law():
     t = page.paper_summary("table6")
-    fixed = retrieval.fit_error_law(t["h"], t["T"], 1 - t["mean"], exclude_h=page.PAPER_FIT_EXCLUDE,
+    fixed = analysis.fit_error_law(t["h"], t["T"], 1 - t["mean"], exclude_h=page.PAPER_FIT_EXCLUDE,
                                     alpha=page.PAPER_ALPHA, delta=page.PAPER_DELTA)
-    free = retrieval.fit_error_law(t["h"], t["T"], 1 - t["mean"], exclude_h=page.PAPER_FIT_EXCLUDE)
+    free = analysis.fit_error_law(t["h"], t["T"], 1 - t["mean"], exclude_h=page.PAPER_FIT_EXCLUDE)
     assert fixed.n_points == 16 and fixed.clipped == 0
     assert fixed.c == pytest.approx(0.50, abs=0.03) and fixed.beta == pytest.approx(0.42, abs=0.03)
     assert free.mae_log <= fixed.mae_log <= free.mae_log + 0.01  # the reported law is near the optimum
     with pytest.raises(ValueError, match="more than 4 points"):
-        retrieval.fit_error_law([2, 4, 2, 4], [8, 8, 16, 16], [0.1, 0.01, 0.2, 0.03])
+        analysis.fit_error_law([2, 4, 2, 4], [8, 8, 16, 16], [0.1, 0.01, 0.2, 0.03])
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -364,11 +365,11 @@ def test_c23a_supporting_longer_training():
 
 def test_c24_and_c25_checks_follow_the_numbers():
     h, T = np.meshgrid([2, 4, 6, 8], [8, 16, 32, 64])
-    law = 1 - retrieval.error_law(h.ravel(), T.ravel(), 0.5, 0.42, page.PAPER_ALPHA, page.PAPER_DELTA)
+    law = 1 - analysis.error_law(h.ravel(), T.ravel(), 0.5, 0.42, page.PAPER_ALPHA, page.PAPER_DELTA)
     good = _summary({(int(a), int(b)): float(v) for a, b, v in zip(h.ravel(), T.ravel(), law)})
     assert page.check_c24(page.fits(good, page.PAPER_FIT_EXCLUDE)).verdict == claims.REPRODUCED
     # a law of the same form with other constants: the core (fit) passes, the supporting (constants) fails
-    other = 1 - retrieval.error_law(h.ravel(), T.ravel(), 0.5, 0.42, page.PAPER_ALPHA, 0.5)
+    other = 1 - analysis.error_law(h.ravel(), T.ravel(), 0.5, 0.42, page.PAPER_ALPHA, 0.5)
     other = _summary({(int(a), int(b)): float(v) for a, b, v in zip(h.ravel(), T.ravel(), other)})
     v = page.check_c24(page.fits(other, page.PAPER_FIT_EXCLUDE))
     assert v.verdict == claims.PARTIAL and "constants near the paper's: fails" in v.evidence
@@ -432,8 +433,8 @@ def test_spec_tiers_resolve_and_reject_bad_values():
 @needs_dl19
 @needs_minilm
 def test_smoke_pipeline_trains_stores_and_judges(tmp_path):
-    from headcount.store import default_store
-    from headcount.sweep import sweep
+    from headcount.engine.store import default_store
+    from headcount.engine.sweep import sweep
 
     P = page.SPEC.resolve(tier="smoke")
     configs = page.run_configs(P)
@@ -512,7 +513,7 @@ def test_training_fits_small_lists_deterministically(fusion):
 
 
 def test_the_narrowest_model_is_compared_with_chance_and_the_paper():
-    from headcount.pages import msmarco as page
+    from headcount.book.pages import msmarco as page
 
     rows = [{"h": h, "T": T, "seed": 0, "train_acc": acc, "train_mrr": acc, "val_acc": 0.0, "val_mrr": 0.0}
             for h, T, acc in [(1, 8, 0.125), (1, 64, 0.03), (2, 8, 0.9), (2, 64, 0.5)]]
@@ -525,7 +526,7 @@ def test_the_narrowest_model_is_compared_with_chance_and_the_paper():
 
 
 def test_longer_training_check_separates_capacity_from_budget():
-    from headcount.pages import msmarco as page
+    from headcount.book.pages import msmarco as page
 
     def summ(rows):
         return pd.DataFrame([{"h": h, "T": T, "train_acc": a, "val_acc": 0.1} for h, T, a in rows])

@@ -91,7 +91,7 @@ def test_resolve_from_a_namespace_takes_the_tier_and_every_parameter():
 def test_every_page_parameters_cell_names_exactly_its_spec():
     import jupytext
 
-    from headcount import runner
+    from headcount.book import runner
 
     for name in runner.book_notebooks():
         spec = runner.page_spec(name)

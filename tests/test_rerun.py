@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from headcount import cli, runner
-from headcount.store import COMMITTED_STORE, LayeredStore, MissingRuns, ReadOnlyStore, ResultsStore
-from headcount.sweep import Experiment, sweep
+from headcount.book import cli, runner
+from headcount.engine.store import COMMITTED_STORE, LayeredStore, MissingRuns, ReadOnlyStore, ResultsStore
+from headcount.engine.sweep import Experiment, sweep
 
 
 def tree_digest(root):
@@ -28,7 +28,7 @@ def _square(configs):
     return [{"y": c["x"] ** 2} for c in configs]
 
 
-EXP = Experiment("toy", _square, ("store",))
+EXP = Experiment("toy", _square, ("engine.store",))
 
 
 def test_a_layered_store_reads_its_layers_and_writes_only_its_own_root(tmp_path):

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from headcount import runner
-from headcount.cli import main
+from headcount.book import runner
+from headcount.book.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -42,7 +42,7 @@ def test_bad_parameters_fail_before_work(tmp_path, capsys, monkeypatch, argv, me
 def test_unknown_notebook_and_tier_are_named():
     with pytest.raises(ValueError, match="available"):
         runner.validate("no_such_page", {})
-    p = subprocess.run([sys.executable, "-m", "headcount.cli", "run", "synthetic_heads", "--tier", "huge"],
+    p = subprocess.run([sys.executable, "-m", "headcount.book.cli", "run", "synthetic_heads", "--tier", "huge"],
                        capture_output=True, text=True)
     assert p.returncode == 2 and "invalid choice: 'huge'" in p.stderr
 
@@ -70,10 +70,10 @@ def test_book_lists_notebooks_in_toc_order():
 
 
 def test_status_reports_counts_per_page(tmp_path, monkeypatch):
-    from headcount.status import report
+    from headcount.book.status import report
 
     monkeypatch.setenv("HEADCOUNT_STORE", str(tmp_path))
-    monkeypatch.setattr("headcount.status.book_notebooks", lambda: ["synthetic_heads", "claims", "no_such_page"])
+    monkeypatch.setattr("headcount.book.status.book_notebooks", lambda: ["synthetic_heads", "claims", "no_such_page"])
     lines = report("smoke").splitlines()
     assert lines[0] == f"results store: {tmp_path}"
     assert lines[2].startswith("stacked synthetic models on the CPU train with their per-token part in ")
@@ -120,7 +120,8 @@ def test_a_text_notebook_runs_under_papermill_with_parameters(tmp_path):
     out = runner.run(src, {"tier": "smoke", "k": 7}, out_dir=tmp_path / "out")
     nb = nbformat.read(out, as_version=4)
     tags = [c.metadata.get("tags", []) for c in nb.cells]
-    assert ["injected-parameters"] in tags  # papermill recorded what it was given
+    # papermill recorded what it was given; the page does not show that cell (it prints its parameters itself)
+    assert ["injected-parameters", "remove-cell"] in tags
     printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
     assert "tier=smoke k^2=49" in printed
 
@@ -221,7 +222,7 @@ k = 2
 
 # %%
 from pathlib import Path
-from headcount.pagecache import note_written
+from headcount.book.pagecache import note_written
 
 with open(Path(folder) / "executions", "a") as fh:  # not an output of the page: counts executions
     fh.write("x")
@@ -232,7 +233,7 @@ note_written(fig)
 
 
 def test_a_page_is_kept_only_while_its_inputs_and_outputs_are_unchanged(tmp_path, monkeypatch, capsys):
-    from headcount import pagecache
+    from headcount.book import pagecache
 
     src, out, folder = tmp_path / "counted_page.py", tmp_path / "out", tmp_path / "files"
     src.write_text(COUNTED)
@@ -275,8 +276,8 @@ def test_a_page_is_kept_only_while_its_inputs_and_outputs_are_unchanged(tmp_path
 
 
 def test_a_page_fingerprint_covers_the_stored_runs_it_reads_and_the_claims_page_the_ledger(tmp_path, monkeypatch):
-    from headcount import pagecache
-    from headcount.store import ResultsStore
+    from headcount.book import pagecache
+    from headcount.engine.store import ResultsStore
 
     monkeypatch.setenv("HEADCOUNT_STORE", str(tmp_path / "store"))
     monkeypatch.setenv("HEADCOUNT_CLAIMS_DIR", str(tmp_path / "ledger"))

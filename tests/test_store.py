@@ -8,9 +8,9 @@ import textwrap
 
 import pytest
 
-from headcount import store as store_mod
-from headcount.store import ResultsStore, run_key
-from headcount.sweep import Experiment, grid, plan, sweep
+from headcount.engine import store as store_mod
+from headcount.engine.store import ResultsStore, run_key
+from headcount.engine.sweep import Experiment, grid, plan, sweep
 
 CALLS = []
 
@@ -84,8 +84,8 @@ def test_killed_sweep_process_resumes(tmp_path):
     script = tmp_path / "run.py"
     script.write_text(textwrap.dedent(f"""
         import os, sys, time
-        from headcount.store import ResultsStore
-        from headcount.sweep import Experiment, grid, sweep
+        from headcount.engine.store import ResultsStore
+        from headcount.engine.sweep import Experiment, grid, sweep
         sys.path.insert(0, {str(tmp_path)!r})
         import slowexp
         s = ResultsStore({str(tmp_path / 'store')!r})

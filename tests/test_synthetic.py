@@ -3,9 +3,10 @@
 import pandas as pd
 import pytest
 
-from headcount import claims, synthetic
-from headcount.pages import synthetic_heads as page
-from headcount.train import SyntheticRun, make_data, train_one
+from headcount import analysis, claims
+from headcount.engine import synthetic
+from headcount.book.pages import synthetic_heads as page
+from headcount.engine.train import SyntheticRun, make_data, train_one
 
 
 def tiny(**kw):
@@ -41,7 +42,7 @@ def frame(values: dict[tuple[int, int], list[float]]) -> pd.DataFrame:
 
 
 def test_summarise_min_mean_std():
-    s = synthetic.summarise(frame({(1, 8): [1.0, 3.0], (2, 8): [0.5]}))
+    s = analysis.summarise(frame({(1, 8): [1.0, 3.0], (2, 8): [0.5]}))
     r = s.set_index("h")
     assert r.loc[1, "min"] == 1.0 and r.loc[1, "mean"] == 2.0 and abs(r.loc[1, "std"] - 2**0.5) < 1e-12
     assert r.loc[2, "std"] == 0.0 and r.loc[2, "seeds"] == 1
@@ -57,7 +58,7 @@ def paperlike(drop=100.0, growth_below=2.0, growth_above=0.8):
             else:
                 v = 0.1 * 2.0 ** (-3) / drop * growth_above ** T_i
             vals[(h, T)] = [v, v * 1.5]
-    return synthetic.summarise(frame(vals))
+    return analysis.summarise(frame(vals))
 
 
 def judge(summary_or_values, P=None):
@@ -83,72 +84,72 @@ def test_claim_checks_pass_on_agreeing_numbers():
 
 
 def test_C15_core_fails_when_no_transition():
-    v = synthetic.drop_at_D(paperlike(drop=2.0, growth_above=2.0), D=4)
+    v = analysis.drop_at_D(paperlike(drop=2.0, growth_above=2.0), D=4)
     assert v.verdict == claims.NOT_REPRODUCED
 
 
 def test_C15_supporting_fails_when_the_drop_is_beyond_the_papers_range():
-    v = synthetic.drop_at_D(paperlike(drop=1e4), D=4)
+    v = analysis.drop_at_D(paperlike(drop=1e4), D=4)
     assert v.verdict == claims.PARTIAL
     # a larger drop elsewhere (h = 1 -> 2 made 400x): the drop at D still >= 10x, supporting fails
     s = paperlike()
     s.loc[s["h"] == 1, ["min", "mean"]] *= 200
-    assert synthetic.drop_at_D(s, D=4).verdict == claims.PARTIAL
+    assert analysis.drop_at_D(s, D=4).verdict == claims.PARTIAL
 
 
 def test_C15_out_of_regime_and_chance():
     s = paperlike()
-    v = synthetic.drop_at_D(s[s["h"] != 3], D=4)  # like the smoke tier's h = [1, 4]
+    v = analysis.drop_at_D(s[s["h"] != 3], D=4)  # like the smoke tier's h = [1, 4]
     assert v.verdict == claims.NOT_TESTABLE and "h = 3" in v.out_of_regime
-    assert synthetic.drop_at_D(s, D=6).verdict == claims.NOT_TESTABLE
+    assert analysis.drop_at_D(s, D=6).verdict == claims.NOT_TESTABLE
     # the checks follow D: the same numbers put no transition at h = 3
-    assert synthetic.drop_at_D(s, D=3).verdict == claims.NOT_REPRODUCED
+    assert analysis.drop_at_D(s, D=3).verdict == claims.NOT_REPRODUCED
     # h = D at chance (NMSE near 1) at every T: no evidence
     c = s.copy()
     c.loc[c["h"] >= 4, "min"] = 0.95
     c.loc[c["h"] < 4, "min"] = 1.2
-    assert synthetic.drop_at_D(c, D=4).verdict == claims.NOT_TESTABLE
+    assert analysis.drop_at_D(c, D=4).verdict == claims.NOT_TESTABLE
 
 
 def test_C16a_core_and_supporting():
-    assert synthetic.grows_with_T(paperlike(growth_below=0.5), D=4).verdict == claims.NOT_REPRODUCED
+    assert analysis.grows_with_T(paperlike(growth_below=0.5), D=4).verdict == claims.NOT_REPRODUCED
     # growth within the tolerance (x1.1 over the grid, tolerance 0.2): not "grows"
-    assert synthetic.grows_with_T(paperlike(growth_below=1.05), D=4, tol=0.2).verdict == claims.NOT_REPRODUCED
-    assert synthetic.grows_with_T(paperlike(growth_below=1.05), D=4, tol=0.05).verdict == claims.REPRODUCED
+    assert analysis.grows_with_T(paperlike(growth_below=1.05), D=4, tol=0.2).verdict == claims.NOT_REPRODUCED
+    assert analysis.grows_with_T(paperlike(growth_below=1.05), D=4, tol=0.05).verdict == claims.REPRODUCED
     # grows overall but dips at one step: core passes, supporting fails
     s = paperlike()
     s.loc[(s["h"] < 4) & (s["T"] == 16), "min"] *= 3
-    assert synthetic.grows_with_T(s, D=4).verdict == claims.PARTIAL
+    assert analysis.grows_with_T(s, D=4).verdict == claims.PARTIAL
 
 
 def test_C16a_out_of_regime_and_chance():
     s = paperlike()
-    assert synthetic.grows_with_T(s[s["T"] == 8], D=4).verdict == claims.NOT_TESTABLE
-    assert synthetic.grows_with_T(s[s["h"] >= 4], D=4).verdict == claims.NOT_TESTABLE
+    assert analysis.grows_with_T(s[s["T"] == 8], D=4).verdict == claims.NOT_TESTABLE
+    assert analysis.grows_with_T(s[s["h"] >= 4], D=4).verdict == claims.NOT_TESTABLE
     c = s.copy()
     c.loc[c["h"] < 4, "min"] = [0.95, 0.97, 0.99, 0.96, 0.98, 1.0, 0.97, 0.99, 1.01][: int((c["h"] < 4).sum())]
-    v = synthetic.grows_with_T(c, D=4)
+    v = analysis.grows_with_T(c, D=4)
     assert v.verdict == claims.NOT_TESTABLE and "at chance" in v.evidence
 
 
 def test_C16b_core_and_supporting():
     # h >= D grows x1.6 over the grid (our laptop numbers): not flat, whatever the comparison with h < D
-    assert synthetic.flattens(paperlike(growth_below=1.5, growth_above=4.0), D=4).verdict == claims.NOT_REPRODUCED
-    v = synthetic.flattens(paperlike(growth_below=1.2, growth_above=1.265), D=4)  # x1.6 vs x1.44
+    assert analysis.flattens(paperlike(growth_below=1.5, growth_above=4.0), D=4).verdict == claims.NOT_REPRODUCED
+    v = analysis.flattens(paperlike(growth_below=1.2, growth_above=1.265), D=4)  # x1.6 vs x1.44
     assert v.verdict == claims.NOT_REPRODUCED and v.numbers["flat or falls: h4"] == pytest.approx(1.265 ** 2)
     # flat within the tolerance (x1.1) but h < D grows less (x1.02): core passes, supporting fails
-    assert synthetic.flattens(paperlike(growth_below=1.01, growth_above=1.05), D=4).verdict == claims.PARTIAL
-    assert synthetic.flattens(paperlike(growth_above=0.5), D=4).verdict == claims.REPRODUCED
+    assert analysis.flattens(paperlike(growth_below=1.01, growth_above=1.05), D=4).verdict == claims.PARTIAL
+    assert analysis.flattens(paperlike(growth_above=0.5), D=4).verdict == claims.REPRODUCED
 
 
 def test_C16b_out_of_regime():
     s = paperlike()
-    v = synthetic.flattens(s[s["h"] < 4], D=4)
+    v = analysis.flattens(s[s["h"] < 4], D=4)
     assert v.verdict == claims.NOT_TESTABLE and "h >= 4" in v.out_of_regime
 
 
 def test_judge_survives_leaving_a_seed_out():
-    from headcount import judging
+    from headcount.book import judging
 
     P = page.SPEC.resolve(tier="laptop")
     ev = {"runs": runs()}
@@ -160,7 +161,7 @@ def test_judge_survives_leaving_a_seed_out():
 
 
 def test_table_prints_the_std_only_with_two_seeds():
-    s = synthetic.summarise(frame({(1, 8): [1.0, 3.0], (2, 8): [0.5]}))
+    s = analysis.summarise(frame({(1, 8): [1.0, 3.0], (2, 8): [0.5]}))
     t = page.format_table(page.side_by_side(s, page.paper_summary().iloc[0:0])).set_index("h")
     assert "±" in t.loc[1, "ours: mean ± std"] and "±" not in t.loc[2, "ours: mean ± std"]
     assert "1 seed" in t.loc[2, "ours: mean ± std"]
@@ -170,17 +171,17 @@ def test_differences_are_computed_from_the_numbers():
     P = page.SPEC.resolve(tier="laptop")
     paper = page.paper_summary()
     Ts = (8, 16, 32, 64)
-    text = page.differences(synthetic.summarise(runs(growth_above=1.2, Ts=Ts)), paper, P)
+    text = page.differences(analysis.summarise(runs(growth_above=1.2, Ts=Ts)), paper, P)
     assert "x1.73 ($h = 4$)" in text  # 1.2 ** 3
     assert "At $h = 4$ the paper's Table 2 mean falls" in text and "our mean over seeds grows" in text
     assert "(a different direction)" in text and "is at least 100x at every $T$, larger than" in text
-    text = page.differences(synthetic.summarise(runs(growth_above=0.5, Ts=Ts)), paper, P)
+    text = page.differences(analysis.summarise(runs(growth_above=0.5, Ts=Ts)), paper, P)
     assert "our mean over seeds falls" in text and "At $h = 4$" in text
     assert "(the same direction)" in text.split("At $h = 4$")[1].split(".")[1] or "same direction" in text
     # a drop smaller than the growth with T is reported as not larger
-    small = page.differences(synthetic.summarise(runs(drop=1.5, growth_below=3.0, Ts=Ts)), None, P)
+    small = page.differences(analysis.summarise(runs(drop=1.5, growth_below=3.0, Ts=Ts)), None, P)
     assert "not larger" in small and "Table 2" not in small
-    assert page.differences(synthetic.summarise(runs(Ts=(8,))), paper, P) == ""
+    assert page.differences(analysis.summarise(runs(Ts=(8,))), paper, P) == ""
 
 
 def test_spec_validates_before_work():

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from headcount.tasks import draw_a, make_task, max_plus_min, sum_of_max, RetrievalTask
-from headcount.train import nmse
+from headcount.engine.train import nmse
 
 
 def test_sum_of_max_is_deterministic_per_seed():

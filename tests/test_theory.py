@@ -176,7 +176,7 @@ def test_check_density_follows_its_steps():
 
 
 def test_density_page_all_steps_from_real_numbers_and_a_counterexample():
-    from headcount.pages import theory_density as page
+    from headcount.book.pages import theory_density as page
 
     P = page.SPEC.resolve(tier="smoke")
     ev = page.evidence(P, None)
@@ -327,7 +327,7 @@ def test_format_numbers_keeps_integers_whole():
 
 
 def test_too_few_heads_page_uses_the_tables_widths_and_judges_c29_as_proof_only():
-    from headcount.pages import theory_too_few_heads as page
+    from headcount.book.pages import theory_too_few_heads as page
 
     exp = page.experiment_scale()
     t4 = exp[(exp["table"].str.startswith("Table 4")) & (exp["s"] == 2)]
@@ -353,7 +353,7 @@ def test_too_few_heads_page_uses_the_tables_widths_and_judges_c29_as_proof_only(
 
 
 def test_memorise_page_sentences_follow_the_numbers():
-    from headcount.pages import theory_memorise as page
+    from headcount.book.pages import theory_memorise as page
 
     P = page.SPEC.resolve(tier="smoke")
     ev = page.evidence(P, None)
@@ -368,7 +368,7 @@ def test_memorise_page_sentences_follow_the_numbers():
 
 
 def test_uniqueness_page_sentences_and_c30():
-    from headcount.pages import theory_uniqueness as page
+    from headcount.book.pages import theory_uniqueness as page
 
     P = page.SPEC.resolve(tier="smoke")
     ev = page.evidence(P, None)

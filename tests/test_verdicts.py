@@ -7,8 +7,9 @@ import shutil
 
 import pytest
 
-from headcount import claims, judging
-from headcount.store import COMMITTED_STORE, MissingRuns, ReadOnlyStore
+from headcount import claims
+from headcount.book import judging
+from headcount.engine.store import COMMITTED_STORE, MissingRuns, ReadOnlyStore
 
 EXPECTED = json.loads(judging.verdicts_file("laptop").read_text())
 

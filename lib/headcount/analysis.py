@@ -1,5 +1,6 @@
-"""Analysis applied to results: the weighted reversal score, log-log line fits, and the location of the
-head-count transition.
+"""Analysis applied to results: the weighted reversal score, log-log line fits, the location of the
+head-count transition, and the error law of the MS MARCO experiment (fitted in log scale under the mean
+absolute error, `fit_error_law`).
 
 Weighted reversal score (the paper's Figures 2d and 2e). For one head count h with errors err(T) over a
 grid of sequence lengths,
@@ -15,12 +16,16 @@ independent of the error's scale, so h with errors near 1e-6 and near 1e-1 are c
 
 from __future__ import annotations
 
+import functools
+import itertools
+import math
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
 
-from . import claims
+from headcount import claims
 
 
 def _errors_in_T_order(err_by_T) -> np.ndarray:
@@ -139,7 +144,7 @@ def transition_at(summary: pd.DataFrame, h_star: int, claim_id: str, what: str, 
     largest drop between consecutive head counts of the grid. Supporting: the error stays low after the
     transition: every h > h_star is still at least `factor` below h_star - 1. A T where err(h_star) sits at
     the chance level of NMSE (`nmse_at_chance`) is no evidence. Not testable when the grid lacks h_star - 1
-    or h_star. `summary` has columns h, T and `col` (e.g. synthetic.summarise's min over seeds)."""
+    or h_star. `summary` has columns h, T and `col` (e.g. analysis.summarise's min over seeds)."""
     test = (f"{what}: the drop in {col} NMSE from h = {h_star - 1} to h = {h_star} is at least {factor:g}x and the "
             f"largest between consecutive h, at every T")
     hs = sorted(set(summary["h"])) if len(summary) else []
@@ -230,3 +235,253 @@ def budget_table(short: pd.DataFrame, long: pd.DataFrame, train: str, val: str, 
         printed[f"{name}, {epochs} epochs"] = num[f"{col}_short"].map(fmt.format)
         printed[f"{name}, {long_label.format(epochs_long)}"] = num[f"{col}_long"].map(fmt.format)
     return num, printed
+
+
+# ----------------------------------------------------------------------------------------------------------
+# the error law of the MS MARCO experiment (paper Fig. 2b): Err ~ c T^beta exp(alpha h / T^delta)
+
+
+def error_law(h, T, c: float, beta: float, alpha: float, delta: float) -> np.ndarray:
+    """Err(h, T) = c T^beta exp(alpha h / T^delta)."""
+    h, T = np.asarray(h, dtype=float), np.asarray(T, dtype=float)
+    return c * T**beta * np.exp(alpha * h / T**delta)
+
+
+@dataclass
+class ErrorLawFit:
+    c: float
+    beta: float
+    alpha: float
+    delta: float
+    mae_log: float  # mean |log Err - log fit| over the points used
+    n_points: int
+    excluded_h: tuple
+    fixed: tuple  # names of the parameters held fixed
+    clipped: int  # points whose error was raised to the floor (accuracy 1 would give log 0)
+
+    def predict(self, h, T) -> np.ndarray:
+        return error_law(h, T, self.c, self.beta, self.alpha, self.delta)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@functools.lru_cache(maxsize=16)
+def _subsets(n: int, p: int) -> np.ndarray:
+    return np.array(list(itertools.combinations(range(n), p)), dtype=np.int64)
+
+
+def _lad(X: np.ndarray, y: np.ndarray, max_subsets: int = 20000) -> tuple[np.ndarray, float]:
+    """Least absolute deviations min_theta mean |y - X theta|; returns (theta, mean absolute residual).
+
+    An optimum of this linear program interpolates p = X.shape[1] of the points, so for small problems all
+    p-subsets are solved and the best is taken (exact); larger ones use iteratively reweighted least squares."""
+    n, p = X.shape
+    if math.comb(n, p) <= max_subsets:
+        idx = _subsets(n, p)  # (m, p)
+        A, b = X[idx], y[idx]  # (m, p, p), (m, p)
+        ok = np.abs(np.linalg.det(A)) > 1e-10
+        if ok.any():
+            th = np.linalg.solve(A[ok], b[ok][..., None])[..., 0]  # (m', p)
+            mae = np.abs(y[None, :] - th @ X.T).mean(axis=1)
+            i = int(np.argmin(mae))
+            return th[i], float(mae[i])
+    theta = np.linalg.lstsq(X, y, rcond=None)[0]
+    for _ in range(500):
+        w = 1.0 / np.maximum(np.abs(y - X @ theta), 1e-8)
+        sw = np.sqrt(w)
+        new = np.linalg.lstsq(X * sw[:, None], y * sw, rcond=None)[0]
+        done = np.max(np.abs(new - theta)) < 1e-12
+        theta = new
+        if done:
+            break
+    return theta, float(np.mean(np.abs(y - X @ theta)))
+
+
+def fit_error_law(h, T, err, exclude_h=(), alpha: float | None = None, delta: float | None = None,
+                  floor: float = 1e-3, delta_range: tuple[float, float] = (-0.5, 1.5)) -> ErrorLawFit:
+    """Fit log Err = log c + beta log T + alpha h T^(-delta) under the mean absolute error in log scale (the
+    paper's criterion). For a fixed delta the model is linear in (log c, beta, alpha) and is solved exactly
+    as a least-absolute-deviations problem; delta is found by a grid search refined by golden sections.
+    alpha and/or delta may be held fixed (e.g. at the paper's -1.40 and 0.25). Points with h in exclude_h
+    are dropped; errors below `floor` (accuracy 1 at the table's resolution) are raised to it."""
+    h, T, err = (np.asarray(v, dtype=float).ravel() for v in (h, T, err))
+    keep = ~np.isin(h, np.asarray(exclude_h, dtype=float))
+    h, T, err = h[keep], T[keep], err[keep]
+    n_free = 2 + (alpha is None) + (delta is None)
+    if len(h) <= n_free or len(set(T)) < 2 or (alpha is None and len(set(h)) < 2):
+        raise ValueError(f"the error law with {n_free} free parameters needs more than {n_free} points over at "
+                         f"least two T (and two h when alpha is free); got {len(h)} points, "
+                         f"T in {sorted(set(T.tolist()))}, h in {sorted(set(h.tolist()))} after exclusions")
+    clipped = int((err < floor).sum())
+    y = np.log(np.maximum(err, floor))
+
+    def solve(dl: float):
+        x = h / T**dl
+        if alpha is None:
+            X = np.stack([np.ones_like(h), np.log(T), x], axis=1)
+            th, mae = _lad(X, y)
+            return (th[0], th[1], th[2]), mae
+        X = np.stack([np.ones_like(h), np.log(T)], axis=1)
+        th, mae = _lad(X, y - alpha * x)
+        return (th[0], th[1], alpha), mae
+
+    if delta is not None:
+        best_d = float(delta)
+    else:
+        grid = np.linspace(*delta_range, 61)
+        maes = [solve(dl)[1] for dl in grid]
+        i = int(np.argmin(maes))
+        # golden-section refinement inside the two grid cells around the best grid point
+        a, b = grid[max(i - 1, 0)], grid[min(i + 1, len(grid) - 1)]
+        g = (math.sqrt(5) - 1) / 2
+        c1, c2 = b - g * (b - a), a + g * (b - a)
+        f1, f2 = solve(c1)[1], solve(c2)[1]
+        for _ in range(30):
+            if f1 <= f2:
+                b, c2, f2 = c2, c1, f1
+                c1 = b - g * (b - a)
+                f1 = solve(c1)[1]
+            else:
+                a, c1, f1 = c1, c2, f2
+                c2 = a + g * (b - a)
+                f2 = solve(c2)[1]
+        cands = [(maes[i], float(grid[i])), (f1, c1), (f2, c2)]
+        best_d = min(cands)[1]
+    (logc, beta, al), mae = solve(best_d)
+    fixed = tuple(n for n, v in (("alpha", alpha), ("delta", delta)) if v is not None)
+    return ErrorLawFit(c=float(np.exp(logc)), beta=float(beta), alpha=float(al), delta=float(best_d),
+                       mae_log=float(mae), n_points=int(len(h)), excluded_h=tuple(exclude_h), fixed=fixed,
+                       clipped=clipped)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# the synthetic head-count experiment (claims C15, C16): summaries over seeds and their checks
+
+
+def summarise(df: pd.DataFrame, by=("h", "T"), metric: str = "val_nmse") -> pd.DataFrame:
+    """Per group: mean, std (ddof=1, 0 for one seed), min over seeds, and the seed count."""
+    g = df.groupby(list(by))[metric]
+    out = g.agg(mean="mean", std=lambda s: float(s.std(ddof=1)) if len(s) > 1 else 0.0, min="min", seeds="count")
+    return out.reset_index()
+
+
+# Claim C15 in the paper's words: the drop from h = D-1 to h = D is "1 to 2.5 orders of magnitude".
+DROP_MIN, DROP_MAX = 10.0, 10 ** 2.5
+
+
+def drop_at_D(summary: pd.DataFrame, D: int, col: str = "min", factor: float = DROP_MIN,
+              most: float = DROP_MAX) -> claims.Verdict:
+    """C15: NMSE falls from h = D-1 to h = D at every T.
+
+    Core: the drop NMSE(D-1) / NMSE(D) is at least `factor` (one order of magnitude) at every T.
+    Supporting: it is at most `most` (the paper's 2.5 orders), and it is the largest drop between
+    consecutive head counts of the grid. A T where NMSE(D) is at chance (near 1) is no evidence."""
+    test = (f"{col} NMSE drops >= {factor:g}x from h = D-1 = {D - 1} to h = D = {D} at every T "
+            f"(supporting: at most {most:.0f}x, and the largest drop between consecutive h)")
+    hs = sorted(set(summary["h"])) if len(summary) else []
+    if D < 2 or D - 1 not in hs or D not in hs:
+        return claims.judge("C15", test, [], out_of_regime=f"the grid (h = {hs}) does not hold both h = {D - 1} "
+                                                            f"and h = {D}")
+    r = transition_ratios(summary, col)
+    drop, elsewhere, chance = {}, {}, []
+    for T, sub in r.groupby("T", sort=True):
+        s = sub.set_index("h")["ratio"]
+        if D not in s.index:
+            continue
+        at = summary[(summary["T"] == T) & (summary["h"] == D)][col].iloc[0]
+        if nmse_at_chance(at):
+            chance.append(T)
+            continue
+        drop[T] = float(s[D])
+        others = s.drop(D)
+        elsewhere[T] = float(others.max()) if len(others) else float("nan")
+    note = f"; T = {chance}: NMSE at h = D at chance, no evidence" if chance else ""
+    if not drop:
+        return claims.judge("C15", test, [claims.core(f"drop >= {factor:g}x", None, "every T at chance" + note)])
+    fmt = ", ".join(f"T={T}: {v:.1f}x" for T, v in drop.items())
+    checks = [
+        claims.core(f"drop >= {factor:g}x", all(v >= factor for v in drop.values()), fmt + note,
+                    **{f"T{T}": v for T, v in drop.items()}),
+        claims.supporting(f"drop <= {most:.0f}x", all(v <= most for v in drop.values()), fmt),
+        claims.supporting("largest drop", all(not (e >= drop[T]) for T, e in elsewhere.items()),
+                          "largest drop between other consecutive h: "
+                          + ", ".join(f"T={T}: {v:.1f}x" for T, v in elsewhere.items())),
+    ]
+    return claims.judge("C15", test, checks)
+
+
+def growth_in_T(summary: pd.DataFrame, col: str = "min") -> pd.DataFrame:
+    """Per h with at least two T: NMSE(T_max) / NMSE(T_min), the Spearman correlation of NMSE with T, whether
+    it grows at every step of the T grid, and whether every value is at chance. Columns h, growth, rho,
+    every_step, at_chance, n_T."""
+    rows = []
+    for h, sub in summary.groupby("h", sort=True):
+        sub = sub.sort_values("T")
+        if len(sub) < 2:
+            continue
+        v = sub[col].to_numpy()
+        rows.append(dict(h=h, growth=float(v[-1] / v[0]), rho=_spearman(sub["T"].to_numpy(), v),
+                         every_step=bool(np.all(np.diff(v) > 0)),
+                         at_chance=bool(all(nmse_at_chance(x) for x in v)), n_T=int(len(v))))
+    return pd.DataFrame(rows, columns=["h", "growth", "rho", "every_step", "at_chance", "n_T"])
+
+
+def _trend_regime(summary: pd.DataFrame, side: str, D: int) -> str | None:
+    hs = sorted(set(summary["h"])) if len(summary) else []
+    Ts = sorted(set(summary["T"])) if len(summary) else []
+    if len(Ts) < 2:
+        return f"a trend in T needs at least two T (grid: T = {Ts})"
+    if not any((h < D) if side == "below" else (h >= D) for h in hs):
+        return f"the grid (h = {hs}) has no h {'< ' if side == 'below' else '>= '}{D}"
+    return None
+
+
+def grows_with_T(summary: pd.DataFrame, D: int, col: str = "min", tol: float = 0.2) -> claims.Verdict:
+    """C16a: for every h < D, NMSE grows with T.
+
+    Core: NMSE(T_max) / NMSE(T_min) > 1 + tol and a positive Spearman correlation with T, for every h < D.
+    Supporting: NMSE grows at every step of the T grid. An h at chance at every T is no evidence."""
+    test = f"for every h < D = {D}, {col} NMSE at the longest T is more than {1 + tol:g}x that at the shortest T"
+    reason = _trend_regime(summary, "below", D)
+    if reason:
+        return claims.judge("C16a", test, [], out_of_regime=reason)
+    g = growth_in_T(summary, col)
+    g = g[g["h"] < D]
+    ev = g[~g["at_chance"]]
+    note = (f"; h = {g.loc[g['at_chance'], 'h'].tolist()} at chance, no evidence" if g["at_chance"].any() else "")
+    fmt = "; ".join(f"h={h}: x{x:.2f} (rho {r:+.2f})" for h, x, r in zip(ev["h"], ev["growth"], ev["rho"]))
+    core = claims.core("grows", bool(((ev["growth"] > 1 + tol) & (ev["rho"] > 0)).all()) if len(ev) else None,
+                       (fmt or "every h at chance") + note, **{f"h{h}": x for h, x in zip(ev["h"], ev["growth"])})
+    steps = claims.supporting("every step", bool(ev["every_step"].all()) if len(ev) else None,
+                              ", ".join(f"h={h}: {'yes' if s else 'no'}" for h, s in zip(ev["h"], ev["every_step"])))
+    return claims.judge("C16a", test, [core, steps])
+
+
+def flattens(summary: pd.DataFrame, D: int, col: str = "min", tol: float = 0.2) -> claims.Verdict:
+    """C16b: for h >= D, NMSE is flat or falls in T.
+
+    Core: NMSE(T_max) / NMSE(T_min) <= 1 + tol for every h >= D (the same tolerance that C16a's growth must
+    exceed). Supporting: that growth is below the growth of every h < D. An h at chance is no evidence."""
+    test = f"for every h >= D = {D}, {col} NMSE at the longest T is at most {1 + tol:g}x that at the shortest T"
+    reason = _trend_regime(summary, "above", D)
+    if reason:
+        return claims.judge("C16b", test, [], out_of_regime=reason)
+    g = growth_in_T(summary, col)
+    g = g[~g["at_chance"]]
+    above, below = g[g["h"] >= D], g[g["h"] < D]
+    fmt = lambda t: ", ".join(f"h={h}: x{x:.2f}" for h, x in zip(t["h"], t["growth"]))  # noqa: E731
+    core = claims.core("flat or falls", bool((above["growth"] <= 1 + tol).all()) if len(above) else None,
+                       fmt(above) or "every h >= D at chance", **{f"h{h}": x for h, x in zip(above["h"], above["growth"])})
+    flatter = claims.supporting(
+        "flatter than h < D",
+        bool(above["growth"].max() < below["growth"].min()) if len(above) and len(below) else None,
+        f"h < D: {fmt(below)}" if len(below) else "no h < D to compare")
+    return claims.judge("C16b", test, [core, flatter])
+
+
+def _spearman(x: np.ndarray, y: np.ndarray) -> float:
+    rx, ry = pd.Series(x).rank().to_numpy(), pd.Series(y).rank().to_numpy()
+    if rx.std() == 0 or ry.std() == 0:
+        return 0.0
+    return float(np.corrcoef(rx, ry)[0, 1])

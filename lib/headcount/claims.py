@@ -30,7 +30,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-from .paths import note_written
+from headcount.paths import atomic_write_text, note_written
+from headcount.registry import EXPERIMENT, KINDS, PROOF, THEOREM, claim, order_key  # noqa: F401 - kinds re-exported
 
 REPRODUCED = "reproduced"
 PARTIAL = "partly reproduced"
@@ -40,10 +41,6 @@ PROOF_CHECKED = "proof steps checked"
 PROOF_ONLY = "proof only"
 VERDICTS = (REPRODUCED, PARTIAL, NOT_REPRODUCED, NOT_TESTABLE, PROOF_CHECKED, PROOF_ONLY)
 
-EXPERIMENT = "experiment"  # kinds of claim (see headcount.registry)
-THEOREM = "theorem"
-PROOF = "proof only"
-KINDS = (EXPERIMENT, THEOREM, PROOF)
 
 CORE = "core"
 SUPPORTING = "supporting"
@@ -160,8 +157,6 @@ def judge(claim_id: str, test: str, checks: Iterable[Check], evidence: str = "",
           kind: str | None = None) -> Verdict:
     """A Verdict on a registered claim graded from `checks`; the evidence text is the checks' details
     unless given. The claim's kind comes from the registry."""
-    from .registry import claim
-
     c = claim(claim_id)
     checks = list(checks)
     verdict = grade(checks, kind or c.kind, out_of_regime)
@@ -218,15 +213,14 @@ def ledger_dir() -> Path:
     env = os.environ.get("HEADCOUNT_CLAIMS_DIR")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[2] / "book" / "_claims"
+    from headcount.paths import REPO
+
+    return REPO / "book" / "_claims"
 
 
 def record(page: str, verdicts: list[Verdict], directory: str | os.PathLike | None = None) -> Path:
     """Replace the ledger entry of one page with these verdicts (atomic write). Every claim id must be
     registered to this page (`headcount.registry`)."""
-    from .paths import atomic_write_text
-    from .registry import claim
-
     d = Path(directory) if directory is not None else ledger_dir()
     for v in verdicts:
         owner = claim(v.claim_id).page
@@ -241,8 +235,6 @@ def record(page: str, verdicts: list[Verdict], directory: str | os.PathLike | No
 
 def load_all(directory: str | os.PathLike | None = None) -> list[dict]:
     """Every recorded verdict, in the registry's order (unregistered ids last)."""
-    from .registry import order_key
-
     d = Path(directory) if directory is not None else ledger_dir()
     out = []
     for p in sorted(d.glob("*.json")):

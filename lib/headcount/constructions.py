@@ -25,8 +25,8 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .model import HeadcountTransformer, ModelConfig
-from .tasks import RetrievalTask
+from headcount.model import HeadcountTransformer, ModelConfig
+from headcount.tasks import RetrievalTask
 
 DTYPE = torch.float64  # large temperatures need float64: beta * (Psi differences) must stay resolvable
 

@@ -1,4 +1,12 @@
-"""The paper's transformer, equation (4), with per-head weights as first-class tensors.
+"""The paper's transformer, equation (4), with per-head weights as first-class tensors: the reference.
+
+This module is the definition the book trusts. Equation (4) is also computed by the training engine in two
+faster forms, both checked against this one: the stacked engine (`headcount.engine.batched`, many models as one
+padded computation, in a reassociated "fused" form) and its C kernel for the per-token part
+(`headcount.engine.kernels/tokenpool.c` through `headcount.engine.ckernel`). The equivalence tests are
+tests/test_batched.py (values, gradients and trained models of the stack against models of this module) and
+tests/test_ckernel.py (the kernel against the batched torch products). The synthetic results of the book were
+trained by the stacked engine; each record's `engine` field says which form ran.
 
     y_hat = F( c0 + W_O . Concat_i [ sum_t softmax_t( beta (W_Q,i c0)^T W_K,i x_hat(t) ) W_V,i x_hat(t) ] )
 
@@ -69,9 +77,9 @@ class MLP(nn.Module):
         self.w2, self.b2 = nn.Parameter(w2), nn.Parameter(b2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        a = F.linear(x, self.w1, self.b1)
-        a = F.relu(a) if self.act == "relu" else F.gelu(a)
-        return F.linear(a, self.w2, self.b2)
+        hidden = F.linear(x, self.w1, self.b1)
+        hidden = F.relu(hidden) if self.act == "relu" else F.gelu(hidden)
+        return F.linear(hidden, self.w2, self.b2)
 
 
 class TokenEncoder(nn.Module):

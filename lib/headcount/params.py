@@ -119,12 +119,12 @@ class ParamSpec:
         return out
 
     def resolve_from(self, namespace: dict) -> dict:
-        """`resolve` with the tier and every parameter taken from a namespace (a notebook passes globals()
-        after its parameters cell); a parameter the namespace lacks is an error naming it."""
-        missing = [n for n in ["tier", *self.names] if n not in namespace]
-        if missing:
-            raise ValueError(f"{self.notebook}: the parameters cell does not define {missing}")
-        return self.resolve(tier=namespace["tier"], **{n: namespace[n] for n in self.names})
+        """`resolve` with the tier and the parameters found in a namespace (a notebook passes globals()): its
+        parameters cell sets only `tier`, and a run's values are injected after it (papermill); a parameter
+        the namespace lacks takes the tier's value. The namespace must define `tier`."""
+        if "tier" not in namespace:
+            raise ValueError(f"{self.notebook}: the parameters cell does not define 'tier'")
+        return self.resolve(tier=namespace["tier"], **{n: namespace[n] for n in self.names if n in namespace})
 
     def table(self, resolved: dict) -> str:
         """A markdown table of the resolved parameters with their meaning, for the page."""

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .claims import EXPERIMENT, KINDS, PROOF, THEOREM
+EXPERIMENT = "experiment"  # kinds of claim: graded reproduced / partly / not reproduced / not testable
+THEOREM = "theorem"  # lemmas, theorems, corollaries: graded proof steps checked / not reproduced
+PROOF = "proof only"  # statements about every network of a class, open conjectures: nothing to compute
+KINDS = (EXPERIMENT, THEOREM, PROOF)
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ class RetrievalTask:
     features: list[Feature]  # f_1..f_D
     subsets: list[list[int]]  # S_1..S_D, 0-based positions
     F0: Callable[[torch.Tensor], torch.Tensor]  # (B, D) -> (B,)
-    sampler: Callable[[int, int, int, torch.Generator], torch.Tensor]  # (n, T, d, gen) -> (n, T, d)
+    sampler: Callable[[int, int, int, torch.Generator], torch.Tensor]  # (n_samples, T, d, gen) -> (n_samples, T, d)
     info: dict = field(default_factory=dict)  # the recorded definition (e.g. the a_i), for the page
 
     def __post_init__(self) -> None:
@@ -63,19 +63,20 @@ class RetrievalTask:
         """H(X) = F0(z(X)), shape (B,)."""
         return self.F0(self.z(X))
 
-    def sample(self, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """n sequences X of shape (n, T, d) and their targets y (n,), from a private generator."""
+    def sample(self, n_samples: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """n_samples sequences X of shape (n_samples, T, d) and their targets y (n_samples,), from a private
+        generator (n is the per-head width elsewhere, never a sample count)."""
         gen = torch.Generator().manual_seed(int(seed))
-        X = self.sampler(n, self.T, self.d, gen)
+        X = self.sampler(n_samples, self.T, self.d, gen)
         return X, self.target(X)
 
 
-def _gaussian(n: int, T: int, d: int, gen: torch.Generator) -> torch.Tensor:
-    return torch.randn(n, T, d, generator=gen)
+def _gaussian(n_samples: int, T: int, d: int, gen: torch.Generator) -> torch.Tensor:
+    return torch.randn(n_samples, T, d, generator=gen)
 
 
-def _uniform(n: int, T: int, d: int, gen: torch.Generator) -> torch.Tensor:
-    return torch.rand(n, T, d, generator=gen)
+def _uniform(n_samples: int, T: int, d: int, gen: torch.Generator) -> torch.Tensor:
+    return torch.rand(n_samples, T, d, generator=gen)
 
 
 def draw_a(D: int, d: int, a_seed: int) -> torch.Tensor:

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from . import claims
+from headcount import claims
 
 # ----------------------------------------------------------------------------------------------------
 # Theorem 2(2): the exponent of the lower bound

@@ -1,0 +1,72 @@
+"""Figures drawn from tidy tables, saved with the table and provenance beside them.
+
+Every figure gets a stable label; `save_figure` writes <label>.png/.svg/.pdf, the tidy table
+<label>.csv that the figure was drawn from, and <label>.json (parameters, tier, library code hash)
+into the book's figure folder, which the build copies to the site as /figures/.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from headcount.paths import note_written
+
+from headcount.paths import REPO  # noqa: E402
+PAPER_STYLE = dict(color="black", marker="x", linestyle=":", linewidth=1.0, markersize=6)  # paper series
+OURS_STYLE = dict(marker="o", linewidth=1.6, markersize=4)
+
+
+def figures_dir() -> Path:
+    """HEADCOUNT_FIGURES_DIR, default <repo>/book/_extra/figures (build output, copied to the site as /figures/)."""
+    return Path(os.environ.get("HEADCOUNT_FIGURES_DIR", REPO / "book" / "_extra" / "figures"))
+
+
+def save_figure(fig, table: pd.DataFrame, label: str, meta: dict | None = None,
+                directory: str | os.PathLike | None = None) -> dict[str, Path]:
+    """Write the figure in three formats, its tidy table and provenance; returns the paths."""
+    if not label.replace("-", "").replace("_", "").isalnum():
+        raise ValueError(f"figure label must be letters, digits, '-' or '_'; got {label!r}")
+    d = Path(directory) if directory is not None else figures_dir()
+    d.mkdir(parents=True, exist_ok=True)
+    out = {}
+    for ext in ("png", "svg", "pdf"):
+        out[ext] = d / f"{label}.{ext}"
+        fig.savefig(out[ext], dpi=150 if ext == "png" else None, bbox_inches="tight")
+    out["csv"] = d / f"{label}.csv"
+    table.to_csv(out["csv"], index=False)
+    out["json"] = d / f"{label}.json"
+    out["json"].write_text(json.dumps(meta or {}, indent=1, default=str))
+    for path in out.values():
+        note_written(path)
+    return out
+
+
+def downloads_markdown(label: str) -> str:
+    """Links to a saved figure's files, relative to a page one folder below the book root."""
+    # raw HTML anchors: MyST would treat a markdown link to a non-page file as a cross-reference
+    links = [f'<a href="../figures/{label}.{ext}">{ext.upper()}</a>' for ext in ("png", "svg", "pdf", "csv", "json")]
+    return f"Download figure `{label}`: " + " · ".join(links)
+
+
+def glue_figure(key: str, fig) -> None:
+    """Hand a figure to myst-nb glue (for a `{glue:figure}` on the page) and close it, so the kernel
+    does not also display it where the cell ends."""
+    from myst_nb import glue
+
+    glue(key, fig, display=False)
+    plt.close(fig)
+
+
+def markdown_table(df: pd.DataFrame) -> str:
+    """A DataFrame as a markdown table, cells printed exactly as given (no re-parsing of numbers)."""
+    return df.to_markdown(index=False, disable_numparse=True)
+
+
+def new_figure(ncols: int = 1, width: float = 5.2, height: float = 3.8):
+    fig, axes = plt.subplots(1, ncols, figsize=(width * ncols, height), squeeze=False)
+    return fig, list(axes[0])

@@ -1,0 +1,199 @@
+"""Grids of run configs, executed through any executor with `submit`, cached in a ResultsStore.
+
+An Experiment says how to run a *group* of configs (a stackable set, e.g. all seeds and head counts
+of one T, trained as one batched computation) and which library modules its results depend on.
+`sweep` looks every config up in the store, submits the misses group by group, and writes each
+record as soon as its group returns, so an interrupted sweep resumes where it stopped.
+
+Executors: None (in process, the default), `concurrent.futures.ProcessPoolExecutor`, or a Dask
+`distributed.Client`: anything whose `submit(fn, *args)` returns an object with `.result()`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections import Counter
+from concurrent.futures import Future, as_completed
+from dataclasses import dataclass, field
+from typing import Callable, Hashable, Iterable
+
+import pandas as pd
+
+from headcount.engine.progress import progress_bar
+from headcount.engine.store import MissingRuns, ResultsStore, canonical_json, code_hash, environment, run_key
+
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str  # folder in the store
+    run_group: Callable[[list[dict]], list[dict]]  # configs -> metrics, same order; module-level for pickling
+    code_modules: tuple[str, ...]  # library modules whose source keys the cache
+    group_by: Callable[[dict], Hashable] | None = None  # configs with equal keys may run together
+    max_group: int = 64
+
+    def code(self) -> str:
+        return code_hash(self.code_modules)
+
+
+def grid(base: dict, **axes: Iterable) -> list[dict]:
+    """The cartesian product of axes over a base config, e.g. grid(base, T=[8, 16], h=[1, 2], seed=[0, 1])."""
+    for name, values in axes.items():
+        if len(list(values)) == 0:
+            raise ValueError(f"grid axis {name!r} is empty; give at least one value")
+    names = list(axes)
+    return [{**base, **dict(zip(names, combo))} for combo in itertools.product(*(list(axes[k]) for k in names))]
+
+
+class InProcess:
+    """The default executor: runs each submission immediately in this process."""
+
+    def submit(self, fn, *args, **kwargs) -> Future:
+        fut: Future = Future()
+        try:
+            fut.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # surfaced by .result(), as with any executor
+            fut.set_exception(exc)
+        return fut
+
+
+@dataclass
+class SweepResult:
+    records: list[dict]  # in the order of the configs given
+    hits: int
+    misses: int
+    wall_seconds: float
+    stale: int = 0  # configs that had a record only under an older code hash
+    errors: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return (
+            f"{len(self.records)} runs: {self.hits} from the store, {self.misses} computed "
+            f"({self.stale} of them replacing records of older code) in {self.wall_seconds:.1f} s; "
+            + self.provenance()
+        )
+
+    def provenance(self) -> str:
+        """Where the runs were computed: each processor (and, where the records name one, training engine)
+        with its count of runs. Results agree across processors only up to rounding, which training can
+        amplify, so a page says whose numbers it shows."""
+        def counts(values) -> str:
+            tally = sorted(Counter(values).items(), key=lambda kv: (-kv[1], kv[0]))
+            return ", ".join(f"{k} ({n})" for k, n in tally)
+
+        cpus = counts(r.get("env", {}).get("cpu") or "processor not recorded" for r in self.records)
+        engines = [r["metrics"]["engine"] for r in self.records if isinstance(r.get("metrics", {}).get("engine"), str)]
+        return f"computed on {cpus}" + (f"; engines: {counts(engines)}" if engines else "")
+
+    def frame(self) -> pd.DataFrame:
+        return records_frame(self.records)
+
+
+def records_frame(records: list[dict]) -> pd.DataFrame:
+    """Tidy table: one row per run, config columns plus every scalar metric."""
+    rows = []
+    for r in records:
+        row = dict(r["config"])
+        row.update({k: v for k, v in r["metrics"].items() if isinstance(v, (int, float, str, bool))})
+        row["wall_seconds"] = r.get("wall_seconds")
+        row["key"] = r["key"]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def plan(exp: Experiment, configs: list[dict], store: ResultsStore) -> dict:
+    """What a sweep would do: counts of cached and missing runs, and missing runs whose config has
+    records only under other code (stale). Computes nothing."""
+    code = exp.code()
+    cached, missing = [], []
+    for c in configs:
+        (cached if store.get(exp.name, run_key(c, code)) else missing).append(c)
+    old = {canonical_json(r["config"]) for r in store.records(exp.name) if r.get("code_hash") != code}
+    stale = [c for c in missing if canonical_json(c) in old]
+    return {"experiment": exp.name, "code_hash": code, "cached": len(cached), "missing": len(missing),
+            "stale": len(stale)}
+
+
+def _groups(exp: Experiment, configs: list[dict]) -> list[list[int]]:
+    if exp.group_by is None:
+        return [[i] for i in range(len(configs))]
+    buckets: dict[Hashable, list[int]] = {}
+    for i, c in enumerate(configs):
+        buckets.setdefault(exp.group_by(c), []).append(i)
+    out = []
+    for idx in buckets.values():
+        out.extend(idx[j : j + exp.max_group] for j in range(0, len(idx), exp.max_group))
+    return out
+
+
+def sweep(
+    exp: Experiment,
+    configs: list[dict],
+    store: ResultsStore,
+    executor=None,
+    progress: bool = True,
+    device: str = "cpu",
+) -> SweepResult:
+    """Run every config not already in the store; returns all records in config order."""
+    if not configs:
+        raise ValueError("sweep: the list of configs is empty")
+    t0 = time.perf_counter()
+    code = exp.code()
+    keys = [run_key(c, code) for c in configs]
+    records: list[dict | None] = [store.get(exp.name, k) for k in keys]
+    todo = [i for i, r in enumerate(records) if r is None]
+    hits = len(configs) - len(todo)
+    if todo and getattr(store, "read_only", False):
+        some = ", ".join(canonical_json({k: configs[i][k] for k in sorted(configs[i])[:6]}) for i in todo[:2])
+        raise MissingRuns(
+            f"{exp.name}: the read-only store {store.root} has no record for {len(todo)} of {len(configs)} runs "
+            f"(code hash {code}; e.g. {some}). If library code changed the store keys, recompute the bundle "
+            f"(make book) and commit it; nothing is trained here.")
+    stale = plan(exp, [configs[i] for i in todo], store)["stale"] if todo else 0
+    executor = executor if executor is not None else InProcess()
+    env = environment()
+
+    groups = [[todo[j] for j in g] for g in _groups(exp, [configs[i] for i in todo])]
+
+    def finish(idx: list[int], metrics_list: list[dict], seconds: float) -> None:
+        for i, metrics in zip(idx, metrics_list):
+            rec = {
+                "key": keys[i],
+                "experiment": exp.name,
+                "config": configs[i],
+                "seed": configs[i].get("seed"),
+                "metrics": metrics,
+                "wall_seconds": seconds / len(idx),  # a group's wall time shared among its runs
+                "group_size": len(idx),
+                "device": metrics.get("device", device) if isinstance(metrics, dict) else device,
+                "code_hash": code,
+                "code_modules": list(exp.code_modules),
+                "env": env,
+                "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            }
+            store.put(exp.name, rec)  # written as soon as its group is done: a kill loses only runs in flight
+            records[i] = rec
+        bar.update(len(idx))
+
+    # progress goes to the runner's per-page file, not into the page (see headcount.engine.progress)
+    with progress_bar(len(todo), f"{exp.name}: {hits} cached, computing", "run", enabled=bool(progress and todo)) as bar:
+        if isinstance(executor, InProcess):
+            for idx in groups:  # one group at a time, each stored before the next starts
+                finish(idx, *executor.submit(_timed_group, exp.run_group, [configs[i] for i in idx]).result())
+        else:
+            futures = {executor.submit(_timed_group, exp.run_group, [configs[i] for i in idx]): idx for idx in groups}
+            pending = list(futures)
+            done_iter = as_completed(pending) if all(isinstance(f, Future) for f in pending) else pending
+            for fut in done_iter:
+                finish(futures[fut], *fut.result())
+    return SweepResult(records=records, hits=hits, misses=len(todo), stale=stale,
+                       wall_seconds=time.perf_counter() - t0)
+
+
+def _timed_group(fn, configs):
+    t = time.perf_counter()
+    out = fn(configs)
+    if len(out) != len(configs):
+        raise RuntimeError(f"run_group returned {len(out)} results for {len(configs)} configs")
+    return out, time.perf_counter() - t

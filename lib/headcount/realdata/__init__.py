@@ -1,5 +1,0 @@
-"""Loaders for the real data sets: CIFAR-10 (`realdata.cifar`) and MS MARCO passages (`realdata.msmarco`).
-
-Each loader reads the offline copy under `headcount.store.shared_data_dir()` and knows the standard way to
-obtain the same data on a machine with internet; decoded arrays are cached under `headcount.store.cache_dir()`.
-"""
