@@ -27,94 +27,22 @@
 
 # %% tags=["parameters", "remove-cell"]
 tier = "laptop"
-D = None
-d = None
-a_seed = None
-E = None
-N = None
-T_grid = None
-h_grid = None
-D_other = None
-h_grid_other = None
-d_other = None
-L = None
-h_grid_depth = None
-T_grid_depth = None
-seeds = None
-seeds_depth = None
-epochs = None
-lr = None
-batch_size = None
-n_train = None
-n_val = None
-data_seed = None
-engine = None
-factor = None
 
 # %% tags=["remove-input"]
-import math
-
-import torch
 from IPython.display import Markdown, display
 
-from headcount import analysis, claims
+from headcount import claims
 from headcount.book import judging
-from headcount.engine import synthetic
 from headcount.book.pages import ablation_controls as page
-from headcount.book.plots import downloads_markdown, glue_figure, markdown_table, save_figure
+from headcount.book.plots import downloads_markdown, glue_figure, save_figure
 from headcount.engine.store import default_store
 
-P = page.SPEC.resolve_from(globals())  # the parameters cell's values, validated
-torch.set_num_threads(1)  # tiny tensors; on a busy 2-core machine two threads ran about 10x slower
-display(Markdown(f"**Tier `{P['tier']}`.** Parameters of this page (training settings as on the head-count page "
-                 "at the same tier):\n\n" + page.SPEC.table(P)))
+P = page.SPEC.resolve_from(globals())  # the tier's parameters and a run's injected values, validated
+display(Markdown(page.parameters_markdown(P)))
 
 # %% tags=["remove-input"]
 ev = page.evidence(P, default_store())
-results = ev["results"]
 vs = judging.page_verdicts("ablation_controls", P, ev)
-verdicts = dict(zip(page.SECTIONS, vs))
-summaries = {}
-
-
-def run_section(section):
-    """A section's summary over seeds and its paper table."""
-    s = analysis.summarise(ev[section])
-    summaries[section] = s
-    display(Markdown(page.widths_text(P, section)))
-    return s, page.paper_values(P, section)
-
-
-def show_section(section, s, paper, title, marks, label):
-    """Figure, side-by-side table, drop table and verdict of one section."""
-    hs = page.h_star(P, section)
-    ns = {h: math.ceil(P["E"] / h) for h in s["h"].unique()}
-    plabel = page.PAPER_NAME[section]
-    fig = page.figure(s, paper, marks, title, plabel)
-    side = page.side_by_side(s, paper, ns)
-    save_figure(fig, side, label, meta={"params": P, "section": section,
-                                        "code_hash": results[section].records[0]["code_hash"]})
-    glue_figure(f"fig-{label}", fig)
-    v = verdicts[section]
-    display(Markdown(f"Store: {results[section].summary()}. Training time of these runs, summed: "
-                     f"{results[section].frame()['train_seconds'].sum():.0f} s."))
-    return side, v
-
-
-def show_tables(section, side, v, label):
-    hs = page.h_star(P, section)
-    plabel = page.PAPER_NAME[section]
-    paper = page.paper_values(P, section)
-    display(Markdown(downloads_markdown(label)))
-    display(Markdown(f"**Ours beside the paper's {plabel}**" + ("" if paper is not None else
-                     " (the paper has no numbers for these parameters)") + ":\n\n"
-                     + markdown_table(page.format_table(side, plabel))))
-    display(Markdown("**The drop between consecutive head counts** (NMSE at $h-1$ over NMSE at $h$; ours on the "
-                     "minimum over seeds):\n\n" + markdown_table(page.ratio_table(summaries[section], paper, hs))))
-    display(Markdown(claims.markdown_table([v])))
-
-
-scale = f"tier {P['tier']}, {P['n_train']} train / {P['n_val']} val, {P['epochs']} epochs"
 
 # %% [markdown]
 # ## 1. Fixed total width $E = n h$
@@ -124,11 +52,12 @@ scale = f"tier {P['tier']}, {P['n_train']} train / {P['n_val']} val, {P['epochs'
 # per-head width at the same $h$, this is exactly that page's model, and the run is shared with it.
 
 # %% tags=["remove-input"]
-s, paper = run_section("fixed_E")
-side_E, v_E = show_section("fixed_E", s, paper,
-                           f"D = {P['D']}, {page.widths_title(P, 'fixed_E')}: T in {P['T_grid']}, "
-                           f"{len(P['seeds'])} seed(s)\n{scale}",
-                           [(P["D"], f"h = D = {P['D']}")], "ablation-fixed-width")
+S_E = page.section_view(P, ev, vs, "fixed_E")
+display(Markdown(S_E["widths"]))
+fig = page.section_figure(S_E)
+save_figure(fig, S_E["side"], S_E["label"], meta=S_E["meta"])
+glue_figure("fig-ablation-fixed-width", fig)
+display(Markdown(S_E["store"]))
 
 # %% [markdown]
 # ```{glue:figure} fig-ablation-fixed-width
@@ -142,7 +71,8 @@ side_E, v_E = show_section("fixed_E", s, paper,
 # ```
 
 # %% tags=["remove-input"]
-show_tables("fixed_E", side_E, v_E, "ablation-fixed-width")
+display(Markdown(downloads_markdown(S_E["label"])))
+display(Markdown(page.tables_markdown(S_E)))
 
 # %% [markdown]
 # ## 2. Another intrinsic dimension
@@ -154,12 +84,12 @@ show_tables("fixed_E", side_E, v_E, "ablation-fixed-width")
 # vectors).
 
 # %% tags=["remove-input"]
-s, paper = run_section("other_D")
-side_O, v_O = show_section("other_D", s, paper,
-                           f"D = {P['D_other']} task (d = {P['d_other']}), {page.widths_title(P, 'other_D')}: "
-                           f"T in {P['T_grid']}, "
-                           f"{len(P['seeds'])} seed(s)\n{scale}",
-                           [(P["D_other"], f"h = D = {P['D_other']}")], "ablation-other-dimension")
+S_O = page.section_view(P, ev, vs, "other_D")
+display(Markdown(S_O["widths"]))
+fig = page.section_figure(S_O)
+save_figure(fig, S_O["side"], S_O["label"], meta=S_O["meta"])
+glue_figure("fig-ablation-other-dimension", fig)
+display(Markdown(S_O["store"]))
 
 # %% [markdown]
 # ```{glue:figure} fig-ablation-other-dimension
@@ -173,7 +103,8 @@ side_O, v_O = show_section("other_D", s, paper,
 # ```
 
 # %% tags=["remove-input"]
-show_tables("other_D", side_O, v_O, "ablation-other-dimension")
+display(Markdown(downloads_markdown(S_O["label"])))
+display(Markdown(page.tables_markdown(S_O)))
 
 # %% [markdown]
 # ## 3. Depth: $L$ layers
@@ -187,13 +118,12 @@ show_tables("other_D", side_O, v_O, "ablation-other-dimension")
 # at a time), so this section uses its own, smaller grid (`T_grid_depth`, `seeds_depth`).
 
 # %% tags=["remove-input"]
-s, paper = run_section("depth")
-hL = page.h_star(P, "depth")
-side_L, v_L = show_section("depth", s, paper,
-                           f"{P['L']} layers, D = {P['D']}, {page.widths_title(P, 'depth')}: T in {P['T_grid_depth']}, "
-                           f"{len(P['seeds_depth'])} seed(s)\n{scale}",
-                           [(hL, f"L h = D: h = {hL}"), (P["D"], f"h = D = {P['D']} (one layer)")],
-                           "ablation-depth")
+S_L = page.section_view(P, ev, vs, "depth")
+display(Markdown(S_L["widths"]))
+fig = page.section_figure(S_L)
+save_figure(fig, S_L["side"], S_L["label"], meta=S_L["meta"])
+glue_figure("fig-ablation-depth", fig)
+display(Markdown(S_L["store"]))
 
 # %% [markdown]
 # ```{glue:figure} fig-ablation-depth
@@ -206,7 +136,8 @@ side_L, v_L = show_section("depth", s, paper,
 # ```
 
 # %% tags=["remove-input"]
-show_tables("depth", side_L, v_L, "ablation-depth")
+display(Markdown(downloads_markdown(S_L["label"])))
+display(Markdown(page.tables_markdown(S_L)))
 
 # %% [markdown]
 # ## The claims, judged on our numbers
@@ -230,10 +161,7 @@ display(Markdown(claims.markdown_table(vs)))
 # its place is what we compare. Our errors after the transition against the paper's:
 
 # %% tags=["remove-input"]
-lv = page.level_text({"fixed width": (side_E, page.h_star(P, "fixed_E")),
-                      "other dimension": (side_O, page.h_star(P, "other_D")),
-                      "depth": (side_L, page.h_star(P, "depth"))})
-display(Markdown(lv or "The paper has no numbers for these parameters."))
+display(Markdown(page.levels_markdown({"fixed width": S_E, "other dimension": S_O, "depth": S_L})))
 
 # %% [markdown]
 # The fixed-width control matters most for the theory: with a fixed per-head width, adding a head also

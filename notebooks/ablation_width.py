@@ -26,41 +26,18 @@
 
 # %% tags=["parameters", "remove-cell"]
 tier = "laptop"
-D = None
-d = None
-a_seed = None
-T_grid = None
-h_grid = None
-n = None
-N_grid = None
-seeds = None
-epochs = None
-lr = None
-batch_size = None
-n_train = None
-n_val = None
-data_seed = None
-engine = None
-slope_min = None
-r2_min = None
-t_margin = None
-flat_ratio = None
-floor_factor = None
 
 # %% tags=["remove-input"]
-import torch
 from IPython.display import Markdown, display
 
 from headcount import claims
 from headcount.book import judging
 from headcount.book.pages import ablation_width as page
-from headcount.book.plots import downloads_markdown, glue_figure, markdown_table, save_figure
+from headcount.book.plots import downloads_markdown, glue_figure, save_figure
 from headcount.engine.store import default_store
 
-P = page.SPEC.resolve_from(globals())  # the parameters cell's values, validated
-torch.set_num_threads(1)  # tiny tensors; on a busy 2-core machine two threads ran about 10x slower
-display(Markdown(f"**Tier `{P['tier']}`.** Parameters of this page (the training settings are those of the "
-                 "head-count page at the same tier, so its $N = 32$ runs are reused):\n\n" + page.SPEC.table(P)))
+P = page.SPEC.resolve_from(globals())  # the tier's parameters and a run's injected values, validated
+display(Markdown(page.parameters_markdown(P)))
 
 # %% [markdown]
 # Model, task, optimiser and metric are exactly those of the {ref}`head-count page <synthetic-heads>`:
@@ -69,19 +46,12 @@ display(Markdown(f"**Tier `{P['tier']}`.** Parameters of this page (the training
 
 # %% tags=["remove-input"]
 ev = page.evidence(P, default_store())
-result, df = ev["result"], ev["runs"]
-summary = page.summarise(df)
-paper = page.paper_at_N32(P)
-scale = (f"Tier {P['tier']}: T in {P['T_grid']}, N in {P['N_grid']}, {len(P['seeds'])} seed(s), "
-         f"{P['n_train']} train / {P['n_val']} val, {P['epochs']} epochs")
-display(Markdown(f"Store: {result.summary()}. Training time of these runs, summed: "
-                 f"{df['train_seconds'].sum():.0f} s."))
+R = page.results(P, ev)
+display(Markdown(R["store"]))
 
 # %% tags=["remove-input"]
-fig = page.figure(summary, P, paper, scale)
-table = page.width_table(summary, paper)
-save_figure(fig, summary.merge(page.fits(summary), on=["h", "T"], how="left"), "ablation-width",
-            meta={"params": P, "code_hash": result.records[0]["code_hash"]})
+fig = page.figure(R["summary"], P, R["paper"], R["scale"])
+save_figure(fig, R["figure_table"], "ablation-width", meta=R["meta"])
 glue_figure("fig-ablation-width", fig)
 
 # %% [markdown]
@@ -98,9 +68,7 @@ glue_figure("fig-ablation-width", fig)
 
 # %% tags=["remove-input"]
 display(Markdown(downloads_markdown("ablation-width")))
-display(Markdown("### Our numbers beside the paper's\n\nMinimum validation NMSE over seeds per $N$, the "
-                 "log-log slope and its $R^2$; the last column is the paper's Table 2 mean at $N = 32$.\n\n"
-                 + markdown_table(table)))
+display(Markdown(page.table_markdown(R["table"])))
 
 # %% [markdown]
 # ## The claims, judged on our numbers
@@ -136,7 +104,7 @@ display(Markdown(claims.markdown_table(vs)))
 # little. The numbers of this run:
 
 # %% tags=["remove-input"]
-display(Markdown(page.reading(summary, P, paper)))
+display(Markdown(page.reading(R["summary"], P, R["paper"])))
 
 # %% [markdown]
 # The paper reports its floor at $h = D$ near $10^{-6}$ (its Figure 1b, not tabulated). Where ours sits

@@ -34,62 +34,32 @@
 
 # %% tags=["parameters", "remove-cell"]
 tier = "laptop"
-D = None
-d = None
-a_seed = None
-T_grid = None
-h_grid = None
-n = None
-N = None
-seeds = None
-epochs = None
-lr = None
-batch_size = None
-n_train = None
-n_val = None
-data_seed = None
-engine = None
-trend_tol = None
-reversal_tol = None
-epochs_long = None
-h_grid_long = None
-T_grid_long = None
-seeds_long = None
 
 # %% tags=["remove-input"]
-import pandas as pd
-import torch
 from IPython.display import Markdown, display
 
-from headcount import analysis, claims
+from headcount import claims
 from headcount.book import judging
-from headcount.engine import synthetic
 from headcount.book.pages import ablation_zoom_reversal as page
-from headcount.book.plots import downloads_markdown, glue_figure, markdown_table, save_figure
+from headcount.book.plots import downloads_markdown, glue_figure, save_figure
 from headcount.engine.store import default_store
 
-P = page.SPEC.resolve_from(globals())  # the parameters cell's values, validated
-torch.set_num_threads(1)  # tiny tensors; on a busy 2-core machine two threads ran about 10x slower
-display(Markdown(f"**Tier `{P['tier']}`.** Parameters of this page (those of the head-count page, the "
-                 "threshold of the reversal verdict, and a longer-training check):\n\n" + page.SPEC.table(P)))
+P = page.SPEC.resolve_from(globals())  # the tier's parameters and a run's injected values, validated
+display(Markdown(page.parameters_markdown(P)))
 
 # %% tags=["remove-input"]
 ev = page.evidence(P, default_store())
-result, df = ev["result"], ev["runs"]
+R = page.results(P, ev)
 vs = judging.page_verdicts("ablation_zoom_reversal", P, ev)
 v18, v22 = vs
-summary = analysis.summarise(df)
-scale = (f"Tier {P['tier']}: T in {P['T_grid']}, {len(P['seeds'])} seeds, {P['n_train']} train / "
-         f"{P['n_val']} val, {P['epochs']} epochs")
-display(Markdown(f"Store: {result.summary()}."))
+display(Markdown(R["store"]))
 
 # %% [markdown]
 # ## The zoom: error against $T$ for $h \ge D$
 
 # %% tags=["remove-input"]
-fig = page.zoom_figure(summary, P, scale)
-save_figure(fig, summary[summary["h"] >= P["D"]], "ablation-zoom",
-            meta={"params": P, "code_hash": result.records[0]["code_hash"]})
+fig = page.zoom_figure(R["summary"], P, R["scale"])
+save_figure(fig, R["after"], "ablation-zoom", meta=R["meta"])
 glue_figure("fig-ablation-zoom", fig)
 
 # %% [markdown]
@@ -104,9 +74,7 @@ glue_figure("fig-ablation-zoom", fig)
 
 # %% tags=["remove-input"]
 display(Markdown(downloads_markdown("ablation-zoom")))
-display(Markdown("**Where the minimum over $T$ sits**, with the factor by which the error falls from the shortest "
-                 "$T$ to it and rises from it to the longest $T$ (an interior minimum is \"first falls, then "
-                 "rises\"):\n\n" + markdown_table(page.zoom_table(summary, P))))
+display(Markdown(page.zoom_markdown(R["summary"], P)))
 display(Markdown(claims.markdown_table([v18])))
 
 # %% [markdown]
@@ -120,25 +88,14 @@ display(Markdown(claims.markdown_table([v18])))
 # when training goes further.
 
 # %% tags=["remove-input"]
-frames = [df]
-if P["epochs_long"]:
-    frames.append(ev["long_runs"])
-    display(Markdown(f"Longer-training check: {ev['long_result'].summary()}."))
-
-fits = page.fit_table(pd.concat(frames, ignore_index=True), P["D"])
-display(Markdown(markdown_table(fits.assign(**{
-    "val_nmse": fits["val_nmse"].map(lambda v: f"{v:.2e}"), "train_nmse": fits["train_nmse"].map(lambda v: f"{v:.2e}"),
-    "val / train": fits["val / train"].map(lambda v: f"{v:.2f}")}).rename(columns={
-    "val_nmse": "validation NMSE (min over seeds)", "train_nmse": "training NMSE (same model)"}))))
-display(Markdown("In numbers: " + page.long_reading(fits, P)))
+display(Markdown(page.long_markdown(R, P, ev)))
 
 # %% [markdown]
 # ## The weighted reversal score $R(h)$
 
 # %% tags=["remove-input"]
-rtab = page.reversal_table(summary, P)
-fig = page.reversal_figure(rtab, P, scale)
-save_figure(fig, rtab, "ablation-reversal", meta={"params": P, "code_hash": result.records[0]["code_hash"]})
+fig = page.reversal_figure(R["reversal"], P, R["scale"])
+save_figure(fig, R["reversal"], "ablation-reversal", meta=R["meta"])
 glue_figure("fig-ablation-reversal", fig)
 
 # %% [markdown]
@@ -153,9 +110,7 @@ glue_figure("fig-ablation-reversal", fig)
 
 # %% tags=["remove-input"]
 display(Markdown(downloads_markdown("ablation-reversal")))
-display(Markdown("**$R(h)$, ours beside the paper's** (every number computed here with the same function, "
-                 "`headcount.analysis.reversal_score`, from our runs or from the paper's printed tables):\n\n"
-                 + markdown_table(page.format_reversal(rtab))))
+display(Markdown(page.reversal_markdown(R["reversal"])))
 display(Markdown(claims.markdown_table([v22])))
 
 # %% [markdown]
@@ -174,10 +129,7 @@ display(Markdown(claims.markdown_table(vs)))
 # and what our runs give:
 
 # %% tags=["remove-input"]
-ptext = page.paper_text(P)
-if ptext:
-    display(Markdown(ptext))
-display(Markdown(page.summary_text(vs, fits, analysis.reversal_scores(summary, "h", "T", "min"), summary, P)))
+display(Markdown(page.reading_markdown(vs, R, P)))
 
 # %% [markdown]
 # A threshold `reversal_tol` is used for "positive" because below the transition one noisy pair of

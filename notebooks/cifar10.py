@@ -28,54 +28,22 @@
 
 # %% tags=["parameters", "remove-cell"]
 tier = "laptop"
-h_grid = None
-canvas_grid = None
-patch = None
-n = None
-n_layers = None
-mlp_ratio = None
-dropout = None
-train_per_class = None
-val_per_class = None
-placement = None
-placement_seed = None
-seeds = None
-epochs = None
-batch_size = None
-lr = None
-weight_decay = None
-warmup_frac = None
-clip_norm = None
-source = None
-epochs_long = None
-h_grid_long = None
-canvas_grid_long = None
-chance_margin = None
-min_drop = None
-flat_tol = None
-fit_pct = None
 
 # %% tags=["remove-input"]
 import time
 
-import torch
 from IPython.display import Markdown, display
 
 from headcount import claims
 from headcount.book import judging
 from headcount.book.pages import cifar10 as page
-from headcount.book.plots import downloads_markdown, glue_figure, markdown_table, save_figure
-from headcount.engine.realdata import cifar
+from headcount.book.plots import downloads_markdown, glue_figure, save_figure
 from headcount.engine.store import default_store
 from headcount.engine.vit import default_device
 
-P = page.SPEC.resolve_from(globals())  # the parameters cell's values, validated
-device = default_device()
-if device == "cpu":
-    torch.set_num_threads(1)  # the book builds on shared cores; one thread per page keeps timings honest
-scale = page.scale_text(P)
-display(Markdown(f"**Tier `{P['tier']}`** on `{device}`. {scale[0].upper() + scale[1:]}.\n\n"
-                 "Parameters of this page (every choice the paper leaves open is here):\n\n" + page.SPEC.table(P)))
+P = page.SPEC.resolve_from(globals())  # the tier's values, and a run's values injected after the parameters cell
+device, scale = default_device(), page.scale_text(P)
+display(Markdown(page.header_markdown(P, device)))
 
 # %% [markdown]
 # ## Choices the paper does not specify
@@ -110,21 +78,14 @@ display(Markdown(f"**Tier `{P['tier']}`** on `{device}`. {scale[0].upper() + sca
 
 # %% tags=["remove-input"]
 t0 = time.perf_counter()
-source_path = cifar.jpg_archive_path() if P["source"] in ("auto", "jpg") and cifar.jpg_archive_path().is_file() \
-    else cifar.python_archive_path()
 ev = page.evidence(P, default_store(), device=device)
-result, df = ev["result"], ev["runs"]
-summary = page.summarise(df)
-paper = page.paper_summary()
-display(Markdown(
-    f"Data: `{df['data_source'].iloc[0]}` (from `{source_path.name}`; checksum verified when decoded). "
-    f"Runs: {result.summary()}. Training time of all runs, computed now or earlier, summed: "
-    f"{df['train_seconds'].sum():.0f} s on {', '.join(sorted(set(df['device'])))}.\n\n" + page.cost_text(P, result)))
+summary, paper = page.summarise(ev["runs"]), page.paper_summary()
+display(Markdown(page.data_markdown(P, ev)))
 
 # %% tags=["remove-input"]
 fig = page.figure_accuracy(summary, paper, scale)
 side = page.side_by_side(summary, paper)
-meta = {"params": P, "code_hash": result.records[0]["code_hash"], "device": device}
+meta = page.figure_meta(P, ev, device)
 save_figure(fig, side, "cifar10-accuracy", meta=meta)
 glue_figure("fig-cifar10-accuracy", fig)
 
@@ -142,14 +103,9 @@ glue_figure("fig-cifar10-accuracy", fig)
 
 # %% tags=["remove-input"]
 display(Markdown(downloads_markdown("cifar10-accuracy")))
-display(Markdown("### Training accuracy (%), ours\n\n" + page.wide(summary, "train").to_markdown(index=False)
-                 + "\n\n### Paper Table 8: training accuracy (%)\n\n"
-                 + page.wide(paper, "train").to_markdown(index=False)))
-display(Markdown("### Validation accuracy (%), ours\n\n" + page.wide(summary, "val", 2).to_markdown(index=False)
-                 + "\n\n### Paper Table 9: validation accuracy (%)\n\n"
-                 + page.wide(paper, "val", 2).to_markdown(index=False)))
-display(Markdown("### Ours beside the paper, cell by cell\n\n" + page.matched_text(side) + "\n\n"
-                 + page.format_side(side).to_markdown(index=False)))
+display(Markdown(page.accuracy_tables_markdown(summary, paper, "train")))
+display(Markdown(page.accuracy_tables_markdown(summary, paper, "val")))
+display(Markdown(page.side_markdown(side)))
 
 # %% [markdown]
 # ## Weighted reversal score (Figure 2d)
@@ -169,7 +125,7 @@ display(Markdown("### Ours beside the paper, cell by cell\n\n" + page.matched_te
 R_ours = page.reversal_scores(summary)
 R_paper = page.reversal_scores(paper)
 fig_R = page.figure_reversal(R_ours, R_paper, scale)
-R_table = R_ours.merge(R_paper.rename(columns={"R": "R_paper", "n_T": "n_T_paper"}), on="h", how="outer")
+R_table = page.reversal_table(R_ours, R_paper)
 save_figure(fig_R, R_table, "cifar10-reversal", meta=meta)
 glue_figure("fig-cifar10-reversal", fig_R)
 
@@ -184,10 +140,7 @@ glue_figure("fig-cifar10-reversal", fig_R)
 
 # %% tags=["remove-input"]
 display(Markdown(downloads_markdown("cifar10-reversal")))
-display(Markdown("| h | " + " | ".join(str(h) for h in R_table["h"]) + " |\n|---|" + "---|" * len(R_table) + "\n"
-                 + "| R(h), ours | " + " | ".join("—" if r != r else f"{r:.3g}" for r in R_table["R"]) + " |\n"
-                 + "| R(h), paper Table 8 | " + " | ".join("—" if r != r else f"{r:.3g}" for r in R_table["R_paper"])
-                 + " |\n\n" + page.paper_ties_text(R_paper)))
+display(Markdown(page.reversal_markdown(R_table, R_paper)))
 
 # %% [markdown]
 # ## The claims of this experiment, judged on our numbers
@@ -212,8 +165,7 @@ vs = judging.page_verdicts("cifar10", P, ev)
 claims.record("cifar10", vs)
 display(Markdown(claims.markdown_table(vs)))
 display(Markdown(page.outcome_text(vs, summary, P["flat_tol"])))
-ref = page.verdicts(paper, P, tier="paper's numbers")
-display(Markdown("For reference, the same checks on the paper's Tables 8 and 9:\n\n" + claims.markdown_table(ref)))
+display(Markdown(page.reference_markdown(paper, P)))
 
 # %% [markdown]
 # ## Longer training: capacity or training budget?
@@ -225,16 +177,7 @@ display(Markdown("For reference, the same checks on the paper's Tables 8 and 9:\
 # The `paper` tier skips this check.
 
 # %% tags=["remove-input"]
-if P["epochs_long"]:
-    result_long = ev["result_long"]
-    summary_long = page.summarise(ev["runs_long"])
-    _, long_table = page.longer_training(summary, summary_long, P["epochs"], P["epochs_long"])
-    display(Markdown(f"Runs: {result_long.summary()}.\n\nAccuracy in %, after {P['epochs']} and "
-                     f"{P['epochs_long']} epochs:\n\n"
-                     + markdown_table(long_table)
-                     + "\n\n" + page.longer_training_text(summary, summary_long, P["epochs"], P["epochs_long"])))
-else:
-    display(Markdown("Not run at this tier (`epochs_long` = 0)."))
+display(Markdown(page.longer_training_markdown(P, summary, ev)))
 
 # %% [markdown]
 # ## Reading the result
@@ -259,9 +202,7 @@ else:
 
 # %% tags=["remove-input"]
 display(Markdown(page.validation_text(summary, paper)))
-display(Markdown("\n".join(
-    f"- **{name}**: " + page.scale_text({**page.SPEC.tiers[name], "tier": name})
-    + (" (this page)." if name == P["tier"] else ".") for name in ("smoke", "laptop", "paper"))))
+display(Markdown(page.tiers_markdown(P)))
 
 # %% [markdown]
 # To rerun with other settings, e.g. more heads on two canvases:

@@ -25,57 +25,18 @@
 
 # %% tags=["parameters", "remove-cell"]
 tier = "laptop"
-source = None
-n_queries = None
-n_val_queries = None
-max_positives = None
-split_seed = None
-T_grid = None
-h_grid = None
-seeds = None
-bm25_fraction = None
-mine_depth = None
-data_seed = None
-max_query_tokens = None
-max_passage_tokens = None
-dense_max_tokens = None
-fusion = None
-n = None
-n_layers = None
-ffn_mult = None
-dropout = None
-epochs = None
-batch_size = None
-lr = None
-weight_decay = None
-warmup_frac = None
-stop_after_perfect = None
-fit_exclude_h = None
-epochs_long = None
-h_grid_long = None
-T_grid_long = None
-chance_margin = None
-flat_tol = None
-val_gain_tol = None
-fit_max_mae = None
-fit_alpha_tol = None
-fit_delta_tol = None
 
 # %% tags=["remove-input"]
-import torch
 from IPython.display import Markdown, display
 
 from headcount import claims
 from headcount.book import judging
 from headcount.book.pages import msmarco as page
-from headcount.book.plots import downloads_markdown, glue_figure, markdown_table, save_figure
-from headcount.engine.realdata import msmarco as mm
+from headcount.book.plots import downloads_markdown, glue_figure, save_figure
 from headcount.engine.store import default_store
 
-P = page.SPEC.resolve_from(globals())  # the parameters cell's values, validated
-torch.set_num_threads(1)  # the book is built on shared CPU cores
-display(Markdown(f"**Tier `{P['tier']}`.** Parameters of this page (every choice the paper leaves open is here):"
-                 f"\n\n" + page.SPEC.table(P)))
+P = page.SPEC.resolve_from(globals())  # the tier's values, and a run's values injected after the parameters cell
+display(Markdown(page.header_markdown(P)))
 
 # %% [markdown]
 # ## Data: the judged queries of TREC DL 2019 instead of MS MARCO's training queries
@@ -111,18 +72,8 @@ display(Markdown(f"**Tier `{P['tier']}`.** Parameters of this page (every choice
 
 # %% tags=["remove-input"]
 ev = page.evidence(P, default_store())
-result, df, stats = ev["result"], ev["runs"], ev["lists_stats"]
-summary = page.summarise(df)
-scale = page.scale_text(P, stats)
-counts = mm.load_source(P["source"]).counts()
-display(Markdown(
-    page.data_text(counts, stats) + "\n\n"
-    f"Store: {result.summary()}. Training time of all runs (computed now or earlier), summed: "
-    f"{df['train_seconds'].sum():.0f} s on {result.records[0]['metrics']['device']}.\n\n"
-    f"**Scale of this page.** {scale}; passages keep their first {P['max_passage_tokens']} word pieces "
-    f"(mean {stats['passage_tokens_mean']:.0f} kept, {100 * stats['passages_truncated']:.0f}% truncated); "
-    f"{stats['val_examples']} validation lists. **Scale of the paper.** {page.PAPER_SCALE}.\n\n"
-    + page.reductions(P, counts)))
+summary, scale = page.summarise(ev["runs"]), page.scale_text(P, ev["lists_stats"])
+display(Markdown(page.data_markdown(P, ev, page.collection_counts(P))))
 
 # %% [markdown]
 # ## The model and the choices the paper leaves open
@@ -150,7 +101,7 @@ display(Markdown(
 # %% tags=["remove-input"]
 fig = page.figure_accuracy(summary, scale)
 side6 = page.side_by_side(summary, "train_acc", page.paper_summary("table6"))
-save_figure(fig, side6, "msmarco-accuracy", meta={"params": P, "code_hash": result.records[0]["code_hash"]})
+save_figure(fig, side6, "msmarco-accuracy", meta=page.figure_meta(P, ev))
 glue_figure("fig-msmarco-accuracy", fig)
 
 # %% [markdown]
@@ -165,16 +116,15 @@ glue_figure("fig-msmarco-accuracy", fig)
 
 # %% tags=["remove-input"]
 display(Markdown(downloads_markdown("msmarco-accuracy")))
-display(Markdown("### Training accuracy beside the paper's Table 6\n\n" + markdown_table(page.format_side(side6))))
+display(Markdown(page.side_markdown("Training accuracy beside the paper's Table 6", side6)))
 display(Markdown(page.drop_text(summary)))
 display(Markdown(page.narrowest_text(summary, P["n"])))
 side7 = page.side_by_side(summary, "val_acc", page.paper_summary("table7"))
-display(Markdown("### Validation accuracy beside the paper's Table 7\n\n"
-                 + markdown_table(page.format_side(side7))))
+display(Markdown(page.side_markdown("Validation accuracy beside the paper's Table 7", side7)))
 
 # %% tags=["remove-input"]
 fig_mrr = page.figure_mrr(summary, scale)
-save_figure(fig_mrr, summary, "msmarco-mrr", meta={"params": P, "code_hash": result.records[0]["code_hash"]})
+save_figure(fig_mrr, summary, "msmarco-mrr", meta=page.figure_meta(P, ev))
 glue_figure("fig-msmarco-mrr", fig_mrr)
 
 # %% [markdown]
@@ -199,16 +149,7 @@ display(Markdown(downloads_markdown("msmarco-mrr")))
 # this check.
 
 # %% tags=["remove-input"]
-if P["epochs_long"]:
-    result_long = ev["result_long"]
-    summary_long = page.summarise(ev["runs_long"])
-    _, long_table = page.longer_training(summary, summary_long, P["epochs"], P["epochs_long"])
-    display(Markdown(f"Runs: {result_long.summary()}.\n\nTop-1 accuracy after {P['epochs']} and up to "
-                     f"{P['epochs_long']} epochs:\n\n"
-                     + markdown_table(long_table)
-                     + "\n\n" + page.longer_training_text(summary, summary_long, P["epochs"], P["epochs_long"])))
-else:
-    display(Markdown("Not run at this tier (`epochs_long` = 0)."))
+display(Markdown(page.longer_training_markdown(P, summary, ev)))
 
 # %% [markdown]
 # ## The error law
@@ -223,9 +164,9 @@ else:
 
 # %% tags=["remove-input"]
 fit_table = page.fits(summary, P["fit_exclude_h"])
-display(Markdown(markdown_table(page.format_fits(fit_table)) + "\n\n" + page.paper_fit_text(fit_table)))
+display(Markdown(page.fits_markdown(fit_table)))
 fig_fit = page.figure_fit(summary, fit_table, P["fit_exclude_h"], scale)
-save_figure(fig_fit, fit_table, "msmarco-error-law", meta={"params": P, "code_hash": result.records[0]["code_hash"]})
+save_figure(fig_fit, fit_table, "msmarco-error-law", meta=page.figure_meta(P, ev))
 glue_figure("fig-msmarco-error-law", fig_fit)
 
 # %% [markdown]
@@ -260,8 +201,7 @@ display(Markdown(downloads_markdown("msmarco-error-law")))
 vs = judging.page_verdicts("msmarco", P, ev)
 claims.record("msmarco", vs)
 display(Markdown(claims.markdown_table(vs)))
-display(Markdown(page.outcome_text(vs) + "\n\n"
-                 + page.reading_text(summary, P["flat_tol"], chance_margin=P["chance_margin"])))
+display(Markdown(page.verdicts_text(vs, summary, P)))
 
 # %% [markdown]
 # ## Reading the result
@@ -281,8 +221,7 @@ display(Markdown(page.outcome_text(vs) + "\n\n"
 # much of what was fitted transfers to new queries; the C25 row above says whether ours improves with $h$.
 
 # %% tags=["remove-input"]
-display(Markdown(f"Our validation numbers come from {stats['val_examples']} lists of {stats['val_queries']} "
-                 "held-out queries, each query's lists sharing their topic, so they are coarse."))
+display(Markdown(page.validation_note(ev["lists_stats"])))
 
 # %% [markdown]
 # To rerun this page with other settings, e.g. the paper's head width on a GPU:

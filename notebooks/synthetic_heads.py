@@ -26,39 +26,18 @@
 
 # %% tags=["parameters", "remove-cell"]
 tier = "laptop"
-D = None
-d = None
-a_seed = None
-T_grid = None
-h_grid = None
-n = None
-N = None
-seeds = None
-epochs = None
-lr = None
-batch_size = None
-n_train = None
-n_val = None
-data_seed = None
-engine = None
-trend_tol = None
 
 # %% tags=["remove-input"]
-import torch
 from IPython.display import Markdown, display
 
-from headcount import analysis, claims
+from headcount import claims
 from headcount.book import judging
-from headcount.engine import synthetic
 from headcount.book.pages import synthetic_heads as page
-from headcount.book.plots import downloads_markdown, glue_figure, markdown_table, save_figure
+from headcount.book.plots import downloads_markdown, glue_figure, save_figure
 from headcount.engine.store import default_store
-from headcount.tasks import draw_a
 
-P = page.SPEC.resolve_from(globals())  # the parameters cell's values, validated
-torch.set_num_threads(1)  # one thread: on 2 shared cores two threads ran ~10x slower per epoch
-display(Markdown(f"**Tier `{P['tier']}`.** Parameters of this page (every choice the paper leaves open is here):\n\n"
-                 + page.SPEC.table(P)))
+P = page.SPEC.resolve_from(globals())  # the tier's parameters and a run's injected values, validated
+display(Markdown(page.parameters_markdown(P)))
 
 # %% [markdown]
 # ## Choices the paper does not specify
@@ -79,25 +58,16 @@ display(Markdown(f"**Tier `{P['tier']}`.** Parameters of this page (every choice
 #   printed only where there are two or more seeds.
 
 # %% tags=["remove-input"]
-a = draw_a(P["D"], P["d"], P["a_seed"])
-display(Markdown("The $a_i$ used here (rows):\n\n| i | " + " | ".join(f"coord {j + 1}" for j in range(P["d"]))
-                 + " |\n|---|" + "---|" * P["d"] + "\n"
-                 + "\n".join(f"| {i + 1} | " + " | ".join(f"{v:+.4f}" for v in row) + " |" for i, row in enumerate(a.tolist()))))
+display(Markdown(page.a_markdown(P)))
 
 # %% tags=["remove-input"]
 ev = page.evidence(P, default_store())
-result, df = ev["result"], ev["runs"]
-summary = analysis.summarise(df)
-paper = page.paper_summary() if (P["D"], P["d"], P["n"], P["N"]) == (4, 4, 8, 32) else None
-scale = (f"tier {P['tier']}: T in {P['T_grid']}, h in {P['h_grid']}, {len(P['seeds'])} seeds, "
-         f"{P['n_train']} train / {P['n_val']} val, {P['epochs']} epochs")
-display(Markdown(f"Store: {result.summary()}. Training time of the runs computed now or earlier, summed: "
-                 f"{df['train_seconds'].sum():.0f} s."))
+R = page.results(P, ev)
+display(Markdown(R["store"]))
 
 # %% tags=["remove-input"]
-fig = page.figure(summary, P["D"], paper, scale)
-side = page.side_by_side(summary, paper if paper is not None else page.paper_summary().iloc[0:0])
-save_figure(fig, side, "synthetic-heads-nmse", meta={"params": P, "code_hash": result.records[0]["code_hash"]})
+fig = page.figure(R["summary"], P["D"], R["paper"], R["scale"])
+save_figure(fig, R["side"], "synthetic-heads-nmse", meta=R["meta"])
 glue_figure("fig-synthetic-heads", fig)
 
 # %% [markdown]
@@ -114,11 +84,11 @@ glue_figure("fig-synthetic-heads", fig)
 
 # %% tags=["remove-input"]
 display(Markdown(downloads_markdown("synthetic-heads-nmse")))
-display(Markdown("### Ours beside the paper's Table 2\n\n" + markdown_table(page.format_table(side))))
+display(Markdown(page.side_markdown(R["side"])))
 
 # %% tags=["remove-input"]
-fig_T = page.figure_vs_T(summary, P["D"], paper, scale)
-save_figure(fig_T, side, "synthetic-heads-nmse-vs-T", meta={"params": P, "code_hash": result.records[0]["code_hash"]})
+fig_T = page.figure_vs_T(R["summary"], P["D"], R["paper"], R["scale"])
+save_figure(fig_T, R["side"], "synthetic-heads-nmse-vs-T", meta=R["meta"])
 glue_figure("fig-synthetic-heads-vs-T", fig_T)
 
 # %% [markdown]
@@ -147,10 +117,7 @@ display(Markdown(downloads_markdown("synthetic-heads-nmse-vs-T")))
 # %% tags=["remove-input"]
 vs = judging.page_verdicts("synthetic_heads", P, ev)
 claims.record("synthetic_heads", vs)
-display(Markdown(claims.markdown_table(vs)))
-diff = page.differences(summary, paper, P)
-if diff:
-    display(Markdown("**Our trends in $T$, beside the paper's.** " + diff))
+display(Markdown(page.verdicts_markdown(vs, R, P)))
 
 # %% [markdown]
 # ## Reading the result

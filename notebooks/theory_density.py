@@ -44,15 +44,6 @@
 
 # %% tags=["parameters", "remove-cell"]
 tier = "laptop"
-lemma2_T = None
-lemma2_d = None
-lemma2_random = None
-q_grid = None
-selector_T = None
-selector_inputs = None
-eta = None
-lemma1_grid = None
-seed = None
 
 # %% tags=["remove-input"]
 import time
@@ -66,8 +57,8 @@ from headcount.book.plots import downloads_markdown, glue_figure, save_figure
 from headcount.engine.store import default_store
 
 t_start = time.perf_counter()
-P = page.SPEC.resolve_from(globals())  # the parameters cell's values, validated
-display(Markdown(f"**Tier `{P['tier']}`.** Parameters of this page:\n\n" + page.SPEC.table(P)))
+P = page.SPEC.resolve_from(globals())  # the tier's values, and a run's values injected after the parameters cell
+display(Markdown(page.header_markdown(P)))
 ev = page.evidence(P, default_store())  # computed here: this page trains nothing
 
 # %% [markdown]
@@ -96,7 +87,7 @@ ev = page.evidence(P, default_store())  # computed here: this page trains nothin
 
 # %% tags=["remove-input"]
 l2 = ev["lemma2"]
-display(Markdown(page.lemma2_summary(l2).pipe(theory.format_numbers).to_markdown(index=False, disable_numparse=True)))
+display(Markdown(theory.number_table(page.lemma2_summary(l2))))
 
 # %% [markdown]
 # ## Lemma 3: a smooth selector
@@ -125,8 +116,7 @@ display(Markdown(page.lemma2_summary(l2).pipe(theory.format_numbers).to_markdown
 
 # %% tags=["remove-input"]
 sel = ev["selector"]
-scale = f"tier {P['tier']}: T = {P['selector_T']}, {P['selector_inputs']} sequences per family and q"
-fig_sel = page.selector_figure(sel, scale)
+fig_sel = page.selector_figure(sel, page.selector_scale(P))
 save_figure(fig_sel, sel, "theory-density-selector", meta={"params": P})
 glue_figure("fig-theory-density-selector", fig_sel)
 
@@ -173,7 +163,7 @@ display(Markdown(page.selector_text(sel)))
 
 # %% tags=["remove-input"]
 l1 = ev["lemma1"]
-fig_l1 = page.lemma1_figure(l1, f"tier {P['tier']}, {P['lemma1_grid']} grid points")
+fig_l1 = page.lemma1_figure(l1, page.lemma1_scale(P))
 save_figure(fig_l1, page.lemma1_frame(l1), "theory-density-lemma1", meta={"params": P})
 glue_figure("fig-theory-density-lemma1", fig_l1)
 
@@ -189,7 +179,7 @@ glue_figure("fig-theory-density-lemma1", fig_l1)
 # %% tags=["remove-input"]
 display(Markdown(downloads_markdown("theory-density-lemma1")))
 display(Markdown(page.lemma1_text(l1)))
-display(Markdown(page.lemma1_table(l1).pipe(theory.format_numbers, 4).to_markdown(index=False, disable_numparse=True)))
+display(Markdown(theory.number_table(page.lemma1_table(l1), 4)))
 
 # %% [markdown]
 # ## Verdicts

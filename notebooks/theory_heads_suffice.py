@@ -47,19 +47,10 @@
 
 # %% tags=["parameters", "remove-cell"]
 tier = "laptop"
-T_grid = None
-beta_grid = None
-eps_grid = None
-n_eval = None
-D = None
-d = None
-a_seed = None
-seed = None
 
 # %% tags=["remove-input"]
 import time
 
-import torch
 from IPython.display import Markdown, display
 
 from headcount import claims, constructions, theory
@@ -69,10 +60,9 @@ from headcount.book.plots import downloads_markdown, glue_figure, save_figure
 from headcount.engine.store import default_store
 from headcount.tasks import make_task
 
-torch.set_num_threads(1)
 t_start = time.perf_counter()
-P = page.SPEC.resolve_from(globals())  # the parameters cell's values, validated
-display(Markdown(f"**Tier `{P['tier']}`.** Parameters of this page:\n\n" + page.SPEC.table(P)))
+P = page.SPEC.resolve_from(globals())  # the tier's values, and a run's values injected after the parameters cell
+display(Markdown(page.header_markdown(P)))
 ev = page.evidence(P, default_store())  # computed here from the constructions: this page trains nothing
 
 # %% tags=["remove-input"]
@@ -103,8 +93,7 @@ display(Markdown(page.weights_markdown(example)))
 
 # %% tags=["remove-input"]
 err = ev["error"]
-scale = (f"tier {P['tier']}: T in {P['T_grid']}, {len(P['beta_grid'])} temperatures, "
-         f"{P['n_eval']} sampled sequences per (task, T)")
+scale = page.scale_text(P)
 fig_err = page.error_figure(err, scale)
 save_figure(fig_err, err, "theory-heads-suffice-error", meta={"params": P})
 glue_figure("fig-theory-heads-suffice-error", fig_err)
@@ -121,9 +110,7 @@ glue_figure("fig-theory-heads-suffice-error", fig_err)
 # %% tags=["remove-input"]
 display(Markdown(downloads_markdown("theory-heads-suffice-error")))
 display(Markdown(page.error_text(err)))
-show = err[err["beta"].isin([min(P["beta_grid"]), sorted(P["beta_grid"])[len(P["beta_grid"]) // 2], max(P["beta_grid"])])]
-display(Markdown(show[["task", "T", "beta", "family", "head_excess_min", "head_excess_max", "bound_head",
-                       "model_sup_error", "bound_model"]].pipe(theory.format_numbers, 3).to_markdown(index=False, disable_numparse=True)))
+display(Markdown(theory.number_table(page.error_shown(err, P), 3)))
 
 # %% [markdown]
 # ## How large must the temperature be?
@@ -140,7 +127,7 @@ display(Markdown(show[["task", "T", "beta", "family", "head_excess_min", "head_e
 
 # %% tags=["remove-input"]
 temp = ev["temperature"]
-eps_show = sorted(P["eps_grid"])[len(P["eps_grid"]) // 2]
+eps_show = page.eps_shown(P)
 fig_beta = page.temperature_figure(temp, eps_show, scale)
 save_figure(fig_beta, temp, "theory-heads-suffice-beta", meta={"params": P})
 glue_figure("fig-theory-heads-suffice-beta", fig_beta)
@@ -157,7 +144,7 @@ glue_figure("fig-theory-heads-suffice-beta", fig_beta)
 # %% tags=["remove-input"]
 display(Markdown(downloads_markdown("theory-heads-suffice-beta")))
 display(Markdown(page.temperature_text(temp, eps_show)))
-display(Markdown(temp.pipe(theory.format_numbers, 3).to_markdown(index=False, disable_numparse=True)))
+display(Markdown(theory.number_table(temp, 3)))
 
 # %% [markdown]
 # ## The parameter count against T
@@ -168,7 +155,7 @@ display(Markdown(temp.pipe(theory.format_numbers, 3).to_markdown(index=False, di
 
 # %% tags=["remove-input"]
 params = ev["params"]
-display(Markdown(params.pipe(theory.format_numbers, 4).to_markdown(index=False, disable_numparse=True)))
+display(Markdown(theory.number_table(params, 4)))
 display(Markdown(page.params_text(params)))
 
 # %% [markdown]
@@ -200,7 +187,7 @@ glue_figure("fig-theory-heads-suffice-fitted", fig_fit)
 # %% tags=["remove-input"]
 display(Markdown(downloads_markdown("theory-heads-suffice-fitted")))
 display(Markdown(page.fitted_text(fitted)))
-display(Markdown(fitted.pipe(theory.format_numbers, 3).to_markdown(index=False, disable_numparse=True)))
+display(Markdown(theory.number_table(fitted, 3)))
 
 # %% [markdown]
 # (theory-heads-suffice-subsets)=
@@ -222,9 +209,7 @@ display(Markdown(fitted.pipe(theory.format_numbers, 3).to_markdown(index=False, 
 
 # %% tags=["remove-input"]
 sub = ev["subsets"]
-display(Markdown(sub[["T", "offset", "family", "head", "S_size", "excess_min", "excess_max", "bound_15", "within_15",
-                      "interval_lo", "interval_hi", "within_interval", *page.HYPOTHESES]]
-                 .pipe(theory.format_numbers, 3).to_markdown(index=False, disable_numparse=True)))
+display(Markdown(theory.number_table(page.subset_shown(sub), 3)))
 display(Markdown(page.subset_text(sub)))
 
 # %% [markdown]

@@ -43,17 +43,10 @@
 
 # %% tags=["parameters", "remove-cell"]
 tier = "laptop"
-T_grid = None
-eps_grid = None
-lemma9_T = None
-lemma9_eps = None
-n_eval = None
-seed = None
 
 # %% tags=["remove-input"]
 import time
 
-import torch
 from IPython.display import Markdown, display
 
 from headcount import claims, theory
@@ -62,10 +55,9 @@ from headcount.book.pages import theory_memorise as page
 from headcount.book.plots import downloads_markdown, glue_figure, save_figure
 from headcount.engine.store import default_store
 
-torch.set_num_threads(1)
 t_start = time.perf_counter()
-P = page.SPEC.resolve_from(globals())  # the parameters cell's values, validated
-display(Markdown(f"**Tier `{P['tier']}`.** Parameters of this page:\n\n" + page.SPEC.table(P)))
+P = page.SPEC.resolve_from(globals())  # the tier's values, and a run's values injected after the parameters cell
+display(Markdown(page.header_markdown(P)))
 ev = page.evidence(P, default_store())  # computed here from the constructions: this page trains nothing
 
 # %% [markdown]
@@ -78,7 +70,7 @@ ev = page.evidence(P, default_store())  # computed here from the constructions: 
 
 # %% tags=["remove-input"]
 att = ev["attention"]
-display(Markdown(att.pipe(theory.format_numbers).to_markdown(index=False, disable_numparse=True)))
+display(Markdown(theory.number_table(att)))
 display(Markdown(page.attention_text(att)))
 
 # %% [markdown]
@@ -100,7 +92,7 @@ display(Markdown(page.attention_text(att)))
 
 # %% tags=["remove-input"]
 l9 = ev["lemma9"]
-display(Markdown(l9.pipe(theory.format_numbers, 3).to_markdown(index=False, disable_numparse=True)))
+display(Markdown(theory.number_table(l9, 3)))
 display(Markdown(page.lemma9_text(l9)))
 
 # %% [markdown]
@@ -114,8 +106,7 @@ display(Markdown(page.lemma9_text(l9)))
 
 # %% tags=["remove-input"]
 cons, merge = ev["construction"], ev["merge"]
-scale = f"tier {P['tier']}: T in {P['T_grid']}, eps in {P['eps_grid']}"
-fig = page.count_figure(cons, scale)
+fig = page.count_figure(cons, page.count_scale(P))
 save_figure(fig, cons, "theory-memorise-count", meta={"params": P})
 glue_figure("fig-theory-memorise-count", fig)
 
@@ -131,8 +122,8 @@ glue_figure("fig-theory-memorise-count", fig)
 # %% tags=["remove-input"]
 display(Markdown(downloads_markdown("theory-memorise-count")))
 display(Markdown(page.count_text(cons)))
-display(Markdown(cons.pipe(theory.format_numbers, 3).to_markdown(index=False, disable_numparse=True)))
-display(Markdown("Lemma 8, merged against composed:\n\n" + merge.pipe(theory.format_numbers, 3).to_markdown(index=False, disable_numparse=True)))
+display(Markdown(theory.number_table(cons, 3)))
+display(Markdown("Lemma 8, merged against composed:\n\n" + theory.number_table(merge, 3)))
 
 # %% [markdown]
 # **Reading it.** The features and $F_0$ are exact here, so $\gamma$ plays no role and the construction's count should

@@ -35,23 +35,10 @@
 
 # %% tags=["parameters", "remove-cell"]
 tier = "laptop"
-table_T = None
-plot_T_max = None
-lemma4_widths = None
-lemma4_in_dims = None
-lemma4_nets = None
-lemma5_directions = None
-mech_T_grid = None
-mech_eps = None
-mech_base = None
-mech_seeds = None
-mech_betas = None
-seed = None
 
 # %% tags=["remove-input"]
 import time
 
-import torch
 from IPython.display import Markdown, display
 
 from headcount import claims, theory
@@ -60,10 +47,9 @@ from headcount.book.pages import theory_too_few_heads as page
 from headcount.book.plots import downloads_markdown, glue_figure, save_figure
 from headcount.engine.store import default_store
 
-torch.set_num_threads(1)
 t_start = time.perf_counter()
-P = page.SPEC.resolve_from(globals())  # the parameters cell's values, validated
-display(Markdown(f"**Tier `{P['tier']}`.** Parameters of this page:\n\n" + page.SPEC.table(P)))
+P = page.SPEC.resolve_from(globals())  # the tier's values, and a run's values injected after the parameters cell
+display(Markdown(page.header_markdown(P)))
 ev = page.evidence(P, default_store())  # computed here: this page trains nothing
 
 # %% [markdown]
@@ -83,15 +69,15 @@ ev = page.evidence(P, default_store())  # computed here: this page trains nothin
 # %% tags=["remove-input"]
 table = ev["table"]
 exp_scale = ev["experiment_scale"]
-display(Markdown("Exponents at the synthetic experiments' grid:\n\n" + exp_scale.pipe(theory.format_numbers, 3).to_markdown(index=False, disable_numparse=True)))
+display(Markdown("Exponents at the synthetic experiments' grid:\n\n" + theory.number_table(exp_scale, 3)))
 display(Markdown(page.scale_text(exp_scale)))
 display(Markdown(page.long_T_text(table)))
 display(Markdown("Exponents for a range of settings ($k/4$ is the exponent the paper gives if $\\hat F$ may have five "
-                 "layers, see the end of the page):\n\n" + table.pipe(theory.format_numbers, 3).to_markdown(index=False, disable_numparse=True)))
+                 "layers, see the end of the page):\n\n" + theory.number_table(table, 3)))
 
 # %% tags=["remove-input"]
 curve = ev["curve"]
-fig_k = page.exponent_figure(curve, f"closed form, T up to {P['plot_T_max']}")
+fig_k = page.exponent_figure(curve, page.exponent_scale(P))
 save_figure(fig_k, curve, "theory-too-few-heads-k", meta={"params": P})
 glue_figure("fig-theory-too-few-heads-k", fig_k)
 
@@ -127,7 +113,7 @@ display(Markdown(downloads_markdown("theory-too-few-heads-k")))
 
 # %% tags=["remove-input"]
 l4 = ev["lemma4"]
-display(Markdown(l4.pipe(theory.format_numbers, 4).to_markdown(index=False, disable_numparse=True)))
+display(Markdown(theory.number_table(l4, 4)))
 display(Markdown(page.lemma4_text(l4)))
 
 # %% [markdown]
@@ -151,10 +137,7 @@ display(Markdown(page.lemma4_text(l4)))
 
 # %% tags=["remove-input"]
 l5, r5, lam5 = ev["lemma5"], ev["lemma5_r"], ev["lemma5_lambda"]
-display(Markdown(f"$\\lambda_{{\\min}}(A) = {lam5:.4g}$, $r = {r5:.3g}$, $L = \\lambda_{{\\min}} r / 8 = {lam5 * r5 / 8:.4g}$. "
-                 f"Over {len(l5)} directions: smallest ratio $|f(x) - f(y)| / (L \\lVert x - y \\rVert)$ = "
-                 f"{l5['min_ratio'].min():.3f} (the lemma says $\\ge 1$), smallest $f - z$ on the segments = "
-                 f"{l5['min_excess'].min():.3g} (the lemma says $> 0$)."))
+display(Markdown(page.lemma5_text(l5, r5, lam5)))
 
 # %% [markdown]
 # ## The mechanism, on max + min with one head
@@ -173,8 +156,7 @@ display(Markdown(f"$\\lambda_{{\\min}}(A) = {lam5:.4g}$, $r = {r5:.3g}$, $L = \\
 
 # %% tags=["remove-input"]
 mech = ev["mechanism"]
-mscale = f"tier {P['tier']}: eps = {P['mech_eps']:g}, {P['mech_base']} base sequences per (model, T)"
-fig_m = page.mechanism_figure(mech, mscale)
+fig_m = page.mechanism_figure(mech, page.mechanism_scale(P))
 save_figure(fig_m, mech, "theory-too-few-heads-mechanism", meta={"params": P})
 glue_figure("fig-theory-too-few-heads-mechanism", fig_m)
 
@@ -190,7 +172,7 @@ glue_figure("fig-theory-too-few-heads-mechanism", fig_m)
 # %% tags=["remove-input"]
 display(Markdown(downloads_markdown("theory-too-few-heads-mechanism")))
 display(Markdown(page.mechanism_text(mech)))
-display(Markdown(mech.pipe(theory.format_numbers, 3).to_markdown(index=False, disable_numparse=True)))
+display(Markdown(theory.number_table(mech, 3)))
 
 # %% [markdown]
 # **Reading it.** A head whose weights obey Assumption 1 and whose temperature is moderate spreads its attention over

@@ -35,8 +35,6 @@
 
 # %% tags=["parameters", "remove-cell"]
 tier = "laptop"
-T_max = None
-curve_pairs = None
 
 # %% tags=["remove-input"]
 import time
@@ -50,14 +48,14 @@ from headcount.book.plots import downloads_markdown, glue_figure, save_figure
 from headcount.engine.store import default_store
 
 t_start = time.perf_counter()
-P = page.SPEC.resolve_from(globals())  # the parameters cell's values, validated
-display(Markdown(f"**Tier `{P['tier']}`.** Parameters of this page:\n\n" + page.SPEC.table(P)))
+P = page.SPEC.resolve_from(globals())  # the tier's values, and a run's values injected after the parameters cell
+display(Markdown(page.header_markdown(P)))
 ev = page.evidence(P, default_store())  # computed here: this page trains nothing
 vs = judging.page_verdicts("theory_uniqueness", P, ev)
 
 # %% tags=["remove-input"]
 df = ev["margins"]
-fig = page.margin_figure(df, P, f"tier {P['tier']}: every integer T up to {P['T_max']}")
+fig = page.margin_figure(df, P, page.margin_scale(P))
 save_figure(fig, df, "theory-uniqueness-margin", meta={"params": P})
 glue_figure("fig-theory-uniqueness-margin", fig)
 
@@ -73,7 +71,7 @@ glue_figure("fig-theory-uniqueness-margin", fig)
 
 # %% tags=["remove-input"]
 display(Markdown(downloads_markdown("theory-uniqueness-margin")))
-display(Markdown(df.pipe(theory.format_numbers, 4).to_markdown(index=False, disable_numparse=True)))
+display(Markdown(theory.number_table(df, 4)))
 display(Markdown(page.margin_text(df)))
 
 # %% [markdown]

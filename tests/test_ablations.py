@@ -119,7 +119,12 @@ def test_transition_follows_D_and_L():
     # the paper's numbers only where the page runs the paper's setting
     assert controls.paper_values(P, "fixed_E") is None and controls.paper_values(P, "depth") is None
     P4 = controls.SPEC.resolve("laptop")
-    assert controls.paper_values(P4, "fixed_E") is not None and controls.paper_values(P4, "other_D") is not None
+    for section, table in (("fixed_E", "table3"), ("other_D", "table4"), ("depth", "table5")):
+        pd.testing.assert_frame_equal(controls.paper_values(P4, section), paper_table(table))
+    # Table 4's token width is not stated: any d_other is compared; another D_other is not
+    pd.testing.assert_frame_equal(controls.paper_values(controls.SPEC.resolve("laptop", d_other=6), "other_D"),
+                                  paper_table("table4"))
+    assert controls.paper_values(controls.SPEC.resolve("laptop", D_other=2, h_grid_other=[1, 2]), "other_D") is None
 
 
 # ---------------------------------------------------------------- C17: width
@@ -253,8 +258,14 @@ def test_controls_tables_and_figure():
     assert (side["ours_min"] == side["paper"]).all() and side.loc[side["h"] == 3, "n"].eq(11).all()
     r = controls.ratio_table(s, paper, 4)
     assert r["step"].str.contains("predicted").sum() == 5
-    fig = controls.figure(s, paper, [(4, "h = D")], "t", "Table 3")
-    assert fig is not None
+    fig = controls.figure(s, paper, [(4, "h = D"), (2, "L h = D")], "the title", "Table 3")
+    (ax,) = fig.axes
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels[:5] == [f"ours, min over seeds, T={T}" for T in (8, 16, 32, 64, 128)]
+    assert labels[5] == "paper Table 3 (as printed), T=8"
+    vlines = [line for line in ax.get_lines() if line.get_label().startswith("_") and len(set(line.get_xdata())) == 1]
+    assert sorted(line.get_xdata()[0] for line in vlines) == [2, 4]
+    assert ax.get_title() == "the title" and ax.get_yscale() == "log"
 
 
 # ---------------------------------------------------------------- C18, C22: zoom and reversal
@@ -315,7 +326,14 @@ def test_reversal_verdict_and_table():
     # outside the paper's setting the paper's columns are absent
     tab6 = zoom.reversal_table(good, zoom.SPEC.resolve("laptop", N=16))
     assert not any(c.startswith("paper") for c in tab6.columns)
-    assert zoom.reversal_figure(tab, P, "t") is not None and zoom.zoom_figure(good, P, "t") is not None
+    rfig = zoom.reversal_figure(tab, P, "t")
+    labels = {line.get_label() for line in rfig.axes[0].get_lines()}
+    assert {"ours (min over seeds)", "ours (mean over seeds)", "paper Table 3, T 8-128", "paper Table 2 means, our T"} <= labels
+    zfig = zoom.zoom_figure(good, P, "t")
+    assert [ax.get_title() for ax in zfig.axes] == ["h = 4 = D", "h = 5 > D = 4"]
+    ours = next(line for line in zfig.axes[0].get_lines() if line.get_label() == "ours: min over seeds")
+    assert list(ours.get_ydata()) == list(good[good["h"] == 4].sort_values("T")["min"])
+    assert len(zoom.zoom_figure(good, zoom.SPEC.resolve("laptop", N=16), "t").axes[0].get_lines()) == 2  # no paper
 
 
 def test_zoom_judge_on_raw_runs():
@@ -340,7 +358,10 @@ def test_width_figure_and_table():
     paper = width.paper_at_N32(P)
     t = width.width_table(s, paper)
     assert "paper Table 2 mean, N=32" in t.columns and len(t) == 8
-    assert width.figure(s, P, paper, "t") is not None
+    fig = width.figure(s, P, paper, "t")
+    assert [ax.get_title() for ax in fig.axes] == ["h = 1 (h < D)", "h = 2 (h < D)", "h = 3 (h < D)", "h = 4 (h = D)"]
+    labels = [line.get_label() for line in fig.axes[0].get_lines()]
+    assert "T=8: ours, min over seeds (fit slope -1.00)" in labels and "T=32: paper Table 2 mean (N = 32)" in labels
     assert width.paper_at_N32(width.SPEC.resolve("laptop", n=4)) is None
     assert np.isfinite(width.fits(s)["slope"]).all()
 
@@ -436,3 +457,193 @@ def test_width_reading_compares_means_with_the_papers():
     text = width.reading(s, P, paper)
     pm = paper[(paper["h"] == 4) & (paper["T"] == 8)]["mean"].iloc[0]
     assert f"{1e-6 / pm:.1f}x ($T = 8$)" in text
+
+
+# ---------------------------------------------------------------- a page is declared once
+
+PAGES = {"synthetic_heads": synthetic_heads, "ablation_width": width, "ablation_controls": controls,
+         "ablation_zoom_reversal": zoom}
+
+
+def fake_sweep(calls: list, nmse=lambda c: 1e-3 * 2.0 ** -c["h"] * (1 + c["seed"])):
+    """A stand-in for `sweep` that records (experiment, configs) and returns runs with NMSE nmse(config) and 2 s
+    of training each; nothing is trained or stored."""
+    from headcount.engine.sweep import SweepResult
+
+    def sweep(exp, configs, store):
+        calls.append((exp.name, [dict(c) for c in configs]))
+        recs = [{"key": f"k{i}", "config": dict(c), "code_hash": "c0de", "env": {"cpu": "test cpu"},
+                 "metrics": {"val_nmse": nmse(c), "train_nmse": nmse(c) / 2, "train_seconds": 2.0}}
+                for i, c in enumerate(configs)]
+        return SweepResult(records=recs, hits=len(recs), misses=0, wall_seconds=0.0)
+
+    return sweep
+
+
+def evidence_of(monkeypatch, mod, P, **kw):
+    calls: list = []
+    monkeypatch.setattr(mod, "sweep", fake_sweep(calls, **kw))
+    return mod.evidence(P, store=None), calls
+
+
+@pytest.mark.parametrize("stem", list(PAGES))
+@pytest.mark.parametrize("tier", ["smoke", "laptop"])
+def test_evidence_sweeps_exactly_what_sweeps_declares(monkeypatch, stem, tier):
+    mod = PAGES[stem]
+    P = mod.SPEC.resolve(tier)
+    _, calls = evidence_of(monkeypatch, mod, P)
+    assert calls == [(exp.name, cs) for exp, cs in mod.sweeps(P)]
+    if stem == "ablation_zoom_reversal":
+        _, calls = evidence_of(monkeypatch, mod, mod.SPEC.resolve(tier, epochs_long=0))
+        assert len(calls) == 1
+
+
+# The store keys are hashes of the run configs: these digests of every page's configs at each tier change
+# exactly when a stored run would be looked up under another key (recompute the bundle, then update them).
+CONFIG_DIGESTS = {
+    "synthetic_heads/smoke": (4, "abceaa82f0a1650e"),
+    "synthetic_heads/laptop": (60, "f3026cb146e8d7fd"),
+    "synthetic_heads/paper": (125, "ffaab07c8f21f1e6"),
+    "ablation_width/smoke": (4, "0a9198b4a8a26585"),
+    "ablation_width/laptop": (48, "5a4a6c3990481469"),
+    "ablation_width/paper": (300, "9da6c25113b4f30f"),
+    "ablation_controls/smoke": (7, "858baf22fc370416"),
+    "ablation_controls/laptop": (42, "22407cd7accbbf16"),
+    "ablation_controls/paper": (210, "a93c838928f0b720"),
+    "ablation_zoom_reversal/smoke": (6, "b29f070e23314029"),
+    "ablation_zoom_reversal/laptop": (64, "d8dfad74d22984e6"),
+    "ablation_zoom_reversal/paper": (134, "18917453262a6110"),
+}
+
+
+@pytest.mark.parametrize("stem", list(PAGES))
+@pytest.mark.parametrize("tier", ["smoke", "laptop", "paper"])
+def test_the_run_configs_are_unchanged(stem, tier):
+    import hashlib
+
+    mod = PAGES[stem]
+    cs = [c for _, configs in mod.sweeps(mod.SPEC.resolve(tier)) for c in configs]
+    digest = hashlib.sha256("\n".join(canonical_json(c) for c in cs).encode()).hexdigest()[:16]
+    assert (len(cs), digest) == CONFIG_DIGESTS[f"{stem}/{tier}"]
+
+
+def test_run_configs_come_from_the_run_dataclass():
+    from dataclasses import fields
+
+    from headcount.engine.train import SyntheticRun
+
+    names = [f.name for f in fields(SyntheticRun)]
+    for mod in (width, controls):
+        for _, cs in mod.sweeps(mod.SPEC.resolve("smoke")):
+            assert all(list(c) == names for c in cs)
+    P = width.SPEC.resolve("smoke", n=4)
+    assert {c["n"] for c in width.run_configs(P)} == {4}
+    P = controls.SPEC.resolve("smoke", lr=1e-3, N=16)
+    assert {(c["lr"], c["N"]) for s in controls.SECTIONS for c in controls.run_configs(P, s)} == {(1e-3, 16)}
+
+
+@pytest.mark.parametrize("stem", list(PAGES))
+def test_the_notebook_is_narrative_and_calls_only(stem):
+    """No loops, conditionals, functions, comprehensions or string building in a notebook's code cells, no
+    thread setting, and a parameters cell with the tier only."""
+    import ast
+
+    import jupytext
+
+    from headcount.book.pages import notebook_path
+    from headcount.book.runner import parameter_names
+
+    nb = jupytext.read(notebook_path(stem))
+    assert parameter_names(nb) == ["tier"]
+    banned = (ast.For, ast.While, ast.If, ast.IfExp, ast.FunctionDef, ast.Lambda, ast.ListComp, ast.DictComp,
+              ast.SetComp, ast.GeneratorExp, ast.JoinedStr, ast.BinOp)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert "set_num_threads" not in cell.source
+            found = [type(n).__name__ for n in ast.walk(ast.parse(cell.source)) if isinstance(n, banned)]
+            assert not found, (stem, found, cell.source)
+
+
+# ---------------------------------------------------------------- what the notebooks show
+
+def test_width_results_and_table(monkeypatch):
+    P = width.SPEC.resolve("laptop")
+    ev, _ = evidence_of(monkeypatch, width, P, nmse=lambda c: 0.1 * c["N"] ** -1.0 * (1 + c["seed"]) * 2.0 ** -c["h"])
+    R = width.results(P, ev)
+    assert len(R["summary"]) == 4 * 2 * 3 and (R["summary"]["seeds"] == 2).all()
+    ft = R["figure_table"]
+    assert len(ft) == len(R["summary"]) and ft["slope"].to_numpy() == pytest.approx(-1.0)
+    assert list(ft.columns) == ["h", "T", "N", "mean", "std", "min", "seeds", "slope", "intercept", "r2", "n_N"]
+    assert list(R["table"].columns) == ["h", "T", "ours N=8", "ours N=16", "ours N=32", "ours: slope", "ours: R²",
+                                        "paper Table 2 mean, N=32"]
+    assert R["store"].endswith("Training time of these runs, summed: 96 s.")
+    assert R["scale"] == "Tier laptop: T in [8, 32], N in [8, 16, 32], 2 seed(s), 8000 train / 2000 val, 100 epochs"
+    assert R["meta"]["code_hash"] == "c0de"
+    md = width.table_markdown(R["table"])
+    assert md.startswith("### Our numbers beside the paper's\n\nMinimum validation NMSE over seeds per $N$")
+    assert md.count("\n| 4 ") == 2  # one row per T at h = 4
+    assert width.parameters_markdown(P).startswith("**Tier `laptop`.** Parameters of this page (the training settings")
+
+
+def test_controls_sections_as_shown(monkeypatch):
+    P = controls.SPEC.resolve("laptop")
+    ev, calls = evidence_of(monkeypatch, controls, P)
+    assert [len(cs) for _, cs in calls] == [5 * 2 * 2, 4 * 2 * 2, 3 * 2 * 1]
+    vs = controls.judge(P, ev)
+    S = controls.section_view(P, ev, vs, "depth")
+    assert S["verdict"].claim_id == "C21" and S["label"] == "ablation-depth" and S["h_star"] == 2
+    assert list(S["side"]["n"]) == [32, 32, 16, 16, 11, 11]
+    assert S["side"]["paper"].notna().all() and S["store"].endswith("Training time of these runs, summed: 12 s.")
+    assert S["meta"] == {"params": P, "section": "depth", "code_hash": "c0de"}
+    assert S["title"] == ("2 layers, D = 4, fixed E = n h = 32 (n = 32, 16, 11 at h = 1, 2, 3): T in [8, 32], 1 seed(s)"
+                          "\ntier laptop, 8000 train / 2000 val, 100 epochs")
+    assert S["marks"] == [(2, "L h = D: h = 2"), (4, "h = D = 4 (one layer)")]
+    assert controls.section_marks(P, "other_D") == [(3, "h = D = 3")]
+    assert controls.section_title(P, "other_D").startswith("D = 3 task (d = 4), fixed E = n h = 32")
+    parts = controls.tables_markdown(S).split("\n\n")
+    assert parts[0] == "**Ours beside the paper's Table 5**:" and parts[2].startswith("**The drop between")
+    assert parts[-1] == claims.markdown_table([S["verdict"]]) and "h=1→2 (predicted)" in parts[3]
+    assert controls.section_figure(S).axes[0].get_title() == S["title"]
+    # outside the paper's setting: said so, and the levels fall back to a sentence
+    Q = controls.SPEC.resolve("laptop", N=16)
+    evq, _ = evidence_of(monkeypatch, controls, Q)
+    SQ = {s: controls.section_view(Q, evq, controls.judge(Q, evq), s) for s in controls.SECTIONS}
+    assert "(the paper has no numbers for these parameters)" in controls.tables_markdown(SQ["fixed_E"])
+    assert controls.levels_markdown(SQ) == "The paper has no numbers for these parameters."
+    SP = {s: controls.section_view(P, ev, vs, s) for s in controls.SECTIONS}
+    assert controls.levels_markdown({"depth": SP["depth"]}).startswith("After the transition, depth: ours is ")
+
+
+def test_zoom_results_and_sections(monkeypatch):
+    P = zoom.SPEC.resolve("laptop")
+    ev, calls = evidence_of(monkeypatch, zoom, P, nmse=lambda c: 1e-5 * (1 + c["seed"]) * (300 / c["epochs"])
+                            * (1 + c["T"] / 64) if c["h"] >= 4 else 0.1 * c["T"] / 8)
+    assert [len(cs) for _, cs in calls] == [60, 4]
+    R = zoom.results(P, ev)
+    assert len(zoom.all_runs(ev)) == 64 and set(R["after"]["h"]) == {4, 5}
+    f = R["fits"]
+    assert sorted(set(f["epochs"])) == [100, 300] and len(f) == 2 * 4 + 2  # h = 4, 5 at 100 epochs; h = 4 at 300
+    assert f["val / train"].to_numpy() == pytest.approx(2.0)
+    assert R["store"].startswith("Store: 60 runs: 60 from the store") and R["meta"]["code_hash"] == "c0de"
+    shown = zoom.format_fits(f)
+    assert list(shown.columns) == ["epochs", "h", "T", "validation NMSE (min over seeds)", "training NMSE (same model)",
+                                   "val / train"]
+    assert shown["val / train"].eq("2.00").all()
+    long = zoom.long_markdown(R, P, ev).split("\n\n")
+    assert long[0].startswith("Longer-training check: 4 runs: 4 from the store") and long[1].startswith("| epochs")
+    assert long[2].startswith("In numbers: ") and "going from 100 to 300 epochs lowered it 3.0x to 3.0x" in long[2]
+    P0 = zoom.SPEC.resolve("laptop", epochs_long=0)
+    ev0, _ = evidence_of(monkeypatch, zoom, P0)
+    R0 = zoom.results(P0, ev0)
+    assert "long_runs" not in ev0 and not zoom.long_markdown(R0, P0, ev0).startswith("Longer-training")
+    rev = zoom.reversal_markdown(R["reversal"])
+    assert rev.startswith("**$R(h)$, ours beside the paper's**") and "ours (min over seeds)" in rev
+    vs = zoom.judge(P, ev)
+    reading = zoom.reading_markdown(vs, R, P).split("\n\n")
+    assert reading == [zoom.paper_text(P), zoom.summary_text(vs, R["fits"], R["scores"], R["summary"], P)]
+    Q = zoom.SPEC.resolve("laptop", N=16)
+    evq, _ = evidence_of(monkeypatch, zoom, Q)
+    RQ = zoom.results(Q, evq)
+    assert zoom.reading_markdown(vs, RQ, Q) == zoom.summary_text(vs, RQ["fits"], RQ["scores"], RQ["summary"], Q)
+    z = zoom.zoom_markdown(R["summary"], P)
+    assert z.startswith("**Where the minimum over $T$ sits**") and "paper Table 3" in z

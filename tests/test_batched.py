@@ -2,6 +2,8 @@
 same training trajectory; padding inert; neighbours in a stack without influence; grouping for sweeps."""
 
 import math
+import time
+from dataclasses import fields, replace
 
 import pytest
 import torch
@@ -113,8 +115,13 @@ def test_gradients_equal_each_single_model(form):
 def test_train_stack_equals_train_one(form, kernel):
     runs = [tiny_run(h=h, n=n, seed=s) for h, n, s in MIXED]
     data = make_data(runs[0])
+    t0 = time.perf_counter()
     stacked = train_stack(runs, data, form=form, device="cpu", kernel=kernel)
+    elapsed = time.perf_counter() - t0
     assert {m["engine"] for m in stacked} == {f"stacked/{form}" + ("/c" if kernel == "c" else "")}
+    # one stack, one wall time: each run is charged its share of the call, no more
+    (seconds,) = {m["train_seconds"] for m in stacked}
+    assert 0 < seconds <= elapsed / len(runs)
     for run, got in zip(runs, stacked):
         want = train_one(run, data, device="cpu")
         assert got["n_params"] == want["n_params"]
@@ -123,7 +130,7 @@ def test_train_stack_equals_train_one(form, kernel):
         assert math.isclose(got["train_nmse"], want["train_nmse"], rel_tol=RTOL_TRAINED)
         for (_, a), (_, b) in zip(got["curve"], want["curve"]):
             assert math.isclose(a, b, rel_tol=RTOL_TRAINED)
-        assert got["device"] == "cpu" and got["stack_size"] == len(runs) and got["train_seconds"] > 0
+        assert got["device"] == "cpu" and got["stack_size"] == len(runs)
 
 
 def test_tolerance_detects_a_small_change():
@@ -254,8 +261,24 @@ def test_chunking_does_not_change_the_result():
     assert torch.allclose(ys[0], ys[1], atol=1e-6) and torch.allclose(ys[0], ys[2], atol=1e-6)
 
 
-def test_module_exports():
-    assert set(batched.SHARED_FIELDS) | {"seed", "h", "n"} == set(SyntheticRun().to_dict())
+def _other(value):
+    """A different value of the same type (a str, bool, int or float field of SyntheticRun)."""
+    return value + "_other" if isinstance(value, str) else (not value) if isinstance(value, bool) else value + 1
+
+
+def test_runs_of_one_stack_may_differ_only_in_seed_h_and_n():
+    """Every field of SyntheticRun, one at a time: a stack refuses two runs that differ in it, naming it, and
+    stack_key sets them apart; seed, h and n alone may differ within a stack, under one key."""
+    base = tiny_run()
+    for f in fields(SyntheticRun):
+        other = replace(base, **{f.name: _other(getattr(base, f.name))})
+        if f.name in ("seed", "h", "n"):
+            assert stack_key(other.to_dict()) == stack_key(base.to_dict()), f.name
+            batched._check_stack([base, other])  # accepted
+        else:
+            assert stack_key(other.to_dict()) != stack_key(base.to_dict()), f.name
+            with pytest.raises(ValueError, match=f"must share '{f.name}'"):
+                train_stack([base, other])
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

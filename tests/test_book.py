@@ -102,6 +102,7 @@ def test_linkcheck_finds_missing_files_and_anchors(tmp_path):
     assert p.returncode == 0, p.stdout
 
 
+@pytest.mark.integration
 def test_part_of_the_book_builds_with_warnings_as_errors(tmp_path, monkeypatch):
     """The intro and the claims page: config, theorem directives, bibliography, offline MathJax."""
     book = copy_book(tmp_path)
@@ -144,6 +145,7 @@ def smoke_book(tmp_path_factory):
     mp.undo()
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_notebook_runs_at_smoke_tier(smoke_book, name):
     root, errors = smoke_book
@@ -151,6 +153,7 @@ def test_notebook_runs_at_smoke_tier(smoke_book, name):
     assert (root / "book" / "nb" / f"{name}.ipynb").exists()
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_figures_reach_a_page_only_through_glue(smoke_book, name):
     """A figure left open at the end of a cell is drawn there by the inline backend as well as where it is
@@ -166,6 +169,7 @@ def test_figures_reach_a_page_only_through_glue(smoke_book, name):
     assert not stray, f"{name}: cells {stray} display a figure outside glue"
 
 
+@pytest.mark.integration
 def test_whole_book_builds_with_warnings_as_errors_and_links_resolve(smoke_book):
     root, errors = smoke_book
     assert not errors, f"notebooks failed: {sorted(errors)}"
@@ -180,6 +184,7 @@ def test_whole_book_builds_with_warnings_as_errors_and_links_resolve(smoke_book)
         assert f'id="{c.id.lower()}"' in ledger and f'href="{c.page}.html#{c.anchor.lower()}"' in ledger, c.id  # Sphinx lowercases ids
 
 
+@pytest.mark.integration
 def test_the_smoke_figures_draw_what_their_golden_tables_hold(smoke_book):
     import os
 

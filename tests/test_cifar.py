@@ -424,7 +424,8 @@ def test_smoke_tier_end_to_end(tmp_path):
     fig = page.figure_accuracy(s, page.paper_summary(), page.scale_text(P))
     side = page.side_by_side(s, page.paper_summary())
     assert side["paper_train_mean"].isna().all()  # patch 8: no cell is a setting the paper ran
-    assert fig is not None
+    labels = {line.get_label() for line in fig.axes[0].get_lines()}
+    assert len(fig.axes) == 2 and {"ours, T=17", "ours, T=37"} <= labels
 
 
 def test_pipeline_on_random_images_is_cached_and_plotted(monkeypatch, tmp_path):
@@ -483,3 +484,101 @@ def test_longer_training_check_parameters_are_validated():
     assert page.long_configs(page.SPEC.resolve(tier="laptop", epochs_long=0)) == []
     long = page.long_configs(page.SPEC.resolve(tier="laptop"))
     assert {(c["h"], c["canvas"], c["epochs"]) for c in long} == {(1, 32, 240), (1, 64, 240), (2, 32, 240), (2, 64, 240)}
+
+
+# ---------------------------------------------------------------------------------------------- the page declared once
+
+
+class _FakeResult:
+    """What `sweep` returns, for the runs of one sweep: a frame with one row per config, and the records."""
+
+    def __init__(self, configs):
+        self.configs = configs
+        self.records = [{"config": c, "code_hash": "abc",
+                         "metrics": {"device": "cpu", "train_seconds": 2.0, "eval_seconds": 1.0}} for c in configs]
+
+    def frame(self):
+        return pd.DataFrame([{**c, "T": cifar.seq_len(c["canvas"], c["patch"]), "train_acc": 50.0, "val_acc": 20.0,
+                              "train_seconds": 2.0, "device": "cpu", "data_source": "random"} for c in self.configs])
+
+    def summary(self):
+        return f"{len(self.configs)} runs"
+
+
+@pytest.mark.parametrize("tier,epochs_long", [("smoke", None), ("laptop", None), ("laptop", 0), ("paper", None)])
+def test_evidence_reads_exactly_the_sweeps_it_declares(monkeypatch, tier, epochs_long):
+    P = page.SPEC.resolve(tier, epochs_long=epochs_long)
+    calls = []
+
+    def fake_sweep(exp, configs, store, device="cpu"):
+        calls.append((exp.name, exp.code(), configs))
+        return _FakeResult(configs)
+
+    monkeypatch.setattr(page, "sweep", fake_sweep)
+    ev = page.evidence(P, store=None)
+    assert calls == [(exp.name, exp.code(), configs) for exp, configs in page.sweeps(P)]
+    assert len(calls) == (2 if P["epochs_long"] else 1) and ("runs_long" in ev) == bool(P["epochs_long"])
+    assert len(ev["runs"]) == len(P["h_grid"]) * len(P["canvas_grid"]) * len(P["seeds"])
+
+
+def test_run_configs_take_every_run_field_from_the_parameters():
+    from dataclasses import fields
+
+    P = page.SPEC.resolve("laptop")
+    grid_fields = {"h", "canvas", "seed"}
+    for c in page.run_configs(P):
+        assert set(c) == {f.name for f in fields(CifarRun)}
+        assert {k: v for k, v in c.items() if k not in grid_fields} == {k: P[k] for k in c if k not in grid_fields}
+    changed = page.run_configs(page.SPEC.resolve("laptop", clip_norm=0.5, placement="per_epoch"))
+    assert {c["clip_norm"] for c in changed} == {0.5} and {c["placement"] for c in changed} == {"per_epoch"}
+
+
+def test_the_laptop_tiers_runs_keep_their_store_keys():
+    """The store keys of the committed runs are hashes of these configs: one changed value or key re-keys them."""
+    P = page.SPEC.resolve("laptop")
+    c = page.run_configs(P)[0]
+    assert c == {"h": 1, "n": 16, "canvas": 32, "patch": 8, "n_layers": 4, "mlp_ratio": 4.0, "dropout": 0.1,
+                 "train_per_class": 20, "val_per_class": 100, "placement": "fixed", "placement_seed": 0, "epochs": 60,
+                 "batch_size": 50, "lr": 2e-3, "weight_decay": 0.05, "warmup_frac": 0.05, "clip_norm": 1.0,
+                 "source": "auto", "seed": 0}
+    assert [(c["canvas"], c["h"]) for c in page.run_configs(P)][:5] == [(32, 1), (32, 2), (32, 4), (32, 8), (48, 1)]
+
+
+def test_the_pages_text_blocks_follow_their_tables():
+    P = page.SPEC.resolve("smoke")
+    head = page.header_markdown(P, "cpu")
+    assert head.startswith("**Tier `smoke`** on `cpu`. Tier smoke: 200 training / 100 validation images")
+    assert "| `h_grid` | `[1, 2]` |" in head
+    tiers = page.tiers_markdown(P).splitlines()
+    assert len(tiers) == 3 and tiers[0].endswith("(this page).") and tiers[2].startswith("- **paper**: tier paper")
+    assert not tiers[1].endswith("(this page).")
+
+    ours = pd.DataFrame({"h": [1, 2], "R": [0.0, 0.25], "n_T": [3, 3]})
+    theirs = pd.DataFrame({"h": [2, 10], "R": [0.5, 0.0], "n_T": [5, 5]})
+    table = page.reversal_table(ours, theirs)
+    assert table["h"].tolist() == [1, 2, 10] and list(table.columns) == ["h", "R", "n_T", "R_paper", "n_T_paper"]
+    md = page.reversal_markdown(table, theirs)
+    assert md.startswith("| h | 1 | 2 | 10 |\n|---|---|---|---|\n| R(h), ours | 0 | 0.25 | — |\n"
+                         "| R(h), paper Table 8 | — | 0.5 | 0 |")
+    assert "R(h) = 0 at h = 10" in md
+
+    summary = pd.DataFrame({"h": [1, 2], "T": [17, 17], "canvas": [32, 32], "patch": [8, 8], "seeds": [1, 1],
+                            "train_mean": [40.0, 60.0], "train_std": [0.0, 0.0], "val_mean": [20.0, 22.5],
+                            "val_std": [0.0, 0.0]})
+    assert page.longer_training_markdown({**P, "epochs_long": 0}, summary, {}) == "Not run at this tier (`epochs_long` = 0)."
+    train = page.accuracy_tables_markdown(summary, page.paper_summary(), "train")
+    assert train.startswith("### Training accuracy (%), ours") and "### Paper Table 8: training accuracy (%)" in train
+    val = page.accuracy_tables_markdown(summary, page.paper_summary(), "val")
+    assert "### Paper Table 9: validation accuracy (%)" in val
+    ours_train, ours_val = train.split("### Paper")[0], val.split("### Paper")[0]
+    assert "60" in ours_train and "22.5" not in ours_train and "22.5" in ours_val and "60" not in ours_val
+
+
+def test_outcome_text_lists_the_claims_not_reproduced():
+    def v(cid, verdict):
+        return claims.Verdict(claim_id=cid, test="t", verdict=verdict, evidence="e")
+
+    s = _summary()
+    text = page.outcome_text([v("C26a", claims.REPRODUCED), v("C27", claims.NOT_REPRODUCED)], s)
+    assert text.startswith("**not reproduced**: C27. The evidence column")
+    assert page.outcome_text([v("C26a", claims.REPRODUCED)], s).startswith("Every claim of this page is reproduced")

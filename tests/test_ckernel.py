@@ -26,15 +26,15 @@ def one_thread():
     torch.set_num_threads(before)
 
 
-def inputs(M, B, T, d1, N, H, hs, seed=0):
+def inputs(G, B, T, d1, N, H, hs, seed=0):
     g = torch.Generator().manual_seed(seed)
-    x1 = torch.randn(M, B, T, d1, generator=g)
+    x1 = torch.randn(G, B, T, d1, generator=g)
     x1[..., -1] = 1.0
-    W1a = torch.randn(M, d1, N, generator=g)
-    At, ct = 0.5 * torch.randn(M, H, N, generator=g), torch.randn(M, H, 1, generator=g)
+    W1a = torch.randn(G, d1, N, generator=g)
+    At, ct = 0.5 * torch.randn(G, H, N, generator=g), torch.randn(G, H, 1, generator=g)
     for m, h in enumerate(hs):  # heads beyond a model's own h are zero, as in a stack
         At[m, h:], ct[m, h:] = 0, 0
-    gp = torch.randn(M, B, H, N, generator=g)
+    gp = torch.randn(G, B, H, N, generator=g)
     return x1, W1a, At, ct, gp
 
 
@@ -62,8 +62,8 @@ SHAPES = [
 
 @pytest.mark.parametrize("T, d1, N, hs", SHAPES)
 def test_values_and_gradients_equal_the_batched_products(T, d1, N, hs):
-    M, B, H = len(hs), 3, max(hs)
-    x1, W1a, At, ct, gp = inputs(M, B, T, d1, N, H, hs)
+    G, B, H = len(hs), 3, max(hs)
+    x1, W1a, At, ct, gp = inputs(G, B, T, d1, N, H, hs)
     chunks = [(m, m + 1, h) for m, h in enumerate(hs)]
     ref = run(lambda *a: _TokenPool.apply(*a, _Workspace(), chunks), x1, W1a, At, ct, gp)
     got = run(lambda *a: ckernel.TokenPoolC.apply(*a, hs), x1, W1a, At, ct, gp)
@@ -78,16 +78,16 @@ def test_values_and_gradients_equal_the_batched_products(T, d1, N, hs):
 
 def test_shared_input_and_gathered_rows_equal_a_copied_minibatch():
     hs, T, d1, N = [1, 3, 2], 10, 5, 16
-    M, B, H = len(hs), 4, max(hs)
-    x1, W1a, At, ct, gp = inputs(M, B, T, d1, N, H, hs, seed=3)
+    G, B, H = len(hs), 4, max(hs)
+    x1, W1a, At, ct, gp = inputs(G, B, T, d1, N, H, hs, seed=3)
     data = torch.randn(9, T, d1, generator=torch.Generator().manual_seed(4))
     idx = torch.tensor([[0, 8, 3, 3], [5, 1, 2, 7], [6, 6, 0, 4]])
     copied = run(lambda *a: ckernel.TokenPoolC.apply(data[idx].contiguous(), *a[1:], hs), x1, W1a, At, ct, gp)
     gathered = run(lambda *a: ckernel.TokenPoolC.apply(data, *a[1:], hs, idx), x1, W1a, At, ct, gp)
     for a, b in zip(gathered, copied):
         assert torch.equal(a, b)  # the same rows in the same order: bit for bit
-    shared = run(lambda *a: ckernel.TokenPoolC.apply(data[:B].expand(M, B, T, d1), *a[1:], hs), x1, W1a, At, ct, gp)
-    each = run(lambda *a: ckernel.TokenPoolC.apply(data[:B].repeat(M, 1, 1, 1), *a[1:], hs), x1, W1a, At, ct, gp)
+    shared = run(lambda *a: ckernel.TokenPoolC.apply(data[:B].expand(G, B, T, d1), *a[1:], hs), x1, W1a, At, ct, gp)
+    each = run(lambda *a: ckernel.TokenPoolC.apply(data[:B].repeat(G, 1, 1, 1), *a[1:], hs), x1, W1a, At, ct, gp)
     for a, b in zip(shared, each):
         assert torch.equal(a, b)
 
@@ -187,11 +187,11 @@ def test_flop_count_is_plain_autograds_count_plus_the_recomputed_activations():
     x1, W1a, At, ct, gp = inputs(len(hs), B, T, d1, N, 2, hs)
 
     def plain(x1, W1a, At, ct):
-        M = x1.shape[0]
-        a = torch.relu(torch.bmm(x1.reshape(M, B * T, d1), W1a))  # (M, B T, N)
-        logits = torch.bmm(At, a.transpose(1, 2)) + ct  # (M, H, B T)
-        att = torch.softmax(logits.view(M, -1, B, T), dim=-1).transpose(1, 2).reshape(M * B, -1, T)
-        return torch.bmm(att, a.view(M * B, T, N)).view(M, B, -1, N)
+        G = x1.shape[0]
+        a = torch.relu(torch.bmm(x1.reshape(G, B * T, d1), W1a))  # (G, B T, N)
+        logits = torch.bmm(At, a.transpose(1, 2)) + ct  # (G, H, B T)
+        att = torch.softmax(logits.view(G, -1, B, T), dim=-1).transpose(1, 2).reshape(G * B, -1, T)
+        return torch.bmm(att, a.view(G * B, T, N)).view(G, B, -1, N)
 
     with FlopCounterMode(display=False) as counter:
         run(plain, x1, W1a, At, ct, gp)
@@ -201,5 +201,20 @@ def test_flop_count_is_plain_autograds_count_plus_the_recomputed_activations():
     assert c.flops == ckernel.flops(B, T, d1, N, hs, False) + ckernel.flops(B, T, d1, N, hs, True)
 
 
-def test_module_exports():
-    assert batched.KERNELS == ("auto", "c", "torch")
+def test_each_kernel_name_selects_the_path_it_names():
+    """Where the C kernel applies (float32 on the CPU, N a multiple of 8), "auto" and "c" run it and "torch"
+    the batched products; where it does not (N = 12), "auto" falls back and "c" refuses."""
+    def used(N):
+        stack = StackedTransformers.from_models([HeadcountTransformer(ModelConfig(d=4, h=2, n=2, N=N), seed=0)])
+        out = {}
+        for k in batched.KERNELS:
+            stack.kernel = k
+            try:
+                out[k] = stack.kernel_used("cpu")
+            except ValueError as e:
+                out[k] = str(e)
+        return out
+
+    assert used(8) == {"auto": "c", "c": "c", "torch": "torch"}
+    refused = used(12)
+    assert (refused["auto"], refused["torch"]) == ("torch", "torch") and "N a multiple of 8" in refused["c"]

@@ -546,3 +546,100 @@ def test_longer_training_check_separates_capacity_from_budget():
     with pytest.raises(ValueError, match="epochs_long must be 0"):
         page.SPEC.resolve(tier="laptop", epochs_long=10)
     assert page.long_configs(page.SPEC.resolve(tier="paper")) == []
+
+
+# ------------------------------------------------------------------------------------------------------
+# the page declared once, and its text blocks
+
+
+class _FakeResult:
+    """What `sweep` returns, for the runs of one sweep: a frame with one row per config, and the records."""
+
+    def __init__(self, configs):
+        self.configs = configs
+        self.records = [{"config": c, "code_hash": "abc",
+                         "metrics": {"device": "cpu", "lists_stats": {"queries": 9, "val_queries": 3}}}
+                        for c in configs]
+
+    def frame(self):
+        return pd.DataFrame([{**c, "train_acc": 0.5, "val_acc": 0.2, "train_mrr": 0.6, "val_mrr": 0.3,
+                              "train_seconds": 2.0} for c in self.configs])
+
+    def summary(self):
+        return f"{len(self.configs)} runs"
+
+
+@pytest.mark.parametrize("tier,epochs_long", [("smoke", None), ("laptop", None), ("laptop", 0), ("paper", None)])
+def test_evidence_reads_exactly_the_sweeps_it_declares(monkeypatch, tier, epochs_long):
+    P = page.SPEC.resolve(tier, epochs_long=epochs_long)
+    calls = []
+
+    def fake_sweep(exp, configs, store):
+        calls.append((exp.name, exp.code(), configs))
+        return _FakeResult(configs)
+
+    monkeypatch.setattr(page, "sweep", fake_sweep)
+    ev = page.evidence(P, store=None)
+    assert calls == [(exp.name, exp.code(), configs) for exp, configs in page.sweeps(P)]
+    assert len(calls) == (2 if P["epochs_long"] else 1) and ("runs_long" in ev) == bool(P["epochs_long"])
+    assert len(ev["runs"]) == len(P["T_grid"]) * len(P["h_grid"]) * len(P["seeds"])
+    assert ev["lists_stats"] == {"queries": 9, "val_queries": 3}
+
+
+def test_run_configs_take_every_run_field_from_the_parameters():
+    from dataclasses import fields
+
+    P = page.SPEC.resolve("laptop")
+    grid_fields = {"T", "h", "seed"}
+    for c in page.run_configs(P):
+        assert set(c) == {f.name for f in fields(retrieval.RetrievalRun)}
+        assert c["device"] == "auto"  # not a parameter of the page: the run's default
+        assert {k: v for k, v in c.items() if k not in grid_fields | {"device"}} == {
+            k: P[k] for k in c if k not in grid_fields | {"device"}}
+    changed = page.run_configs(page.SPEC.resolve("laptop", bm25_fraction=0.25, warmup_frac=0.1))
+    assert {c["bm25_fraction"] for c in changed} == {0.25} and {c["warmup_frac"] for c in changed} == {0.1}
+
+
+def test_the_laptop_tiers_runs_keep_their_store_keys():
+    """The store keys of the committed runs are hashes of these configs: one changed value or key re-keys them."""
+    c = page.run_configs(page.SPEC.resolve("laptop"))[0]
+    assert c == {"source": "dl19", "n_queries": 0, "n_val_queries": 8, "max_positives": 40, "split_seed": 0, "T": 8,
+                 "bm25_fraction": 0.5, "mine_depth": 100, "data_seed": 0, "max_query_tokens": 16,
+                 "max_passage_tokens": 64, "dense_max_tokens": 64, "fusion": "list", "h": 1, "n": 2, "n_layers": 2,
+                 "ffn_mult": 4, "dropout": 0.0, "epochs": 30, "batch_size": 128, "lr": 3e-3, "weight_decay": 0.0,
+                 "warmup_frac": 0.05, "stop_after_perfect": 1, "seed": 0, "device": "auto"}
+
+
+def test_the_pages_text_blocks_follow_their_numbers():
+    P = page.SPEC.resolve("smoke")
+    assert page.header_markdown(P).startswith("**Tier `smoke`.** Parameters of this page")
+    assert "| `T_grid` | `[4, 8]` |" in page.header_markdown(P)
+    assert page.longer_training_markdown({**P, "epochs_long": 0}, None, {}) == "Not run at this tier (`epochs_long` = 0)."
+    assert page.validation_note({"val_examples": 12, "val_queries": 3}).startswith(
+        "Our validation numbers come from 12 lists of 3 held-out queries")
+    rows = [{"h": h, "T": T, "seed": 0, "train_acc": a, "train_mrr": a, "val_acc": 0.1, "val_mrr": 0.1}
+            for h, T, a in [(2, 8, 0.70), (2, 64, 0.19), (4, 8, 0.98), (4, 64, 0.76)]]
+    summary = page.summarise(pd.DataFrame(rows))
+    side = page.side_by_side(summary, "train_acc", page.paper_summary("table6"))
+    md = page.side_markdown("Training accuracy beside the paper's Table 6", side)
+    title, table = md.split("\n\n")
+    cells = [[c.strip() for c in line.strip("|").split("|")] for line in table.splitlines()]
+    assert title == "### Training accuracy beside the paper's Table 6" and cells[0][:3] == ["h", "T=8 ours", "T=8 paper"]
+    by_h = {row[0]: row[1:] for row in cells[2:]}
+    assert by_h["2"][0] == "0.700" and by_h["1"][0] == "—" and by_h["1"][1] != "—"  # h = 1: the paper's only
+    ev = {"runs_long": pd.DataFrame([{**r, "train_acc": 1.0} for r in rows]), "result_long": _FakeResult([{}] * 4)}
+    long = page.longer_training_markdown({**P, "epochs": 30, "epochs_long": 120}, summary, ev)
+    assert long.startswith("Runs: 4 runs.\n\nTop-1 accuracy after 30 and up to 120 epochs:\n\n| h ")
+    assert "the fall with T is gone at h = 2, 4" in long
+
+
+def test_claims_not_reproduced_are_listed_by_verdict():
+    def v(cid, verdict, robust=None):
+        return claims.Verdict(claim_id=cid, test="t", verdict=verdict, evidence="e", robust=robust)
+
+    assert page.outcome_text([v("C23a", claims.REPRODUCED)]) == "Every claim of this page is reproduced at this tier."
+    text = claims.claims_by_verdict([v("C23a", claims.REPRODUCED), v("C23b", claims.NOT_TESTABLE),
+                                     v("C24", claims.NOT_REPRODUCED), v("C25", claims.NOT_TESTABLE)])
+    assert text.startswith("**not testable at this tier**: C23b, C25; **not reproduced**: C24. The evidence column")
+    assert page.outcome_text([v("C23a", claims.REPRODUCED), v("C24", claims.NOT_REPRODUCED)]) == (
+        "**not reproduced**: C24. The evidence column gives the numbers and, for a claim not testable here, the reason.")

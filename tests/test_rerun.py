@@ -67,6 +67,7 @@ def test_tier_parameters_are_a_book_run_and_any_other_is_a_readers_run():
     assert a.parent == runner.RUNS and a.name.startswith("synthetic_heads-")
 
 
+@pytest.mark.integration
 def test_a_parameterised_rerun_leaves_the_book_and_the_bundle_byte_identical(tmp_path, monkeypatch, capsys):
     book_claims, book_figs, book_nb = tmp_path / "book_claims", tmp_path / "book_figures", tmp_path / "book_nb"
     for d in (book_claims, book_figs, book_nb):

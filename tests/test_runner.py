@@ -16,8 +16,9 @@ REPO = Path(__file__).resolve().parents[1]
 def test_parameter_names_come_from_the_parameters_cell():
     import jupytext
 
-    names = runner.parameter_names(jupytext.read(REPO / "notebooks" / "synthetic_heads.py"))
-    assert names[0] == "tier" and {"D", "T_grid", "h_grid", "seeds", "epochs", "lr"} <= set(names)
+    names = runner.parameter_names(jupytext.reads(TINY, fmt="py:percent"))  # TINY: a page defined below
+    assert names == ["tier", "k"]
+    assert runner.parameter_names(jupytext.read(REPO / "notebooks" / "synthetic_heads.py")) == ["tier"]
 
 
 @pytest.mark.parametrize(
@@ -70,12 +71,21 @@ def test_book_lists_notebooks_in_toc_order():
 
 
 def test_status_reports_counts_per_page(tmp_path, monkeypatch):
+    import shutil
+
     from headcount.book.status import report
 
-    monkeypatch.setenv("HEADCOUNT_STORE", str(tmp_path))
+    monkeypatch.setenv("HEADCOUNT_STORE", str(tmp_path / "store"))
     monkeypatch.setattr("headcount.book.status.book_notebooks", lambda: ["synthetic_heads", "claims", "no_such_page"])
+    # a copy of the two notebooks and an empty book/nb under tmp_path: never the real book/nb, whatever a build left there
+    (tmp_path / "notebooks").mkdir()
+    for name in ("synthetic_heads", "claims"):
+        shutil.copy(REPO / "notebooks" / f"{name}.py", tmp_path / "notebooks")
+    (tmp_path / "book" / "nb").mkdir(parents=True)
+    monkeypatch.setattr("headcount.book.status.NOTEBOOKS", tmp_path / "notebooks")
+    monkeypatch.setattr("headcount.book.status.EXECUTED", tmp_path / "book" / "nb")
     lines = report("smoke").splitlines()
-    assert lines[0] == f"results store: {tmp_path}"
+    assert lines[0] == f"results store: {tmp_path / 'store'}"
     assert lines[2].startswith("stacked synthetic models on the CPU train with their per-token part in ")
     heads = [line for line in lines if line.split()[:1] == ["synthetic_heads"] and "cached" in line]
     assert heads and all(" 0 cached" in line and "to compute" in line for line in heads)
@@ -85,8 +95,8 @@ def test_status_reports_counts_per_page(tmp_path, monkeypatch):
     assert not lines[total].endswith(" 0 model(s)")
     assert lines[total + 1].startswith("executed pages in book/nb")
     kept = {line.split()[0]: line.split(maxsplit=1)[1] for line in lines[total + 2:]}
-    assert sorted(kept) == ["claims", "synthetic_heads"]  # the book's executed pages are the laptop tier's
-    assert all(v.startswith("executes (") for v in kept.values())
+    assert sorted(kept) == ["claims", "synthetic_heads"]  # nothing has executed in the empty book/nb
+    assert set(kept.values()) == {"executes (no record of a previous execution)"}
 
 
 TINY = '''# ---
@@ -109,6 +119,7 @@ print(f"tier={tier} k^2={k * k}")
 '''
 
 
+@pytest.mark.integration
 def test_a_text_notebook_runs_under_papermill_with_parameters(tmp_path):
     import nbformat
 
@@ -161,6 +172,7 @@ def _pages(tmp_path, names):
     return [src / f"{n}.py" for n in names], {"tier": "smoke", "folder": str(marks)}, marks
 
 
+@pytest.mark.integration
 def test_run_many_runs_pages_in_parallel_processes_and_the_ledger_page_last(tmp_path, monkeypatch):
     monkeypatch.setattr(runner, "RUN_LAST", ("zlast",))
     paths, params, marks = _pages(tmp_path, ["zlast", "ok1", "bad", "ok2"])
@@ -174,11 +186,13 @@ def test_run_many_runs_pages_in_parallel_processes_and_the_ledger_page_last(tmp_
     assert set(pids) == {"ok1", "ok2", "zlast"}
 
 
+@pytest.mark.integration
 def test_run_many_stops_starting_pages_after_a_failure_and_checks_every_name_first(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(runner, "RUN_LAST", ("zlast",))
     paths, params, marks = _pages(tmp_path, ["bad", "ok1", "zlast"])
     result = runner.run_many(paths, params, out_dir=tmp_path / "out", jobs=1)
-    assert result[paths[0]] is not None and result[paths[1]] == result[paths[2]] == runner.NOT_RUN
+    assert "this page fails on purpose" in runner.summary(result[paths[0]])
+    assert result[paths[1]] == result[paths[2]] == runner.NOT_RUN
     assert not any(marks.iterdir())
     with pytest.raises(ValueError, match="no_such_page"):
         runner.run_many([paths[1], "no_such_page"], params, jobs=1)
@@ -232,6 +246,7 @@ note_written(fig)
 '''
 
 
+@pytest.mark.integration
 def test_a_page_is_kept_only_while_its_inputs_and_outputs_are_unchanged(tmp_path, monkeypatch, capsys):
     from headcount.book import pagecache
 

@@ -79,6 +79,7 @@ def test_crash_mid_write_keeps_old_record_and_leaves_no_partial_file(tmp_path, m
     assert not list(tmp_path.rglob("*.tmp"))
 
 
+@pytest.mark.integration
 def test_killed_sweep_process_resumes(tmp_path):
     """A real process killed mid-sweep: the finished runs stay readable and a rerun computes only the rest."""
     script = tmp_path / "run.py"

@@ -1,5 +1,6 @@
 """Training loop determinism, the synthetic summaries, and the claim checks (which must be able to fail)."""
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -200,3 +201,131 @@ def test_spec_validates_before_work():
     P = page.SPEC.resolve(tier="laptop")
     assert P["h_grid"] == [1, 2, 3, 4, 5] and P["T_grid"] == [8, 16, 32, 64] and len(P["seeds"]) >= 3
     assert len(page.run_configs(P)) == 4 * 5 * len(P["seeds"])
+
+
+# ---------------------------------------------------------------- run configs from the run dataclass
+
+def test_run_fields_takes_the_run_fields_of_the_parameters_and_the_fixed_values():
+    P = {"tier": "laptop", "D": 3, "N": 16, "seeds": [0, 1], "T_grid": [8], "epochs": 5, "trend_tol": 0.2}
+    assert synthetic.run_fields(P, task="sum_of_max") == {"D": 3, "N": 16, "epochs": 5, "task": "sum_of_max"}
+    assert synthetic.run_fields({"epochs": 5}, epochs=7) == {"epochs": 7}  # a page's fixed value wins
+
+
+def test_run_configs_are_full_runs_of_the_resolved_parameters():
+    from dataclasses import fields
+
+    P = page.SPEC.resolve(tier="smoke")
+    cs = page.run_configs(P)
+    names = [f.name for f in fields(SyntheticRun)]
+    assert all(list(c) == names for c in cs)  # every field, in the dataclass's order
+    assert sorted((c["T"], c["h"], c["seed"]) for c in cs) == sorted(
+        (T, h, s) for T in P["T_grid"] for h in P["h_grid"] for s in P["seeds"])
+    for k in ("D", "d", "a_seed", "n", "N", "epochs", "lr", "batch_size", "n_train", "n_val", "data_seed"):
+        assert {c[k] for c in cs} == {P[k]}, k
+    assert {(c["task"], c["n_layers"], c["optimizer"]) for c in cs} == {("sum_of_max", 1, "adam")}
+    Q = page.SPEC.resolve(tier="smoke", N=16, D=3)
+    assert {(c["N"], c["D"]) for c in page.run_configs(Q)} == {(16, 3)}
+
+
+# ---------------------------------------------------------------- what the notebook shows
+
+def fake_sweep(calls: list, nmse=None):
+    """A stand-in for `sweep` that records (experiment, configs) and returns runs whose NMSE is nmse(config)
+    (by default `runs`' shape: h < 4 halves per head and doubles per T step, h >= 4 100x below h = 3), each
+    with 2 s of training; nothing is trained or stored."""
+    from headcount.engine.sweep import SweepResult
+
+    Ts = {}
+
+    def default(c):
+        i = Ts.setdefault(c["T"], len(Ts))
+        v = 0.1 * 2.0 ** -c["h"] * 2.0 ** i if c["h"] < 4 else 0.1 * 2.0 ** -3 / 100 * 0.8 ** i
+        return v * (1 + 0.5 * c["seed"])
+
+    f = nmse or default
+
+    def sweep(exp, configs, store):
+        calls.append((exp.name, [dict(c) for c in configs]))
+        recs = [{"key": f"k{i}", "config": dict(c), "code_hash": "c0de", "env": {"cpu": "test cpu"},
+                 "metrics": {"val_nmse": f(c), "train_nmse": f(c) / 2, "train_seconds": 2.0, "engine": "test"}}
+                for i, c in enumerate(configs)]
+        return SweepResult(records=recs, hits=len(recs), misses=0, wall_seconds=0.0)
+
+    return sweep
+
+
+def page_evidence(monkeypatch, P, nmse=None):
+    calls: list = []
+    monkeypatch.setattr(page, "sweep", fake_sweep(calls, nmse))
+    return page.evidence(P, store=None), calls
+
+
+def test_results_hold_the_tables_the_page_shows(monkeypatch):
+    P = page.SPEC.resolve(tier="laptop", T_grid=[8, 16], seeds=[0, 1])
+    ev, calls = page_evidence(monkeypatch, P)
+    assert [(name, len(cs)) for name, cs in calls] == [("synthetic", 2 * 5 * 2)]
+    R = page.results(P, ev)
+    s = R["summary"].set_index(["h", "T"])
+    assert len(s) == 10 and (s["seeds"] == 2).all()
+    assert s.loc[(1, 8), "min"] == pytest.approx(0.05) and s.loc[(1, 8), "mean"] == pytest.approx(0.0625)
+    side = R["side"].set_index(["h", "T"])
+    assert side.loc[(4, 8), "paper_mean"] == pytest.approx(page.paper_summary().set_index(["h", "T"]).loc[(4, 8), "mean"])
+    assert list(R["side"][["h", "T"]].itertuples(index=False, name=None)) == sorted(s.index)
+    assert R["store"] == ("Store: 20 runs: 20 from the store, 0 computed (0 of them replacing records of older code) in "
+                          "0.0 s; computed on test cpu (20); engines: test (20). Training time of the runs computed "
+                          "now or earlier, summed: 40 s.")
+    assert R["meta"] == {"params": P, "code_hash": "c0de"}
+    assert R["scale"] == "tier laptop: T in [8, 16], h in [1, 2, 3, 4, 5], 2 seeds, 8000 train / 2000 val, 100 epochs"
+    # outside the paper's setting: no paper series, and the figures' table has empty paper columns
+    Q = page.SPEC.resolve(tier="laptop", T_grid=[8, 16], N=16)
+    RQ = page.results(Q, page_evidence(monkeypatch, Q)[0])
+    assert RQ["paper"] is None and RQ["side"]["paper_mean"].isna().all() and len(RQ["side"]) == 10
+
+
+def test_markdown_of_the_page():
+    P = page.SPEC.resolve(tier="smoke")
+    head = page.parameters_markdown(P)
+    assert head.startswith("**Tier `smoke`.** Parameters of this page")
+    assert all(f"| `{name}` |" in head for name in page.SPEC.names)
+    rows = [line for line in page.a_markdown(P).splitlines() if line.startswith("| ") and line[2].isdigit()]
+    assert len(rows) == P["D"]
+    a = np.array([[float(x) for x in r.strip("| ").split(" | ")[1:]] for r in rows])
+    assert a.shape == (P["D"], P["d"]) and np.allclose(np.linalg.norm(a, axis=1), 1.0, atol=1e-3)
+    assert page.a_markdown(page.SPEC.resolve(tier="smoke", a_seed=1)) != page.a_markdown(P)
+    s = analysis.summarise(frame({(1, 8): [1.0, 3.0], (4, 8): [0.5]}))
+    t = page.side_markdown(page.side_by_side(s, page.paper_summary()))
+    assert t.startswith("### Ours beside the paper's Table 2\n\n| h ") and "2.00e+00 ± 1.4e+00" in t
+    assert "(1 seed)" in t
+
+
+def test_verdicts_markdown_adds_the_trends_in_T_only_with_two_T(monkeypatch):
+    P = page.SPEC.resolve(tier="laptop", T_grid=[8, 64])
+    R = page.results(P, page_evidence(monkeypatch, P)[0])
+    vs = page.judge(P, {"runs": R["summary"].assign(val_nmse=R["summary"]["min"], seed=0)})
+    text = page.verdicts_markdown(vs, R, P)
+    table, _, trends = text.partition("\n\n")
+    assert table == claims.markdown_table(vs)
+    assert trends.startswith("**Our trends in $T$, beside the paper's.** For $h < D$ our min NMSE over seeds changes by")
+    Q = page.SPEC.resolve(tier="laptop", T_grid=[8])
+    RQ = page.results(Q, page_evidence(monkeypatch, Q)[0])
+    assert page.verdicts_markdown(vs, RQ, Q) == claims.markdown_table(vs)
+
+
+def test_figures_draw_ours_beside_the_papers():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    s = paperlike()
+    fig = page.figure(s, 4, page.paper_summary(), "scale")
+    left, right = fig.axes
+    labels = [line.get_label() for line in left.get_lines()]
+    assert "ours, mean over seeds, T=8" in labels and "paper Table 2 mean, T=8" in labels
+    assert "paper Table 2 mean, T=64" not in labels  # a T of the paper our grid lacks is not drawn
+    ours = next(line for line in right.get_lines() if line.get_label() == "ours, min over seeds, T=16")
+    assert list(ours.get_ydata()) == list(s[s["T"] == 16].sort_values("h")["min"])
+    assert not any(line.get_label().startswith("paper") for line in right.get_lines())
+    fig_T = page.figure_vs_T(s, 4, None, "scale")
+    below, above = fig_T.axes
+    assert {line.get_label() for line in below.get_lines()} == {
+        f"ours h={h}, {w} over seeds" for h in (1, 2, 3) for w in ("mean", "min")}
+    assert all(int(line.get_label().split("=")[1].split(",")[0]) >= 4 for line in above.get_lines())

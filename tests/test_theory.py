@@ -380,3 +380,84 @@ def test_uniqueness_page_sentences_and_c30():
     late = ev["margins"].assign(T_first_ok=ev["margins"]["T_condition"] * 2)
     assert "only at or after it" in page.margin_text(late)
     assert page.margin_text(ev["margins"].iloc[0:0]).startswith("No pair")
+
+
+# ---- the theory pages are declared once: no stored runs, text blocks computed by the page --------------------
+
+THEORY_PAGES = ("theory_density", "theory_heads_suffice", "theory_too_few_heads", "theory_memorise",
+                "theory_uniqueness")
+
+
+@pytest.mark.parametrize("stem", THEORY_PAGES)
+def test_a_theory_page_stores_no_runs_and_the_planner_knows(stem):
+    """A theory page computes everything at build time: it has no `sweeps`, so the runner plans nothing for it,
+    `status` reports it as computed at build time, and its evidence never touches the store."""
+    from headcount.book.pages import page_module, page_planner, planned_runs
+
+    mod = page_module(stem)
+    assert not hasattr(mod, "sweeps") and hasattr(mod, "evidence")
+    spec, planner = page_planner(stem)
+    assert spec is mod.SPEC and planner is None
+    for tier in ("smoke", "laptop", "paper"):
+        assert planned_runs(stem, {"tier": tier}) == set()
+
+
+@pytest.mark.parametrize("stem", THEORY_PAGES)
+def test_a_theory_pages_header_names_its_tier_and_every_parameter(stem):
+    from headcount.book.pages import page_module
+
+    mod = page_module(stem)
+    P = mod.SPEC.resolve(tier="smoke")
+    head = mod.header_markdown(P)
+    assert head.startswith("**Tier `smoke`.** Parameters of this page:\n\n| parameter | value | meaning |")
+    assert all(f"| `{name}` | `{P[name]}` |" in head for name in mod.SPEC.names)
+
+
+def test_number_table_prints_the_formatted_cells_as_they_are():
+    df = pd.DataFrame({"width": [1600, 12800], "err": [0.012345, math.inf], "ok": [True, False]})
+    lines = theory.number_table(df, 2).splitlines()
+    assert [c.strip() for c in lines[0].strip("|").split("|")] == ["width", "err", "ok"]
+    assert [c.strip() for c in lines[2].strip("|").split("|")] == ["1600", "0.012", "True"]
+    assert [c.strip() for c in lines[3].strip("|").split("|")] == ["12800", "inf", "False"]
+
+
+def test_the_theory_pages_scale_lines_follow_the_parameters():
+    from headcount.book.pages import (theory_density as dens, theory_heads_suffice as hs, theory_memorise as mem,
+                                      theory_too_few_heads as tfh, theory_uniqueness as uni)
+
+    assert dens.selector_scale(dens.SPEC.resolve("smoke")) == "tier smoke: T = 8, 5 sequences per family and q"
+    assert dens.lemma1_scale(dens.SPEC.resolve("laptop")) == "tier laptop, 20001 grid points"
+    P = hs.SPEC.resolve("smoke", n_eval=7)
+    assert hs.scale_text(P) == (f"tier smoke: T in {P['T_grid']}, {len(P['beta_grid'])} temperatures, "
+                                "7 sampled sequences per (task, T)")
+    assert mem.count_scale(mem.SPEC.resolve("smoke", T_grid=[4, 8])).startswith("tier smoke: T in [4, 8], eps in ")
+    P = tfh.SPEC.resolve("smoke")
+    assert tfh.mechanism_scale({**P, "mech_eps": 0.05, "mech_base": 3}) == (
+        "tier smoke: eps = 0.05, 3 base sequences per (model, T)")
+    assert tfh.exponent_scale({**P, "plot_T_max": 512}) == "closed form, T up to 512"
+    assert uni.margin_scale({**uni.SPEC.resolve("smoke"), "T_max": 300}) == "tier smoke: every integer T up to 300"
+
+
+def test_heads_suffice_shows_three_temperatures_and_the_middle_eps():
+    from headcount.book.pages import theory_heads_suffice as page
+
+    P = {"beta_grid": [8.0, 1.0, 4.0, 2.0, 16.0], "eps_grid": [0.3, 0.01, 0.1]}
+    cols = ["task", "T", "beta", "family", "head_excess_min", "head_excess_max", "bound_head", "model_sup_error",
+            "bound_model"]
+    err = pd.DataFrame([{c: 0.0 for c in cols} | {"beta": b, "extra": 1} for b in P["beta_grid"]])
+    shown = page.error_shown(err, P)
+    assert list(shown.columns) == cols and sorted(shown["beta"]) == [1.0, 4.0, 16.0]
+    assert page.eps_shown(P) == 0.1
+    sub_cols = ["T", "offset", "family", "head", "S_size", "excess_min", "excess_max", "bound_15", "within_15",
+                "interval_lo", "interval_hi", "within_interval", *page.HYPOTHESES]
+    sub = pd.DataFrame([{c: 1 for c in ["dropped", *sub_cols]}])
+    assert list(page.subset_shown(sub).columns) == sub_cols
+
+
+def test_lemma5_sentence_follows_the_numbers():
+    from headcount.book.pages import theory_too_few_heads as page
+
+    l5 = pd.DataFrame({"min_ratio": [1.25, 1.5, 2.0], "min_excess": [0.01, 0.002, 0.3]})
+    text = page.lemma5_text(l5, r=0.25, lam=2.0)
+    assert text.startswith("$\\lambda_{\\min}(A) = 2$, $r = 0.25$, $L = \\lambda_{\\min} r / 8 = 0.0625$. Over 3 directions")
+    assert "= 1.250 (the lemma says $\\ge 1$)" in text and "segments = 0.002 (the lemma says $> 0$)" in text

@@ -19,12 +19,14 @@ def committed():
     return judging.committed_verdicts("laptop")
 
 
+@pytest.mark.integration
 def test_every_committed_verdict_and_key_number_is_unchanged(committed):
     problems = judging.compare(EXPECTED, committed)
     assert not problems, ("verdicts recomputed from data/results differ from data/verdicts/laptop.json "
                           "(if the change is meant, run `headcount verdicts --update` and say why):\n" + "\n".join(problems))
 
 
+@pytest.mark.integration
 def test_the_committed_list_covers_every_page_that_judges_claims(committed):
     from headcount.registry import CLAIMS
 
@@ -32,6 +34,7 @@ def test_the_committed_list_covers_every_page_that_judges_claims(committed):
     assert all(v.verdict in claims.VERDICTS for v in committed)
 
 
+@pytest.mark.integration
 def test_a_verdict_is_kept_with_each_seed_left_out_or_marked_uncertain(committed):
     """Re-judge every page on the committed runs with each seed left out; a verdict that changes must be the
     one marked robust=False (and shown as uncertain), every other one robust=True."""
@@ -57,6 +60,7 @@ def _copy_bundle(tmp_path):
     return dst
 
 
+@pytest.mark.integration
 def test_the_guard_fails_on_a_committed_record_with_one_metric_changed(tmp_path):
     store = _copy_bundle(tmp_path)
     # the best seed of h = D = 4 at the shortest T decides the drop at h = D there (C15): make it 1000x worse
@@ -74,6 +78,7 @@ def test_the_guard_fails_on_a_committed_record_with_one_metric_changed(tmp_path)
     assert any(p.startswith("C15") for p in problems), problems
 
 
+@pytest.mark.integration
 def test_a_bundle_that_no_longer_matches_the_store_keys_fails_loudly_without_training(tmp_path):
     store = _copy_bundle(tmp_path)
     for p in list((store / "synthetic").glob("*/*.json"))[:1]:

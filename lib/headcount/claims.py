@@ -262,3 +262,15 @@ def markdown_table(verdicts: list[Verdict | dict]) -> str:
         cells = [v["claim_id"], escape_markdown(v["test"]), f"**{shown}**", escape_markdown(evidence)]
         rows.append("| " + " | ".join(cells) + " |")
     return "\n".join(rows)
+
+
+def claims_by_verdict(vs: list[Verdict]) -> str:
+    """Markdown: 'Every claim ... is reproduced', or the claim ids under each verdict other than reproduced."""
+    groups: dict[str, list[str]] = {}
+    for v in vs:
+        if v.verdict != REPRODUCED:
+            groups.setdefault(v.shown, []).append(v.claim_id)
+    if not groups:
+        return "Every claim of this page is reproduced at this tier."
+    return ("; ".join(f"**{verdict}**: {', '.join(ids)}" for verdict, ids in groups.items())
+            + ". The evidence column gives the numbers and, for a claim not testable here, the reason.")

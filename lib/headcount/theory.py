@@ -853,3 +853,8 @@ def format_numbers(df: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
         elif pd.api.types.is_float_dtype(col):
             out[c] = col.map(lambda v: "nan" if pd.isna(v) else ("inf" if np.isinf(v) else f"{v:.{digits}g}"))
     return out
+
+
+def number_table(df: pd.DataFrame, digits: int = 3) -> str:
+    """A table as markdown with its numbers printed by `format_numbers` (cells as printed, not re-parsed)."""
+    return format_numbers(df, digits).to_markdown(index=False, disable_numparse=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import logging
 import os
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -224,6 +225,17 @@ def run(name: str | Path, params: dict | None = None, out_dir: Path | None = Non
         written.unlink()
     print(f"executed {path.name} -> {_shown(out)} ({seconds:.0f} s)")
     return out
+
+
+class _KnownParameters(logging.Filter):
+    """papermill warns about every value whose name the parameters cell does not assign; a page's cell sets only
+    `tier` and its parameters are its spec's, checked before the kernel starts, so that warning says nothing."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Passed unknown parameter")
+
+
+logging.getLogger("papermill").addFilter(_KnownParameters())
 
 
 def _hide_injected_parameters(path: Path) -> None:

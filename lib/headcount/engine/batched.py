@@ -1,12 +1,12 @@
 """Training a stack of independent synthetic-task models as one vectorised computation.
 
-M models of equation (4) that share the data and the optimiser settings (same T, task, epochs, batch size,
+G models of equation (4) that share the data and the optimiser settings (same T, task, epochs, batch size,
 learning rate, N, beta, L = 1) but may differ in seed, h and n are held as stacked tensors with a leading
-model axis M, padded to H = max h heads of width n_max = max n and to E_max = max E. Each model's weights
+model axis G, padded to H = max h heads of width n_max = max n and to E_max = max E. Each model's weights
 are created at its true shape by `HeadcountTransformer(cfg, seed)` (so initialisation is the single
 model's, draw for draw) and copied into its slot; every padded entry is zero and is multiplied by a 0/1
 mask in the forward pass, so it contributes nothing and receives an exactly zero gradient. Adam is
-elementwise, so one Adam over the stack is M independent Adams, and a zero gradient leaves a padded
+elementwise, so one Adam over the stack is G independent Adams, and a zero gradient leaves a padded
 entry at zero forever. The loss is the sum over models of each model's own mean-squared error, so each
 model's gradient is the one it would get alone.
 
@@ -76,23 +76,23 @@ def stackable(run: SyntheticRun) -> bool:
 
 
 class StackedTransformers(nn.Module):
-    """M single-layer models of equation (4) as padded stacked tensors (leading axis M).
+    """G single-layer models of equation (4) as padded stacked tensors (leading axis G).
 
     Built from trained or freshly initialised `HeadcountTransformer`s with `from_models`; `model(m)`
-    returns model m at its true shape again. forward: (M, B, T, d) (each model its own inputs) or
-    (B, T, d) (one input for all) -> predictions y_hat of shape (M, B)."""
+    returns model m at its true shape again. forward: (G, B, T, d) (each model its own inputs) or
+    (B, T, d) (one input for all) -> predictions y_hat of shape (G, B)."""
 
     def __init__(self, hs: list[int], ns: list[int], d: int, N: int, beta: float):
         super().__init__()
         if len(hs) != len(ns) or not hs:
             raise ValueError("StackedTransformers needs one (h, n) per model and at least one model")
-        M, H, n_max = len(hs), max(hs), max(ns)
+        G, H, n_max = len(hs), max(hs), max(ns)
         E_max = max(h * n for h, n in zip(hs, ns))
         self.hs, self.ns, self.d, self.N, self.beta = list(hs), list(ns), d, N, float(beta)
-        self.M, self.H, self.n_max, self.E_max = M, H, n_max, E_max
+        self.G, self.H, self.n_max, self.E_max = G, H, n_max, E_max
 
         def p(*shape):
-            return nn.Parameter(torch.zeros(M, *shape))
+            return nn.Parameter(torch.zeros(G, *shape))
 
         # Weights stored transposed where that lets a product run as x @ W without a copy.
         self.W1, self.b1 = p(d, N), p(1, N)  # encoder layer 1: a = relu(x W1 + b1)
@@ -103,8 +103,8 @@ class StackedTransformers(nn.Module):
         self.R1, self.r1 = p(E_max, N), p(1, N)  # readout F: r = gelu(z R1 + r1)
         self.R2, self.r2 = p(N, 1), p(1, 1)  # y = r R2 + r2
 
-        e_mask = torch.zeros(M, E_max)  # 1 on the model's own E coordinates
-        hn_mask = torch.zeros(M, H, n_max)  # 1 on its own heads i < h and widths j < n
+        e_mask = torch.zeros(G, E_max)  # 1 on the model's own E coordinates
+        hn_mask = torch.zeros(G, H, n_max)  # 1 on its own heads i < h and widths j < n
         for m, (h, n) in enumerate(zip(hs, ns)):
             e_mask[m, : h * n] = 1
             hn_mask[m, :h, :n] = 1
@@ -113,7 +113,7 @@ class StackedTransformers(nn.Module):
         self.register_buffer("mask_c0", e_mask.clone())
         self.register_buffer("mask_QKV", qkv)
         self.register_buffer("mask_O", e_mask[:, :, None, None] * hn_mask[:, None, :, :])
-        self.register_buffer("mask_R1", e_mask[:, :, None].expand(M, E_max, N).clone())
+        self.register_buffer("mask_R1", e_mask[:, :, None].expand(G, E_max, N).clone())
         self._workspace = _Workspace()
         self.chunk_tokens = CHUNK_TOKENS
         self.kernel = "auto"  # the fused form's per-token part: "auto", "c" or "torch" (see _c_kernel)
@@ -195,75 +195,75 @@ class StackedTransformers(nn.Module):
         }
 
     def forward(self, x: torch.Tensor, form: str = "fused", idx: torch.Tensor | None = None) -> torch.Tensor:
-        """y_hat of every model, (M, B), for x of shape (M, B, T, d) or (B, T, d) (shared by all models).
+        """y_hat of every model, (G, B), for x of shape (G, B, T, d) or (B, T, d) (shared by all models).
 
         x may also carry a last column of ones (width d + 1, see `with_ones`), which saves a copy per call.
-        With idx (M, B) (int64), x is a whole set (n, T, d + 1) and model m's inputs are x[idx[m]]: the C
-        kernel reads those rows where they lie; otherwise they are gathered into an (M, B, T, d + 1) copy."""
+        With idx (G, B) (int64), x is a whole set (n, T, d + 1) and model m's inputs are x[idx[m]]: the C
+        kernel reads those rows where they lie; otherwise they are gathered into an (G, B, T, d + 1) copy."""
         if form not in FORMS:
             raise ValueError(f"form must be one of {FORMS}, got {form!r}")
-        M, d = self.M, self.d
+        G, d = self.G, self.d
         if x.shape[-1] == d:
             x = with_ones(x)
         if idx is not None:
-            if x.ndim != 3 or idx.ndim != 2 or idx.shape[0] != M:
-                raise ValueError(f"with idx (M={M}, B), x must be a set (n, T, d + 1); got x {tuple(x.shape)}, "
+            if x.ndim != 3 or idx.ndim != 2 or idx.shape[0] != G:
+                raise ValueError(f"with idx (G={G}, B), x must be a set (n, T, d + 1); got x {tuple(x.shape)}, "
                                  f"idx {tuple(idx.shape)}")
             idx = idx.contiguous()
             if not (form == "fused" and self._c_kernel(x)):
                 rows = x.reshape(x.shape[0], -1).index_select(0, idx.reshape(-1))  # whole rows: fast on a 2-D view
                 x, idx = rows.view(*idx.shape, *x.shape[1:]), None
         elif x.ndim == 3:
-            x = x.unsqueeze(0).expand(M, *x.shape)
-        if idx is None and (x.ndim != 4 or x.shape[0] != M or x.shape[-1] != d + 1):
-            raise ValueError(f"input must have shape (M={M}, B, T, d={d}) or (B, T, d), got {tuple(x.shape)}")
+            x = x.unsqueeze(0).expand(G, *x.shape)
+        if idx is None and (x.ndim != 4 or x.shape[0] != G or x.shape[-1] != d + 1):
+            raise ValueError(f"input must have shape (G={G}, B, T, d={d}) or (B, T, d), got {tuple(x.shape)}")
         B, T = (idx.shape[1], x.shape[1]) if idx is not None else x.shape[1:3]
         w = self._masked()
-        W1a = torch.cat([w["W1"], w["b1"]], dim=1)  # [W1; b1]: (M, d + 1, N), as x carries a ones column
+        W1a = torch.cat([w["W1"], w["b1"]], dim=1)  # [W1; b1]: (G, d + 1, N), as x carries a ones column
         if form == "fused":
             return self._forward_fused(x, W1a, w, B, idx)
-        q = torch.einsum("me,mhje->mhj", w["c0"], w["W_Q"])  # W_Q,i c0: (M, H, n)
-        a = torch.relu(torch.bmm(x.reshape(M, B * T, d + 1), W1a))  # relu(W1 x(t) + b1): (M, B T, N)
-        z = w["c0"][:, None, :] + self._attend_direct(a, q, w, B, T)  # c0 + W_O Concat(...): (M, B, E)
-        r = F.gelu(torch.baddbmm(w["r1"], z, w["R1"]))  # (M, B, N)
-        return torch.baddbmm(w["r2"], r, w["R2"]).squeeze(-1)  # (M, B)
+        q = torch.einsum("me,mhje->mhj", w["c0"], w["W_Q"])  # W_Q,i c0: (G, H, n)
+        a = torch.relu(torch.bmm(x.reshape(G, B * T, d + 1), W1a))  # relu(W1 x(t) + b1): (G, B T, N)
+        z = w["c0"][:, None, :] + self._attend_direct(a, q, w, B, T)  # c0 + W_O Concat(...): (G, B, E)
+        r = F.gelu(torch.baddbmm(w["r1"], z, w["R1"]))  # (G, B, N)
+        return torch.baddbmm(w["r2"], r, w["R2"]).squeeze(-1)  # (G, B)
 
     def _attend_direct(self, a, q, w, B, T):
         """W_O Concat_i sum_t softmax_t(beta q_i . k_i(t)) v_i(t), computed as equation (4) is written."""
-        M, H, n = self.M, self.H, self.n_max
-        xh = torch.baddbmm(w["b2"], a, w["W2"])  # x_hat: (M, B T, E)
-        wkv = torch.cat([w["W_K"], w["W_V"]], dim=1).reshape(M, 2 * H * n, -1)  # (M, 2 H n, E)
-        kv = torch.bmm(xh, wkv.transpose(1, 2)).view(M, B, T, 2, H, n)  # (M, B, T, 2, H, n)
-        k, v = kv[:, :, :, 0], kv[:, :, :, 1]  # (M, B, T, H, n)
-        logits = self.beta * torch.einsum("mbthj,mhj->mbht", k, q)  # (M, B, H, T)
+        G, H, n = self.G, self.H, self.n_max
+        xh = torch.baddbmm(w["b2"], a, w["W2"])  # x_hat: (G, B T, E)
+        wkv = torch.cat([w["W_K"], w["W_V"]], dim=1).reshape(G, 2 * H * n, -1)  # (G, 2 H n, E)
+        kv = torch.bmm(xh, wkv.transpose(1, 2)).view(G, B, T, 2, H, n)  # (G, B, T, 2, H, n)
+        k, v = kv[:, :, :, 0], kv[:, :, :, 1]  # (G, B, T, H, n)
+        logits = self.beta * torch.einsum("mbthj,mhj->mbht", k, q)  # (G, B, H, T)
         att = torch.softmax(logits, dim=-1)
-        heads = torch.einsum("mbht,mbthj->mbhj", att, v)  # (M, B, H, n)
-        return torch.bmm(heads.reshape(M, B, H * n), w["W_O"].reshape(M, -1, H * n).transpose(1, 2))
+        heads = torch.einsum("mbht,mbthj->mbhj", att, v)  # (G, B, H, n)
+        return torch.bmm(heads.reshape(G, B, H * n), w["W_O"].reshape(G, -1, H * n).transpose(1, 2))
 
     def _forward_fused(self, x, W1a, w, B, idx):
         """y_hat with the E-wide products moved from every token, and from every sequence, onto the weights."""
-        M, H, n, N, E = self.M, self.H, self.n_max, self.N, self.E_max
-        W2, b2, R1 = w["W2"], w["b2"], w["R1"]  # (M, N, E), (M, 1, E), (M, E, N)
-        W_V = w["W_V"].view(M, H * n, E)
-        W_O = w["W_O"].view(M, E, H * n)
-        q = torch.bmm(w["W_Q"].view(M, H * n, E), w["c0"][:, :, None]).view(M, H, n, 1)  # W_Q,i c0
-        u = self.beta * (q * w["W_K"]).sum(2)  # rows u_i = beta W_K,i^T W_Q,i c0: (M, H, E)
-        At = torch.bmm(u, W2.transpose(1, 2))  # rows (W2 u_i)^T: (M, H, N)
-        ct = torch.bmm(u, b2.transpose(1, 2))  # b2 . u_i: (M, H, 1)
+        G, H, n, N, E = self.G, self.H, self.n_max, self.N, self.E_max
+        W2, b2, R1 = w["W2"], w["b2"], w["R1"]  # (G, N, E), (G, 1, E), (G, E, N)
+        W_V = w["W_V"].view(G, H * n, E)
+        W_O = w["W_O"].view(G, E, H * n)
+        q = torch.bmm(w["W_Q"].view(G, H * n, E), w["c0"][:, :, None]).view(G, H, n, 1)  # W_Q,i c0
+        u = self.beta * (q * w["W_K"]).sum(2)  # rows u_i = beta W_K,i^T W_Q,i c0: (G, H, E)
+        At = torch.bmm(u, W2.transpose(1, 2))  # rows (W2 u_i)^T: (G, H, N)
+        ct = torch.bmm(u, b2.transpose(1, 2))  # b2 . u_i: (G, H, 1)
         if self._c_kernel(x):
-            pooled = TokenPoolC.apply(x, W1a, At, ct, self.hs, idx)  # (M, B, H, N)
+            pooled = TokenPoolC.apply(x, W1a, At, ct, self.hs, idx)  # (G, B, H, N)
         else:
             pooled = _TokenPool.apply(x, W1a, At, ct, self._workspace, self._chunks(B * x.shape[2]))
         # F's first layer on c0 + W_O Concat_i W_V,i (W2^T pooled_i + b2) (sum_t att_i(t) = 1): per head the
         # n x N matrix W_V,i W2^T, then W_O's columns of head i and R1, folded into one (H N) x N matrix;
         # what does not depend on the input is one bias per model.
-        RW = torch.bmm(W_O.transpose(1, 2), R1).view(M * H, n, N)  # R1^T W_O per head
-        V2 = torch.bmm(W_V, W2.transpose(1, 2)).view(M * H, n, N)  # W_V,i W2^T
-        RWV = torch.bmm(V2.transpose(1, 2), RW).view(M, H * N, N)  # (M, H N, N)
-        vb = torch.bmm(b2, W_V.transpose(1, 2))  # W_V,i b2 for every head: (M, 1, H n)
-        rb = torch.bmm(w["c0"][:, None, :], R1) + torch.bmm(vb, RW.view(M, H * n, N)) + w["r1"]  # (M, 1, N)
-        r = F.gelu(torch.baddbmm(rb, pooled.view(M, B, H * N), RWV))  # (M, B, N)
-        return torch.baddbmm(w["r2"], r, w["R2"]).squeeze(-1)  # (M, B)
+        RW = torch.bmm(W_O.transpose(1, 2), R1).view(G * H, n, N)  # R1^T W_O per head
+        V2 = torch.bmm(W_V, W2.transpose(1, 2)).view(G * H, n, N)  # W_V,i W2^T
+        RWV = torch.bmm(V2.transpose(1, 2), RW).view(G, H * N, N)  # (G, H N, N)
+        vb = torch.bmm(b2, W_V.transpose(1, 2))  # W_V,i b2 for every head: (G, 1, H n)
+        rb = torch.bmm(w["c0"][:, None, :], R1) + torch.bmm(vb, RW.view(G, H * n, N)) + w["r1"]  # (G, 1, N)
+        r = F.gelu(torch.baddbmm(rb, pooled.view(G, B, H * N), RWV))  # (G, B, N)
+        return torch.baddbmm(w["r2"], r, w["R2"]).squeeze(-1)  # (G, B)
 
     def _c_kernel(self, x: torch.Tensor) -> bool:
         """Whether the per-token part runs in the C kernel: kernel "c", or "auto" where it applies (CPU,
@@ -288,16 +288,16 @@ class StackedTransformers(nn.Module):
     def _chunks(self, tokens_per_model: int) -> list[tuple[int, int, int]]:
         """Consecutive models handled together by the fused form: (m0, m1, largest h among them)."""
         per = max(1, self.chunk_tokens // tokens_per_model)
-        return [(m0, min(self.M, m0 + per), max(self.hs[m0 : m0 + per])) for m0 in range(0, self.M, per)]
+        return [(m0, min(self.G, m0 + per), max(self.hs[m0 : m0 + per])) for m0 in range(0, self.G, per)]
 
     @torch.no_grad()
     def predict(self, X: torch.Tensor, form: str = "fused") -> torch.Tensor:
-        """y_hat of every model on one shared input set X (n, T, d) or (n, T, d + 1) with ones, in chunks: (M, n)."""
+        """y_hat of every model on one shared input set X (n, T, d) or (n, T, d + 1) with ones, in chunks: (G, n)."""
         n, T = X.shape[0], X.shape[1]
         if form == "fused":  # per-token tensors live per model chunk: chunks of about chunk_tokens tokens a model
-            tokens = min(self.chunk_tokens, _EVAL_FLOATS // (self.M * self.N))
-        else:  # the direct form holds (M, tokens, E) activations at once
-            tokens = _EVAL_FLOATS // (self.M * max(self.N, self.E_max, 2 * self.H * self.n_max))
+            tokens = min(self.chunk_tokens, _EVAL_FLOATS // (self.G * self.N))
+        else:  # the direct form holds (G, tokens, E) activations at once
+            tokens = _EVAL_FLOATS // (self.G * max(self.N, self.E_max, 2 * self.H * self.n_max))
         chunk = max(1, tokens // T)
         return torch.cat([self(X[i : i + chunk], form=form) for i in range(0, n, chunk)], dim=1)
 
@@ -330,14 +330,14 @@ class _Workspace:
 class _TokenPool(torch.autograd.Function):
     """Per-token part of the fused form, computed a few models at a time with a hand-written backward.
 
-    forward(x1 (M,B,T,d+1), W1a (M,d+1,N), At (M,H,N), ct (M,H,1)) -> pooled (M,B,H,N) with
+    forward(x1 (G,B,T,d+1), W1a (G,d+1,N), At (G,H,N), ct (G,H,1)) -> pooled (G,B,H,N) with
         a(t) = relu(x1(t) W1a),  att_i = softmax_t(At_i . a(t) + ct_i),  pooled_i = sum_t att_i(t) a(t),
     where x1 = [x, 1] and W1a = [W1; b1], so one product gives the layer and its bias (and one product the
     gradient of both). Gradients flow to W1a, At, ct (not to x, the data).
 
-    Why by hand: the (M, B T, N) activations are the only large tensors of the step. They are computed a
+    Why by hand: the (G, B T, N) activations are the only large tensors of the step. They are computed a
     chunk of models at a time (a chunk's activations stay in cache between the products that use them) and
-    kept for the backward pass when a gradient is wanted (M B T N floats: 16 MB for the laptop grid at
+    kept for the backward pass when a gradient is wanted (G B T N floats: 16 MB for the laptop grid at
     T = 64; recomputing them instead cost more time than it saved); without a gradient (evaluation) one
     chunk-sized scratch buffer serves every chunk. Every product is laid out so that BLAS takes it without copies."""
 
@@ -345,9 +345,9 @@ class _TokenPool(torch.autograd.Function):
     def forward(ctx, x1, W1a, At, ct, ws: _Workspace, chunks: list[tuple[int, int, int]]):
         # chunks: (m0, m1, h) = models m0..m1-1 handled together, using their first h heads (the largest
         # h among them); heads beyond a model's own h are zero-padding whose pooled value is set to 0.
-        M, B, T, _ = x1.shape
+        G, B, T, _ = x1.shape
         N, H = W1a.shape[2], At.shape[1]
-        pooled = torch.empty(M, B, H, N, dtype=W1a.dtype, device=W1a.device)
+        pooled = torch.empty(G, B, H, N, dtype=W1a.dtype, device=W1a.device)
         keep = any(ctx.needs_input_grad)  # kept for backward: fresh tensors; else one scratch buffer
         atts, acts = [], []
         for m0, m1, h in chunks:
@@ -380,10 +380,10 @@ class _TokenPool(torch.autograd.Function):
     def backward(ctx, g_pooled):
         x1, At, *saved = ctx.saved_tensors
         atts, acts = saved[: len(ctx.chunks)], saved[len(ctx.chunks) :]
-        M, B, T, d1 = x1.shape
+        G, B, T, d1 = x1.shape
         N, H = At.shape[2], At.shape[1]
-        gW1a = torch.empty(M, d1, N, dtype=At.dtype, device=At.device)
-        gAt, gct = torch.zeros_like(At), torch.zeros(M, H, 1, dtype=At.dtype, device=At.device)
+        gW1a = torch.empty(G, d1, N, dtype=At.dtype, device=At.device)
+        gAt, gct = torch.zeros_like(At), torch.zeros(G, H, 1, dtype=At.dtype, device=At.device)
         for (m0, m1, h), att, a in zip(ctx.chunks, atts, acts):
             c = m1 - m0
             gp = g_pooled[m0:m1, :, :h].reshape(c * B, h, N)
@@ -425,11 +425,11 @@ def train_stack(
     form: str = "fused",
     kernel: str = "auto",
 ) -> list[dict]:
-    """Train M runs that share SHARED_FIELDS as one stacked computation.
+    """Train G runs that share SHARED_FIELDS as one stacked computation.
 
     Returns, per run and in order, the metrics of `train_one`: val_nmse (final validation NMSE),
-    train_nmse, curve [(epoch, val_nmse)], n_params, train_seconds (the stack's wall time divided by M),
-    plus device, engine ("stacked/<form>", with "/c" when the C kernel ran the per-token part) and stack_size M.
+    train_nmse, curve [(epoch, val_nmse)], n_params, train_seconds (the stack's wall time divided by G),
+    plus device, engine ("stacked/<form>", with "/c" when the C kernel ran the per-token part) and stack_size G.
     device None picks cuda when available; kernel "auto" (the C kernel where it applies and builds), "c" or
     "torch" (see `StackedTransformers._c_kernel`)."""
     return fit_stack(runs, data, eval_every, device, form, kernel)[2]
@@ -477,13 +477,13 @@ def fit_stack(
     curves: list[list[tuple[int, float]]] = [[] for _ in runs]
     step = 0
     for epoch in range(run0.epochs):
-        perms = torch.stack([torch.randperm(n_train, generator=g) for g in gens]).to(dev)  # (M, n_train)
+        perms = torch.stack([torch.randperm(n_train, generator=g) for g in gens]).to(dev)  # (G, n_train)
         stack.train()
         for b in range(steps_per_epoch):
-            idx = perms[:, b * bs : (b + 1) * bs]  # (M, B): model m's minibatch
+            idx = perms[:, b * bs : (b + 1) * bs]  # (G, B): model m's minibatch
             for g in opt.param_groups:
                 g["lr"] = lr_at(step, total, run0.lr)
-            pred = stack(X1, form=form, idx=idx)  # (M, B): model m on its minibatch X1[idx[m]]
+            pred = stack(X1, form=form, idx=idx)  # (G, B): model m on its minibatch X1[idx[m]]
             # Sum over models of each model's own mean: model m's gradient is the one it gets alone.
             loss = ((pred - y_std[idx]) ** 2).mean(dim=1).sum()
             opt.zero_grad(set_to_none=True)
@@ -495,19 +495,19 @@ def fit_stack(
                 curves[m].append((epoch + 1, v))
     train_nmse = _evaluate(stack, X1, ytr, mu, sd, form)
     seconds = time.perf_counter() - t0
-    M = len(runs)
+    G = len(runs)
     n_params = stack.n_params()
-    out: list[dict] = [{}] * M
+    out: list[dict] = [{}] * G
     for k, i in enumerate(order):
         out[i] = {
             "val_nmse": curves[k][-1][1],
             "train_nmse": train_nmse[k],
             "curve": curves[k],
             "n_params": n_params[k],
-            "train_seconds": seconds / M,
+            "train_seconds": seconds / G,
             "device": str(dev),
             "engine": engine,
-            "stack_size": M,
+            "stack_size": G,
         }
     return stack, order, out
 
@@ -524,7 +524,7 @@ def _adam(stack: StackedTransformers, run: SyntheticRun) -> torch.optim.Adam:
 def _evaluate(stack: StackedTransformers, X, y, mu, sd, form: str) -> list[float]:
     """NMSE of every model of the stack on (X, y) in original units (as train.evaluate, per model)."""
     stack.eval()
-    preds = stack.predict(X, form=form)  # (M, n)
+    preds = stack.predict(X, form=form)  # (G, n)
     return [nmse(p * sd + mu, y) for p in preds]
 
 

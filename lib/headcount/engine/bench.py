@@ -133,7 +133,7 @@ def counted_flops(runs: list[SyntheticRun], data: dict, engine: str) -> float:
                                               for i in order])
         st.kernel = "torch" if engine == "stacked-torch" else "auto"
         form = "direct" if engine == "direct" else "fused"
-        train, evaluate = _step_and_eval_flops(lambda x1: st(x1, form=form), B, with_ones(X), y,  # (M, B) - (B,)
+        train, evaluate = _step_and_eval_flops(lambda x1: st(x1, form=form), B, with_ones(X), y,  # (G, B) - (B,)
                                                list(st.parameters()))
     else:
         raise ValueError(f"engine must be 'stacked', 'stacked-torch', 'single' or 'direct', got {engine!r}")
@@ -348,13 +348,13 @@ def main(argv: list[str] | None = None) -> float:
         say(line)
 
     # -- time per epoch against the number of stacked models -----------------------------------------
-    say("\n## time per epoch against the number of stacked models M (T=32, 1 epoch; h cycles 1..5)")
+    say("\n## time per epoch against the number of stacked models G (T=32, 1 epoch; h cycles 1..5)")
     all_runs = [r for s in SEEDS for r in grid_runs(32, 1, n_train, n_val, seeds=(s,))]  # h=1..5, seed 0, then 1, 2
     data = make_data(all_runs[0])
-    for M in (1, 3, 5, 15):
+    for G in (1, 3, 5, 15):
         with Clock(device) as ck:
-            run_stacked(all_runs[:M], data, device)
-        say(f"M={M:2d}: {ck.wall:6.2f} s wall ({ck.cpu:6.2f} CPU), {ck.wall / M:5.2f} s per model")
+            run_stacked(all_runs[:G], data, device)
+        say(f"G={G:2d}: {ck.wall:6.2f} s wall ({ck.cpu:6.2f} CPU), {ck.wall / G:5.2f} s per model")
 
     # -- direct form ablation ------------------------------------------------------------------------
     if not quick:

@@ -33,7 +33,7 @@ SOURCE = Path(__file__).with_name("kernels") / "tokenpool.c"
 FLAGS = ("-O3", "-march=native", "-fno-math-errno", "-fno-trapping-math", "-ffp-contract=fast", "-fPIC", "-shared", "-std=gnu11")
 
 _f, _i, _i64, _p = ctypes.c_float, ctypes.c_int, ctypes.c_int64, ctypes.c_void_p
-_DIMS = [_i] * 6 + [_p, _p, _i64, _p]  # M, B, T, d1, N, H, hs, x, x_sm, idx
+_DIMS = [_i] * 6 + [_p, _p, _i64, _p]  # G, B, T, d1, N, H, hs, x, x_sm, idx
 
 
 class KernelUnavailable(RuntimeError):
@@ -178,48 +178,48 @@ def _add(n: float) -> None:
 
 
 class TokenPoolC(torch.autograd.Function):
-    """`batched._TokenPool` through the C kernel: forward(x1, W1a, At, ct, hs, idx) -> pooled (M, B, H, N).
+    """`batched._TokenPool` through the C kernel: forward(x1, W1a, At, ct, hs, idx) -> pooled (G, B, H, N).
 
-    x1 is (M, B, T, d1) (each model its own inputs; a model axis of stride 0 shares one input), or, with
-    idx (M, B) int64, the whole set (n, T, d1) of which model m reads sequences idx[m] (the minibatch is
-    never gathered into a copy). ct is (M, H, 1) as in `_TokenPool`; hs holds each model's own head count
+    x1 is (G, B, T, d1) (each model its own inputs; a model axis of stride 0 shares one input), or, with
+    idx (G, B) int64, the whole set (n, T, d1) of which model m reads sequences idx[m] (the minibatch is
+    never gathered into a copy). ct is (G, H, 1) as in `_TokenPool`; hs holds each model's own head count
     (heads beyond it give pooled = 0 and zero gradients, as the padded heads of `_TokenPool` do).
     Gradients flow to W1a, At and ct."""
 
     @staticmethod
     def forward(ctx, x1, W1a, At, ct, hs: list[int], idx: torch.Tensor | None = None):
         if idx is None:
-            M, B, T, d1 = x1.shape
+            G, B, T, d1 = x1.shape
             x_sm = _check(x1, W1a, At)
         else:
-            (M, B), (T, d1) = idx.shape, x1.shape[1:]
+            (G, B), (T, d1) = idx.shape, x1.shape[1:]
             if idx.dtype != torch.int64 or not idx.is_contiguous() or not x1.is_contiguous():
                 raise ValueError("with idx, the C kernel needs contiguous x1 and a contiguous int64 idx")
             x_sm = _check(x1[None], W1a, At)
         N, H = W1a.shape[2], At.shape[1]
-        W1a, At, ct2 = W1a.contiguous(), At.contiguous(), ct.reshape(M, H).contiguous()
+        W1a, At, ct2 = W1a.contiguous(), At.contiguous(), ct.reshape(G, H).contiguous()
         hs_t = torch.tensor(hs, dtype=torch.int32)
-        pooled = torch.empty(M, B, H, N)
+        pooled = torch.empty(G, B, H, N)
         keep = any(ctx.needs_input_grad)
-        att = torch.empty(M, B, H, T) if keep else None
-        rc = _load().tp_forward(M, B, T, d1, N, H, _ptr(hs_t), _ptr(x1), x_sm, _opt(idx), _ptr(W1a), _ptr(At),
+        att = torch.empty(G, B, H, T) if keep else None
+        rc = _load().tp_forward(G, B, T, d1, N, H, _ptr(hs_t), _ptr(x1), x_sm, _opt(idx), _ptr(W1a), _ptr(At),
                                 _ptr(ct2), _ptr(pooled), _opt(att))
         if rc != 0:
             raise MemoryError("tp_forward could not allocate its scratch memory")
         _add(flops(B, T, d1, N, hs, backward=False))
         if keep:
             ctx.save_for_backward(x1, W1a, At, att, idx)
-            ctx.hs_t, ctx.hs, ctx.x_sm, ctx.shape = hs_t, hs, x_sm, (M, B, T, d1)
+            ctx.hs_t, ctx.hs, ctx.x_sm, ctx.shape = hs_t, hs, x_sm, (G, B, T, d1)
         return pooled
 
     @staticmethod
     def backward(ctx, g_pooled):
         x1, W1a, At, att, idx = ctx.saved_tensors
-        M, B, T, d1 = ctx.shape
+        G, B, T, d1 = ctx.shape
         N, H = W1a.shape[2], At.shape[1]
         g_pooled = g_pooled.contiguous()
-        gW1a, gAt, gct = torch.empty(M, d1, N), torch.empty(M, H, N), torch.empty(M, H, 1)
-        rc = _load().tp_backward(M, B, T, d1, N, H, _ptr(ctx.hs_t), _ptr(x1), ctx.x_sm, _opt(idx), _ptr(W1a),
+        gW1a, gAt, gct = torch.empty(G, d1, N), torch.empty(G, H, N), torch.empty(G, H, 1)
+        rc = _load().tp_backward(G, B, T, d1, N, H, _ptr(ctx.hs_t), _ptr(x1), ctx.x_sm, _opt(idx), _ptr(W1a),
                                  _ptr(At), _ptr(att), _ptr(g_pooled), _ptr(gW1a), _ptr(gAt), _ptr(gct))
         if rc != 0:
             raise MemoryError("tp_backward could not allocate its scratch memory")

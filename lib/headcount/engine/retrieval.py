@@ -1,4 +1,4 @@
-"""The MS MARCO retrieval model of the paper's Section 6.2, its training, metrics, and the error-law fit.
+"""The MS MARCO retrieval model of the paper's Section 6.2, its training and its metrics.
 
 Model (paper, Appendix B.2): a BERT tokenizer and BERT's word, position and segment embeddings, frozen;
 a trained linear projection to the width E = n h (per-head width n = 32); a two-layer transformer encoder

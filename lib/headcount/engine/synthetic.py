@@ -7,6 +7,8 @@ store experiment "synthetic", so a configuration shared by two pages is trained 
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 from headcount.engine.sweep import Experiment, grid
 from headcount.engine.train import SyntheticRun
 
@@ -50,3 +52,10 @@ def configs(base: dict, **axes) -> list[dict]:
     for c in out:
         SyntheticRun.from_dict(c)  # raises on an unknown field
     return out
+
+
+def run_fields(P: dict, **fixed) -> dict:
+    """The SyntheticRun fields a page's resolved parameters P set (the names P shares with SyntheticRun), plus
+    the page's `fixed` values (which win): the base of a page's run configs, derived from the run dataclass
+    rather than listed by hand."""
+    return {**{f.name: P[f.name] for f in fields(SyntheticRun) if f.name in P}, **fixed}

@@ -20,7 +20,7 @@ import pandas as pd
 from headcount import analysis, claims
 from headcount.engine import synthetic
 from headcount.params import Param, ParamSpec
-from headcount.book.plots import new_figure
+from headcount.book.plots import markdown_table, new_figure
 from headcount.paper import paper_table
 from headcount.engine.sweep import sweep
 from headcount.book.pages import synthetic_heads
@@ -100,7 +100,7 @@ def _fixed_E(base: dict, E: int, hs, **axes) -> list[dict]:
 
 def run_configs(P: dict, section: str) -> list[dict]:
     """SyntheticRun dicts of one section: 'fixed_E', 'other_D' or 'depth'."""
-    base = dict(task="sum_of_max", D=P["D"], d=P["d"], a_seed=P["a_seed"], N=P["N"], **{k: P[k] for k in TRAIN})
+    base = synthetic.run_fields(P, task="sum_of_max")  # D, d, a_seed, N and the TRAIN settings
     if section == "fixed_E":
         return _fixed_E(base, P["E"], P["h_grid"], T=P["T_grid"], seed=P["seeds"])
     if section == "other_D":
@@ -222,9 +222,8 @@ CLAIM_TABLES = {"C19": ("fixed_E",), "C20": ("other_D",), "C21": ("depth",)}
 
 def evidence(P: dict, store) -> dict:
     """Each section's runs, one row per (h, T, seed), under the section's name; the sweep results under
-    'results'."""
-    exp = synthetic.experiment(P["engine"])
-    results = {s: sweep(exp, run_configs(P, s), store) for s in SECTIONS}
+    'results'. The sections are the sweeps of `sweeps(P)`, in the order of SECTIONS."""
+    results = {s: sweep(exp, configs, store) for s, (exp, configs) in zip(SECTIONS, sweeps(P), strict=True)}
     return {**{s: r.frame() for s, r in results.items()}, "results": results}
 
 
@@ -256,3 +255,85 @@ def widths_title(P: dict, section: str) -> str:
     hs = {"fixed_E": P["h_grid"], "other_D": P["h_grid_other"], "depth": P["h_grid_depth"]}[section]
     return (f"fixed E = n h = {P['E']} (n = " + ", ".join(str(math.ceil(P["E"] / h)) for h in hs)
             + " at h = " + ", ".join(map(str, hs)) + ")")
+
+
+# ----------------------------------------------------------------------------------------------------
+# What the notebook shows, computed here (the notebook only calls these and displays the result)
+# ----------------------------------------------------------------------------------------------------
+
+LABEL = {"fixed_E": "ablation-fixed-width", "other_D": "ablation-other-dimension", "depth": "ablation-depth"}
+
+
+def parameters_markdown(P: dict) -> str:
+    """The page's opening line: the tier and the table of every parameter."""
+    return (f"**Tier `{P['tier']}`.** Parameters of this page (training settings as on the head-count page "
+            "at the same tier):\n\n" + SPEC.table(P))
+
+
+def scale_text(P: dict) -> str:
+    """The tier and training scale, the last line of every figure title."""
+    return f"tier {P['tier']}, {P['n_train']} train / {P['n_val']} val, {P['epochs']} epochs"
+
+
+def section_title(P: dict, section: str) -> str:
+    """A section's figure title: its task, widths, grid and seeds, then the scale."""
+    head = {
+        "fixed_E": f"D = {P['D']}, {widths_title(P, 'fixed_E')}: T in {P['T_grid']}, {len(P['seeds'])} seed(s)",
+        "other_D": f"D = {P['D_other']} task (d = {P['d_other']}), {widths_title(P, 'other_D')}: T in {P['T_grid']}, "
+                   f"{len(P['seeds'])} seed(s)",
+        "depth": f"{P['L']} layers, D = {P['D']}, {widths_title(P, 'depth')}: T in {P['T_grid_depth']}, "
+                 f"{len(P['seeds_depth'])} seed(s)",
+    }[section]
+    return f"{head}\n{scale_text(P)}"
+
+
+def section_marks(P: dict, section: str) -> list[tuple[int, str]]:
+    """The vertical lines of a section's figure: its predicted transition first (and, for depth, h = D of the
+    one-layer model)."""
+    if section == "depth":
+        hL = h_star(P, "depth")
+        return [(hL, f"L h = D: h = {hL}"), (P["D"], f"h = D = {P['D']} (one layer)")]
+    hs = h_star(P, section)
+    return [(hs, f"h = D = {hs}")]
+
+
+def section_view(P: dict, ev: dict, vs: list[claims.Verdict], name: str) -> dict:
+    """Everything one section shows, from the page's evidence and verdicts: `summary` (per h, T over seeds),
+    `paper` (its table, or None), `side` (ours beside the paper's, with n: the figure's table), `h_star`,
+    `verdict`, `label` (of the figure), `title`, `marks`, `paper_label`, `widths` (a sentence), `store` (a
+    sentence) and `meta` (the figure's provenance)."""
+    s = analysis.summarise(ev[name])
+    paper = paper_values(P, name)
+    result = ev["results"][name]
+    return {"section": name, "summary": s, "paper": paper, "h_star": h_star(P, name),
+            "side": side_by_side(s, paper, {h: math.ceil(P["E"] / h) for h in s["h"].unique()}),
+            "verdict": next(v for v in vs if v.claim_id == CLAIM[name]), "label": LABEL[name],
+            "title": section_title(P, name), "marks": section_marks(P, name), "paper_label": PAPER_NAME[name],
+            "widths": widths_text(P, name),
+            "store": synthetic_heads.store_text(result, ev[name], "these runs"),
+            "meta": synthetic_heads.figure_meta(P, result, section=name)}
+
+
+def section_figure(S: dict):
+    """A section's figure (see `figure`)."""
+    return figure(S["summary"], S["paper"], S["marks"], S["title"], S["paper_label"])
+
+
+def tables_markdown(S: dict) -> str:
+    """A section's tables: ours beside the paper's, the drops between consecutive head counts, its verdict."""
+    plabel = S["paper_label"]
+    return "\n\n".join([
+        f"**Ours beside the paper's {plabel}**" + ("" if S["paper"] is not None else
+                                                    " (the paper has no numbers for these parameters)") + ":\n\n"
+        + markdown_table(format_table(S["side"], plabel)),
+        "**The drop between consecutive head counts** (NMSE at $h-1$ over NMSE at $h$; ours on the minimum over "
+        "seeds):\n\n" + markdown_table(ratio_table(S["summary"], S["paper"], S["h_star"])),
+        claims.markdown_table([S["verdict"]]),
+    ])
+
+
+def levels_markdown(sections: dict[str, dict]) -> str:
+    """Our errors after each section's transition against the paper's (`level_text`), or a sentence saying
+    the paper has no numbers for these parameters."""
+    return level_text({name: (S["side"], S["h_star"]) for name, S in sections.items()}) or \
+        "The paper has no numbers for these parameters."

@@ -13,7 +13,7 @@ import pandas as pd
 from headcount import analysis, claims
 from headcount.engine import synthetic
 from headcount.params import Param, ParamSpec
-from headcount.book.plots import OURS_STYLE, PAPER_STYLE, new_figure
+from headcount.book.plots import OURS_STYLE, PAPER_STYLE, markdown_table, new_figure
 from headcount.paper import paper_table
 from headcount.engine.sweep import sweep
 from headcount.book.pages import synthetic_heads
@@ -83,9 +83,10 @@ SPEC = ParamSpec(
 
 
 def run_configs(P: dict) -> list[dict]:
-    """One SyntheticRun dict per (T, N, h, seed)."""
-    base = dict(task="sum_of_max", **{k: P[k] for k in SHARED if k != "engine"})
-    return synthetic.configs(base, T=P["T_grid"], N=P["N_grid"], h=P["h_grid"], seed=P["seeds"])
+    """One SyntheticRun dict per (T, N, h, seed): the run fields P sets (the SHARED settings and n), on the
+    sum-of-max task."""
+    return synthetic.configs(synthetic.run_fields(P, task="sum_of_max"), T=P["T_grid"], N=P["N_grid"], h=P["h_grid"],
+                             seed=P["seeds"])
 
 
 def sweeps(P: dict):
@@ -269,8 +270,9 @@ def flat_at_D(summary: pd.DataFrame, D: int, flat_ratio: float, floor_factor: fl
 
 
 def evidence(P: dict, store) -> dict:
-    """The page's runs, one row per (h, T, N, seed)."""
-    res = sweep(synthetic.experiment(P["engine"]), run_configs(P), store)
+    """The page's runs, one row per (h, T, N, seed): its one sweep of `sweeps(P)`."""
+    ((exp, configs),) = sweeps(P)
+    res = sweep(exp, configs, store)
     return {"runs": res.frame(), "result": res}
 
 
@@ -379,3 +381,43 @@ def reading(summary: pd.DataFrame, P: dict, paper: pd.DataFrame | None = None, c
                        + " the paper's Table 2 mean" + (", i.e. higher" if min(r) > 1 else
                                                         ", i.e. lower" if max(r) < 1 else ""))
     return ("In our runs, " + "; ".join(out) + ".") if out else "No head count of the grid allows a fit."
+
+
+# ----------------------------------------------------------------------------------------------------
+# What the notebook shows, computed here (the notebook only calls these and displays the result)
+# ----------------------------------------------------------------------------------------------------
+
+def parameters_markdown(P: dict) -> str:
+    """The page's opening line: the tier and the table of every parameter."""
+    return (f"**Tier `{P['tier']}`.** Parameters of this page (the training settings are those of the "
+            "head-count page at the same tier, so its $N = 32$ runs are reused):\n\n" + SPEC.table(P))
+
+
+def scale_text(P: dict) -> str:
+    """The tier and scale of the runs, for the figure's title."""
+    return (f"Tier {P['tier']}: T in {P['T_grid']}, N in {P['N_grid']}, {len(P['seeds'])} seed(s), "
+            f"{P['n_train']} train / {P['n_val']} val, {P['epochs']} epochs")
+
+
+def figure_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """The figure's tidy table: the summary per (h, T, N) with the fit of its (h, T) line on every row."""
+    return summary.merge(fits(summary), on=["h", "T"], how="left")
+
+
+def results(P: dict, ev: dict) -> dict:
+    """Everything the page shows, from its evidence: `summary` (per h, T, N over seeds), `paper` (Table 2 at
+    N = 32 in the paper's setting, else None), `figure_table`, `table` (the wide table of the page), `scale`,
+    `store` (a sentence) and `meta` (the figure's provenance)."""
+    summary = summarise(ev["runs"])
+    paper = paper_at_N32(P)
+    return {"summary": summary, "paper": paper, "figure_table": figure_table(summary),
+            "table": width_table(summary, paper), "scale": scale_text(P),
+            "store": synthetic_heads.store_text(ev["result"], ev["runs"], "these runs"),
+            "meta": synthetic_heads.figure_meta(P, ev["result"])}
+
+
+def table_markdown(table: pd.DataFrame) -> str:
+    """The wide table under its heading and a line saying what its columns are."""
+    return ("### Our numbers beside the paper's\n\nMinimum validation NMSE over seeds per $N$, the "
+            "log-log slope and its $R^2$; the last column is the paper's Table 2 mean at $N = 32$.\n\n"
+            + markdown_table(table))

@@ -11,9 +11,8 @@ from __future__ import annotations
 import pandas as pd
 
 from headcount import analysis, claims
-from headcount.engine import synthetic
 from headcount.params import Param, ParamSpec
-from headcount.book.plots import OURS_STYLE, PAPER_STYLE, new_figure
+from headcount.book.plots import OURS_STYLE, PAPER_STYLE, markdown_table, new_figure
 from headcount.paper import paper_table
 from headcount.engine.sweep import sweep
 from headcount.book.pages import synthetic_heads
@@ -62,9 +61,10 @@ def long_configs(P: dict) -> list[dict]:
 
 
 def sweeps(P: dict):
+    """The head-count page's sweep, then (when epochs_long is set) the longer-training check's."""
     out = synthetic_heads.sweeps(P)
     if P["epochs_long"]:
-        out.append((synthetic_heads.sweeps(P)[0][0], long_configs(P)))
+        out.append((out[0][0], long_configs(P)))
     return out
 
 
@@ -277,13 +277,12 @@ def reversal_verdict(summary: pd.DataFrame, P: dict) -> claims.Verdict:
 
 
 def evidence(P: dict, store) -> dict:
-    """The head-count page's runs (one row per h, T, seed) and those of the longer-training check."""
-    exp = synthetic.experiment(P["engine"])
-    res = sweep(exp, run_configs(P), store)
-    ev = {"runs": res.frame(), "result": res}
-    if P["epochs_long"]:
-        long = sweep(exp, long_configs(P), store)
-        ev.update(long_runs=long.frame(), long_result=long)
+    """The head-count page's runs (one row per h, T, seed) and those of the longer-training check: the sweeps
+    of `sweeps(P)`, in that order."""
+    main, *long = [sweep(exp, configs, store) for exp, configs in sweeps(P)]
+    ev = {"runs": main.frame(), "result": main}
+    if long:
+        ev.update(long_runs=long[0].frame(), long_result=long[0])
     return ev
 
 
@@ -371,3 +370,74 @@ def format_reversal(table: pd.DataFrame) -> pd.DataFrame:
         out[c] = out[c].map(lambda v: "—" if pd.isna(v) else f"{v:.2f}")
     out["h"] = out["h"].astype(int)
     return out
+
+
+# ----------------------------------------------------------------------------------------------------
+# What the notebook shows, computed here (the notebook only calls these and displays the result)
+# ----------------------------------------------------------------------------------------------------
+
+def parameters_markdown(P: dict) -> str:
+    """The page's opening line: the tier and the table of every parameter."""
+    return (f"**Tier `{P['tier']}`.** Parameters of this page (those of the head-count page, the "
+            "threshold of the reversal verdict, and a longer-training check):\n\n" + SPEC.table(P))
+
+
+def scale_text(P: dict) -> str:
+    """The tier and scale of the head-count runs, for figure titles."""
+    return (f"Tier {P['tier']}: T in {P['T_grid']}, {len(P['seeds'])} seeds, {P['n_train']} train / "
+            f"{P['n_val']} val, {P['epochs']} epochs")
+
+
+def all_runs(ev: dict) -> pd.DataFrame:
+    """The head-count runs and, when the evidence has them, the longer-training runs, in one table."""
+    frames = [ev["runs"], *([ev["long_runs"]] if "long_runs" in ev else [])]
+    return pd.concat(frames, ignore_index=True)
+
+
+def results(P: dict, ev: dict) -> dict:
+    """Everything the page shows, from its evidence: `summary` (per h, T over seeds of the head-count runs),
+    `after` (its rows at h >= D: the zoom figure's table), `fits` (`fit_table` of every run, longer training
+    included), `reversal` (`reversal_table`), `scores` (R(h) of the minimum over seeds), `scale`, `store` (a
+    sentence) and `meta` (a figure's provenance)."""
+    summary = analysis.summarise(ev["runs"])
+    return {"summary": summary, "after": summary[summary["h"] >= P["D"]], "fits": fit_table(all_runs(ev), P["D"]),
+            "reversal": reversal_table(summary, P), "scores": analysis.reversal_scores(summary, "h", "T", "min"),
+            "scale": scale_text(P), "store": f"Store: {ev['result'].summary()}.",
+            "meta": synthetic_heads.figure_meta(P, ev["result"])}
+
+
+def zoom_markdown(summary: pd.DataFrame, P: dict) -> str:
+    """Where the minimum over T sits for each h >= D (`zoom_table`), under a line saying what it shows."""
+    return ("**Where the minimum over $T$ sits**, with the factor by which the error falls from the shortest "
+            "$T$ to it and rises from it to the longest $T$ (an interior minimum is \"first falls, then "
+            "rises\"):\n\n" + markdown_table(zoom_table(summary, P)))
+
+
+def format_fits(fits: pd.DataFrame) -> pd.DataFrame:
+    """`fit_table` for the page: NMSE in scientific notation, the ratio to two decimals, named columns."""
+    return fits.assign(**{
+        "val_nmse": fits["val_nmse"].map(lambda v: f"{v:.2e}"), "train_nmse": fits["train_nmse"].map(lambda v: f"{v:.2e}"),
+        "val / train": fits["val / train"].map(lambda v: f"{v:.2f}")}).rename(columns={
+            "val_nmse": "validation NMSE (min over seeds)", "train_nmse": "training NMSE (same model)"})
+
+
+def long_markdown(R: dict, P: dict, ev: dict) -> str:
+    """The longer-training section: where its runs came from (when the check runs), the table of validation
+    against training error, and the sentences of `long_reading`."""
+    parts = [f"Longer-training check: {ev['long_result'].summary()}."] if P["epochs_long"] else []
+    parts += [markdown_table(format_fits(R["fits"])), "In numbers: " + long_reading(R["fits"], P)]
+    return "\n\n".join(parts)
+
+
+def reversal_markdown(table: pd.DataFrame) -> str:
+    """The table of R(h), ours beside the paper's, under a line saying how it is computed."""
+    return ("**$R(h)$, ours beside the paper's** (every number computed here with the same function, "
+            "`headcount.analysis.reversal_score`, from our runs or from the paper's printed tables):\n\n"
+            + markdown_table(format_reversal(table)))
+
+
+def reading_markdown(vs: list[claims.Verdict], R: dict, P: dict) -> str:
+    """The closing reading: the paper's own tables read with this page's functions (in the paper's setting),
+    then what our runs give (`summary_text`)."""
+    ptext = paper_text(P)
+    return "\n\n".join([*([ptext] if ptext else []), summary_text(vs, R["fits"], R["scores"], R["summary"], P)])

@@ -3,12 +3,14 @@ Tables 8, 9; claims C26, C27, C28)."""
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 import numpy as np
 import pandas as pd
 
 from headcount import analysis, claims
 from headcount.params import Param, ParamSpec, longer_training_rule
-from headcount.book.plots import OURS_STYLE, PAPER_STYLE, new_figure
+from headcount.book.plots import OURS_STYLE, PAPER_STYLE, markdown_table, new_figure
 from headcount.paper import paper_table
 from headcount.engine.realdata import cifar
 from headcount.engine.sweep import Experiment, grid, sweep
@@ -114,12 +116,9 @@ def experiment() -> Experiment:
 
 
 def run_configs(P: dict) -> list[dict]:
-    """One CifarRun dict per (canvas, h, seed), longest sequences last."""
-    base = CifarRun(patch=P["patch"], n=P["n"], n_layers=P["n_layers"], mlp_ratio=P["mlp_ratio"],
-                    dropout=P["dropout"], train_per_class=P["train_per_class"], val_per_class=P["val_per_class"],
-                    placement=P["placement"], placement_seed=P["placement_seed"], epochs=P["epochs"],
-                    batch_size=P["batch_size"], lr=P["lr"], weight_decay=P["weight_decay"],
-                    warmup_frac=P["warmup_frac"], clip_norm=P["clip_norm"], source=P["source"]).to_dict()
+    """One CifarRun dict per (canvas, h, seed), longest sequences last: every CifarRun field the page has a
+    parameter for, from P."""
+    base = CifarRun(**{f.name: P[f.name] for f in fields(CifarRun) if f.name in P}).to_dict()  # h, canvas, seed: the grid
     out = grid(base, canvas=sorted(P["canvas_grid"]), h=P["h_grid"], seed=P["seeds"])
     for c in out:
         CifarRun.from_dict(c)  # raises on an impossible combination
@@ -594,11 +593,13 @@ def judge(P: dict, ev: dict) -> list[claims.Verdict]:
 
 
 def evidence(P: dict, store, device: str = "cpu") -> dict:
-    """Every run the verdicts depend on, raw (one row per run, with its seed), read through `sweep` from store."""
-    res = sweep(experiment(), run_configs(P), store, device=device)
+    """Every run the verdicts depend on, raw (one row per run, with its seed), read through `sweep` from store:
+    exactly the sweeps of `sweeps(P)`, the main grid and, when on, the longer-training check."""
+    (exp, main), *rest = sweeps(P)
+    res = sweep(exp, main, store, device=device)
     ev = {"runs": res.frame(), "result": res}
-    if P["epochs_long"]:
-        res_long = sweep(experiment(), long_configs(P), store, device=device)
+    for exp_long, configs in rest:
+        res_long = sweep(exp_long, configs, store, device=device)
         ev["runs_long"], ev["result_long"] = res_long.frame(), res_long
     return ev
 
@@ -606,9 +607,7 @@ def evidence(P: dict, store, device: str = "cpu") -> dict:
 def outcome_text(vs: list[claims.Verdict], summary: pd.DataFrame, flat_tol: float = 1.5) -> str:
     """Markdown: the claims not (fully) reproduced at this tier, and from which h on our training accuracy stops
     depending on T."""
-    from headcount.book.pages.msmarco import claims_by_verdict
-
-    text = claims_by_verdict(vs) + " "
+    text = claims.claims_by_verdict(vs) + " "
     h_obs = observed_transition(summary, flat_tol)
     return text + (f"In our grid, training accuracy stops depending on $T$ (drop of at most {flat_tol:g} points) "
                    f"from h = {h_obs} on." if h_obs is not None else
@@ -653,3 +652,90 @@ def observed_transition(summary: pd.DataFrame, flat_tol: float = 1.5) -> int | N
         else:
             break
     return found
+
+
+# ----------------------------------------------------------------------------------------------------------
+# the page's blocks of text, computed (the notebook only calls these and displays them)
+
+
+def header_markdown(P: dict, device: str) -> str:
+    """The tier, the device, the scale of this run and the table of this page's parameters."""
+    scale = scale_text(P)
+    return (f"**Tier `{P['tier']}`** on `{device}`. {scale[0].upper() + scale[1:]}.\n\n"
+            "Parameters of this page (every choice the paper leaves open is here):\n\n" + SPEC.table(P))
+
+
+def source_path(P: dict):
+    """The archive the images are read from: the offline JPEG copy when it is asked for (or `auto`) and present,
+    else the canonical python archive."""
+    jpg = cifar.jpg_archive_path()
+    return jpg if P["source"] in ("auto", "jpg") and jpg.is_file() else cifar.python_archive_path()
+
+
+def data_markdown(P: dict, ev: dict) -> str:
+    """Markdown: the data read, the store's runs and their training time, and what the tiers cost."""
+    result, df = ev["result"], ev["runs"]
+    return (f"Data: `{df['data_source'].iloc[0]}` (from `{source_path(P).name}`; checksum verified when decoded). "
+            f"Runs: {result.summary()}. Training time of all runs, computed now or earlier, summed: "
+            f"{df['train_seconds'].sum():.0f} s on {', '.join(sorted(set(df['device'])))}.\n\n"
+            + cost_text(P, result))
+
+
+def figure_meta(P: dict, ev: dict, device: str) -> dict:
+    """What each figure's metadata records: the parameters, the code hash of the runs drawn, the device."""
+    return {"params": P, "code_hash": ev["result"].records[0]["code_hash"], "device": device}
+
+
+def accuracy_tables_markdown(summary: pd.DataFrame, paper: pd.DataFrame, which: str) -> str:
+    """Markdown: our training ('train') or validation ('val') accuracy in the paper's layout, above the paper's
+    Table 8 (training) or 9 (validation)."""
+    name, table, digits = {"train": ("Training", 8, 1), "val": ("Validation", 9, 2)}[which]
+    return (f"### {name} accuracy (%), ours\n\n" + wide(summary, which, digits).to_markdown(index=False)
+            + f"\n\n### Paper Table {table}: {name.lower()} accuracy (%)\n\n"
+            + wide(paper, which, digits).to_markdown(index=False))
+
+
+def side_markdown(side: pd.DataFrame) -> str:
+    """Markdown: ours beside the paper cell by cell, with how many cells the paper ran."""
+    return ("### Ours beside the paper, cell by cell\n\n" + matched_text(side) + "\n\n"
+            + format_side(side).to_markdown(index=False))
+
+
+def reversal_table(R_ours: pd.DataFrame, R_paper: pd.DataFrame) -> pd.DataFrame:
+    """Per h: R(h) and its number of T values, ours and recomputed from the paper's Table 8 (the figure's table)."""
+    return R_ours.merge(R_paper.rename(columns={"R": "R_paper", "n_T": "n_T_paper"}), on="h", how="outer")
+
+
+def reversal_markdown(R_table: pd.DataFrame, R_paper: pd.DataFrame) -> str:
+    """Markdown: R(h) ours and the paper's in one row each ('—' where a side has no value), then the paper's
+    head counts whose rounded accuracies give R = 0."""
+    def row(values):
+        return " | ".join("—" if r != r else f"{r:.3g}" for r in values)
+
+    return ("| h | " + " | ".join(str(h) for h in R_table["h"]) + " |\n|---|" + "---|" * len(R_table) + "\n"
+            + "| R(h), ours | " + row(R_table["R"]) + " |\n"
+            + "| R(h), paper Table 8 | " + row(R_table["R_paper"]) + " |\n\n" + paper_ties_text(R_paper))
+
+
+def reference_markdown(paper: pd.DataFrame, P: dict) -> str:
+    """Markdown: the page's checks applied to the paper's own Tables 8 and 9."""
+    ref = verdicts(paper, P, tier="paper's numbers")
+    return "For reference, the same checks on the paper's Tables 8 and 9:\n\n" + claims.markdown_table(ref)
+
+
+def longer_training_markdown(P: dict, summary: pd.DataFrame, ev: dict) -> str:
+    """Markdown of the longer-training section: the runs, the accuracy at both budgets and what it says, or that
+    the check is off at this tier."""
+    if not P["epochs_long"]:
+        return "Not run at this tier (`epochs_long` = 0)."
+    summary_long = summarise(ev["runs_long"])
+    _, long_table = longer_training(summary, summary_long, P["epochs"], P["epochs_long"])
+    return (f"Runs: {ev['result_long'].summary()}.\n\nAccuracy in %, after {P['epochs']} and "
+            f"{P['epochs_long']} epochs:\n\n" + markdown_table(long_table)
+            + "\n\n" + longer_training_text(summary, summary_long, P["epochs"], P["epochs_long"]))
+
+
+def tiers_markdown(P: dict) -> str:
+    """Markdown: one item per tier with its scale, marking this page's."""
+    return "\n".join(f"- **{name}**: " + scale_text({**SPEC.tiers[name], "tier": name})
+                     + (" (this page)." if name == P["tier"] else ".") for name in ("smoke", "laptop", "paper"))

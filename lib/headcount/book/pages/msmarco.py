@@ -4,6 +4,7 @@ claims C23, C24, C25)."""
 from __future__ import annotations
 
 import textwrap
+from dataclasses import fields
 
 import numpy as np
 import pandas as pd
@@ -12,7 +13,7 @@ from headcount import analysis, claims
 from headcount.engine import retrieval
 from headcount.engine.sweep import sweep
 from headcount.params import Param, ParamSpec, longer_training_rule
-from headcount.book.plots import OURS_STYLE, PAPER_STYLE, new_figure
+from headcount.book.plots import OURS_STYLE, PAPER_STYLE, markdown_table, new_figure
 from headcount.paper import paper_table
 
 from headcount.paper import MSMARCO_ALPHA as PAPER_ALPHA  # noqa: E402 - the paper's numbers (headcount.paper)
@@ -142,11 +143,8 @@ def reductions(P: dict, counts: dict | None = None) -> str:
 
 
 def run_configs(P: dict) -> list[dict]:
-    """One RetrievalRun dict per (T, h, seed)."""
-    base = {k: P[k] for k in ("source", "n_queries", "n_val_queries", "max_positives", "split_seed", "bm25_fraction",
-                              "mine_depth", "data_seed", "max_query_tokens", "max_passage_tokens",
-                              "dense_max_tokens", "fusion", "n", "n_layers", "ffn_mult", "dropout", "epochs",
-                              "batch_size", "lr", "weight_decay", "warmup_frac", "stop_after_perfect")}
+    """One RetrievalRun dict per (T, h, seed): every RetrievalRun field the page has a parameter for, from P."""
+    base = {f.name: P[f.name] for f in fields(retrieval.RetrievalRun) if f.name in P}  # T, h, seed: the grid
     return retrieval.configs(base, T=P["T_grid"], h=P["h_grid"], seed=P["seeds"])
 
 
@@ -636,31 +634,20 @@ def judge(P: dict, ev: dict) -> list[claims.Verdict]:
 
 
 def evidence(P: dict, store) -> dict:
-    """Every run the verdicts depend on, raw (one row per run, with its seed), read through `sweep` from store."""
-    exp = retrieval.experiment()
-    res = sweep(exp, run_configs(P), store)
+    """Every run the verdicts depend on, raw (one row per run, with its seed), read through `sweep` from store:
+    exactly the sweeps of `sweeps(P)`, the main grid and, when on, the longer-training check."""
+    (exp, main), *rest = sweeps(P)
+    res = sweep(exp, main, store)
     ev = {"runs": res.frame(), "result": res, "lists_stats": res.records[0]["metrics"]["lists_stats"]}
-    if P["epochs_long"]:
-        res_long = sweep(exp, long_configs(P), store)
+    for exp_long, configs in rest:
+        res_long = sweep(exp_long, configs, store)
         ev["runs_long"], ev["result_long"] = res_long.frame(), res_long
     return ev
 
 
 def outcome_text(vs: list[claims.Verdict]) -> str:
     """Markdown: the claims of this page grouped by verdict, where any is not reproduced or not testable."""
-    return claims_by_verdict(vs)
-
-
-def claims_by_verdict(vs: list[claims.Verdict]) -> str:
-    """Markdown: 'Every claim ... is reproduced', or the claim ids under each verdict other than reproduced."""
-    groups: dict[str, list[str]] = {}
-    for v in vs:
-        if v.verdict != claims.REPRODUCED:
-            groups.setdefault(v.shown, []).append(v.claim_id)
-    if not groups:
-        return "Every claim of this page is reproduced at this tier."
-    return ("; ".join(f"**{verdict}**: {', '.join(ids)}" for verdict, ids in groups.items())
-            + ". The evidence column gives the numbers and, for a claim not testable here, the reason.")
+    return claims.claims_by_verdict(vs)
 
 
 def reading_text(summary: pd.DataFrame, tol: float = 0.01, h_star: int = PAPER_H_STAR,
@@ -702,3 +689,72 @@ def _spearman(x: np.ndarray, y: np.ndarray) -> float:
     if rx.std() == 0 or ry.std() == 0:
         return 0.0
     return float(np.corrcoef(rx, ry)[0, 1])
+
+
+# ----------------------------------------------------------------------------------------------------------
+# the page's blocks of text, computed (the notebook only calls these and displays them)
+
+
+def header_markdown(P: dict) -> str:
+    """The tier and the table of this page's parameters."""
+    return (f"**Tier `{P['tier']}`.** Parameters of this page (every choice the paper leaves open is here):"
+            f"\n\n" + SPEC.table(P))
+
+
+def collection_counts(P: dict) -> dict:
+    """Queries, passages and judgments of the collection the page reads (`Collection.counts()`)."""
+    from headcount.engine.realdata import msmarco as mm
+
+    return mm.load_source(P["source"]).counts()
+
+
+def figure_meta(P: dict, ev: dict) -> dict:
+    """What each figure's metadata records: the parameters and the code hash of the runs drawn."""
+    return {"params": P, "code_hash": ev["result"].records[0]["code_hash"]}
+
+
+def data_markdown(P: dict, ev: dict, counts: dict) -> str:
+    """Markdown: the collection read, the store's runs and their training time, the scale of this page beside the
+    paper's, and what this tier reduces."""
+    result, df, stats = ev["result"], ev["runs"], ev["lists_stats"]
+    return (data_text(counts, stats) + "\n\n"
+            f"Store: {result.summary()}. Training time of all runs (computed now or earlier), summed: "
+            f"{df['train_seconds'].sum():.0f} s on {result.records[0]['metrics']['device']}.\n\n"
+            f"**Scale of this page.** {scale_text(P, stats)}; passages keep their first {P['max_passage_tokens']} "
+            f"word pieces (mean {stats['passage_tokens_mean']:.0f} kept, {100 * stats['passages_truncated']:.0f}% "
+            f"truncated); {stats['val_examples']} validation lists. **Scale of the paper.** {PAPER_SCALE}.\n\n"
+            + reductions(P, counts))
+
+
+def side_markdown(title: str, side: pd.DataFrame) -> str:
+    """A '### title' heading over the paper's layout of a side-by-side table (`format_side`)."""
+    return f"### {title}\n\n" + markdown_table(format_side(side))
+
+
+def longer_training_markdown(P: dict, summary: pd.DataFrame, ev: dict) -> str:
+    """Markdown of the longer-training section: the runs, the accuracy at both budgets and what it says, or that
+    the check is off at this tier."""
+    if not P["epochs_long"]:
+        return "Not run at this tier (`epochs_long` = 0)."
+    summary_long = summarise(ev["runs_long"])
+    _, long_table = longer_training(summary, summary_long, P["epochs"], P["epochs_long"])
+    return (f"Runs: {ev['result_long'].summary()}.\n\nTop-1 accuracy after {P['epochs']} and up to "
+            f"{P['epochs_long']} epochs:\n\n" + markdown_table(long_table)
+            + "\n\n" + longer_training_text(summary, summary_long, P["epochs"], P["epochs_long"]))
+
+
+def fits_markdown(fit_table: pd.DataFrame) -> str:
+    """The fits of the error law as a table, then how the paper's constants compare with the best fit."""
+    return markdown_table(format_fits(fit_table)) + "\n\n" + paper_fit_text(fit_table)
+
+
+def verdicts_text(vs: list[claims.Verdict], summary: pd.DataFrame, P: dict) -> str:
+    """Markdown under the verdicts: the claims not reproduced, and where our curves meet."""
+    return (outcome_text(vs) + "\n\n"
+            + reading_text(summary, P["flat_tol"], chance_margin=P["chance_margin"]))
+
+
+def validation_note(stats: dict) -> str:
+    """How many lists and held-out queries our validation numbers come from."""
+    return (f"Our validation numbers come from {stats['val_examples']} lists of {stats['val_queries']} "
+            "held-out queries, each query's lists sharing their topic, so they are coarse.")

@@ -9,8 +9,9 @@ from headcount import analysis, claims
 from headcount.engine import synthetic
 from headcount.engine.sweep import sweep
 from headcount.params import Param, ParamSpec
-from headcount.book.plots import OURS_STYLE, PAPER_STYLE, new_figure
+from headcount.book.plots import OURS_STYLE, PAPER_STYLE, markdown_table, new_figure
 from headcount.paper import paper_table
+from headcount.tasks import draw_a
 
 PARAMS = [
     Param("D", "int", "intrinsic dimension: number of vectors a_i in y = sum_i max_t a_i . x(t)", minimum=1),
@@ -49,11 +50,8 @@ SPEC = ParamSpec(
 
 
 def run_configs(P: dict) -> list[dict]:
-    """One SyntheticRun dict per (T, h, seed)."""
-    base = dict(task="sum_of_max", D=P["D"], d=P["d"], a_seed=P["a_seed"], n=P["n"], N=P["N"],
-                epochs=P["epochs"], lr=P["lr"], batch_size=P["batch_size"], n_train=P["n_train"],
-                n_val=P["n_val"], data_seed=P["data_seed"])
-    return synthetic.configs(base, T=P["T_grid"], h=P["h_grid"], seed=P["seeds"])
+    """One SyntheticRun dict per (T, h, seed): the run fields P sets, on the sum-of-max task."""
+    return synthetic.configs(synthetic.run_fields(P, task="sum_of_max"), T=P["T_grid"], h=P["h_grid"], seed=P["seeds"])
 
 
 def sweeps(P: dict):
@@ -173,8 +171,9 @@ def mean_std(mean: float, std: float, seeds: int) -> str:
 
 
 def evidence(P: dict, store) -> dict:
-    """The page's runs, one row per (h, T, seed)."""
-    res = sweep(synthetic.experiment(P["engine"]), run_configs(P), store)
+    """The page's runs, one row per (h, T, seed): its one sweep of `sweeps(P)`."""
+    ((exp, configs),) = sweeps(P)
+    res = sweep(exp, configs, store)
     return {"runs": res.frame(), "result": res}
 
 
@@ -226,3 +225,65 @@ def differences(summary: pd.DataFrame, paper: pd.DataFrame | None, P: dict, col:
                    + ("larger" if smallest > biggest else "not larger")
                    + f" than the largest change with $T$ of any $h$ (x{biggest:.2f}).")
     return " ".join(out)
+
+
+# ----------------------------------------------------------------------------------------------------
+# What the notebook shows, computed here (the notebook only calls these and displays the result)
+# ----------------------------------------------------------------------------------------------------
+
+def parameters_markdown(P: dict) -> str:
+    """The page's opening line: the tier and the table of every parameter."""
+    return (f"**Tier `{P['tier']}`.** Parameters of this page (every choice the paper leaves open is here):\n\n"
+            + SPEC.table(P))
+
+
+def a_markdown(P: dict) -> str:
+    """The vectors a_i of the task (one row each, one column per coordinate) as a markdown table."""
+    a = draw_a(P["D"], P["d"], P["a_seed"])
+    return ("The $a_i$ used here (rows):\n\n| i | " + " | ".join(f"coord {j + 1}" for j in range(P["d"]))
+            + " |\n|---|" + "---|" * P["d"] + "\n"
+            + "\n".join(f"| {i + 1} | " + " | ".join(f"{v:+.4f}" for v in row) + " |" for i, row in enumerate(a.tolist())))
+
+
+def paper_setting(P: dict) -> bool:
+    """Whether the page runs the paper's Table 2 setting (D = d = 4, n = 8, N = 32)."""
+    return (P["D"], P["d"], P["n"], P["N"]) == (4, 4, 8, 32)
+
+
+def scale_text(P: dict) -> str:
+    """The tier and scale of the runs, for figure titles."""
+    return (f"tier {P['tier']}: T in {P['T_grid']}, h in {P['h_grid']}, {len(P['seeds'])} seeds, "
+            f"{P['n_train']} train / {P['n_val']} val, {P['epochs']} epochs")
+
+
+def store_text(result, runs: pd.DataFrame, what: str = "the runs computed now or earlier") -> str:
+    """Where the runs came from (the sweep's summary) and their summed training time."""
+    return f"Store: {result.summary()}. Training time of {what}, summed: {runs['train_seconds'].sum():.0f} s."
+
+
+def figure_meta(P: dict, result, **extra) -> dict:
+    """The provenance saved beside a figure: the parameters and the code hash of the runs."""
+    return {"params": P, **extra, "code_hash": result.records[0]["code_hash"]}
+
+
+def results(P: dict, ev: dict) -> dict:
+    """Everything the page shows, from its evidence: `summary` (per h, T over seeds), `paper` (Table 2 as
+    h, T, mean, std in the paper's setting, else None), `side` (ours beside the paper's per h, T; the
+    paper's columns empty outside its setting: the figures' table), `scale`, `store` (a sentence) and `meta`
+    (a figure's provenance)."""
+    summary = analysis.summarise(ev["runs"])
+    paper = paper_summary() if paper_setting(P) else None
+    side = side_by_side(summary, paper if paper is not None else paper_summary().iloc[0:0])
+    return {"summary": summary, "paper": paper, "side": side, "scale": scale_text(P),
+            "store": store_text(ev["result"], ev["runs"]), "meta": figure_meta(P, ev["result"])}
+
+
+def side_markdown(side: pd.DataFrame) -> str:
+    """The table of ours beside the paper's Table 2, under its heading."""
+    return "### Ours beside the paper's Table 2\n\n" + markdown_table(format_table(side))
+
+
+def verdicts_markdown(vs: list[claims.Verdict], R: dict, P: dict) -> str:
+    """The verdicts' table, then (where the grid has two or more T) our trends in T beside the paper's."""
+    diff = differences(R["summary"], R["paper"], P)
+    return claims.markdown_table(vs) + (f"\n\n**Our trends in $T$, beside the paper's.** {diff}" if diff else "")

@@ -180,3 +180,21 @@ def lemma1_text(res: list[dict]) -> str:
     gap = min(abs(a["argmin"] - b["argmin"]) for a, b in zip(res, res[1:])) if len(res) > 1 else float("nan")
     return (f"Measured: minimisers of the repaired features {mins}; the second feature is shifted by "
             f"{res[-1]['shift']:.3g}, and the two minimisers are {gap:.4f} apart.")
+
+
+# ---- the page's blocks of text, computed (the notebook only calls these and displays them) -----------------
+
+
+def header_markdown(P: dict) -> str:
+    """The tier and the table of this page's parameters."""
+    return f"**Tier `{P['tier']}`.** Parameters of this page:\n\n" + SPEC.table(P)
+
+
+def selector_scale(P: dict) -> str:
+    """The scale line of the selector figure."""
+    return f"tier {P['tier']}: T = {P['selector_T']}, {P['selector_inputs']} sequences per family and q"
+
+
+def lemma1_scale(P: dict) -> str:
+    """The scale line of the Lemma 1 figure."""
+    return f"tier {P['tier']}, {P['lemma1_grid']} grid points"

@@ -544,3 +544,38 @@ def verdict_text(vs: list[claims.Verdict]) -> str:
         out.append(f"C6 (the construction as a whole, on tasks with $S_i = [T]$, where the offset plays no role) reads "
                    f"*{by['C6'].shown}*.")
     return " ".join(out)
+
+
+# ---- the page's blocks of text, computed (the notebook only calls these and displays them) -----------------
+
+
+def header_markdown(P: dict) -> str:
+    """The tier and the table of this page's parameters."""
+    return f"**Tier `{P['tier']}`.** Parameters of this page:\n\n" + SPEC.table(P)
+
+
+def scale_text(P: dict) -> str:
+    """The scale line of this page's figures."""
+    return (f"tier {P['tier']}: T in {P['T_grid']}, {len(P['beta_grid'])} temperatures, "
+            f"{P['n_eval']} sampled sequences per (task, T)")
+
+
+def error_shown(err: pd.DataFrame, P: dict) -> pd.DataFrame:
+    """The rows of the error table printed on the page: the smallest, the middle and the largest temperature of
+    the grid, with the measured excesses and errors beside their bounds."""
+    betas = sorted(P["beta_grid"])
+    show = err[err["beta"].isin([betas[0], betas[len(betas) // 2], betas[-1]])]
+    return show[["task", "T", "beta", "family", "head_excess_min", "head_excess_max", "bound_head",
+                 "model_sup_error", "bound_model"]]
+
+
+def eps_shown(P: dict) -> float:
+    """The accuracy eps of the temperature figure: the middle value of the grid."""
+    return sorted(P["eps_grid"])[len(P["eps_grid"]) // 2]
+
+
+def subset_shown(sub: pd.DataFrame) -> pd.DataFrame:
+    """The columns of the subset-offset table printed on the page: the excesses beside the bounds, and which
+    hypotheses of the theorem each case meets."""
+    return sub[["T", "offset", "family", "head", "S_size", "excess_min", "excess_max", "bound_15", "within_15",
+                "interval_lo", "interval_hi", "within_interval", *HYPOTHESES]]

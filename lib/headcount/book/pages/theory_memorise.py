@@ -184,3 +184,16 @@ def count_text(cons: pd.DataFrame) -> str:
         txt += f"{', ' if s_eps else ''}in $T$ between {min(s_T):.2f} and {max(s_T):.2f} (per $\\varepsilon$)"
     return (txt + f"; largest error over $\\varepsilon$ {(cons['sup_error'] / cons['eps']).max():.3f}. The $h = D = 2$ "
             f"construction has M = {', '.join(map(str, m21))} at every T of the grid (its T-dependence sits in the temperature).")
+
+
+# ---- the page's blocks of text, computed (the notebook only calls these and displays them) -----------------
+
+
+def header_markdown(P: dict) -> str:
+    """The tier and the table of this page's parameters."""
+    return f"**Tier `{P['tier']}`.** Parameters of this page:\n\n" + SPEC.table(P)
+
+
+def count_scale(P: dict) -> str:
+    """The scale line of the head-count figure."""
+    return f"tier {P['tier']}: T in {P['T_grid']}, eps in {P['eps_grid']}"

@@ -267,3 +267,29 @@ def judge(P: dict, ev: dict) -> list[claims.Verdict]:
                               "Heaviside activations or huge norms break the bound",
                               "a statement about every network of a class: nothing to compute; the exponent table lists "
                               "k/4 beside k, and the memorisation page builds a five-layer ReLU readout with large weights")]
+
+
+# ---- the page's blocks of text, computed (the notebook only calls these and displays them) -----------------
+
+
+def header_markdown(P: dict) -> str:
+    """The tier and the table of this page's parameters."""
+    return f"**Tier `{P['tier']}`.** Parameters of this page:\n\n" + SPEC.table(P)
+
+
+def lemma5_text(l5: pd.DataFrame, r: float, lam: float) -> str:
+    """Lemma 5's constants and what the directions tested show, in numbers."""
+    return (f"$\\lambda_{{\\min}}(A) = {lam:.4g}$, $r = {r:.3g}$, $L = \\lambda_{{\\min}} r / 8 = {lam * r / 8:.4g}$. "
+            f"Over {len(l5)} directions: smallest ratio $|f(x) - f(y)| / (L \\lVert x - y \\rVert)$ = "
+            f"{l5['min_ratio'].min():.3f} (the lemma says $\\ge 1$), smallest $f - z$ on the segments = "
+            f"{l5['min_excess'].min():.3g} (the lemma says $> 0$).")
+
+
+def mechanism_scale(P: dict) -> str:
+    """The scale line of the mechanism figure."""
+    return f"tier {P['tier']}: eps = {P['mech_eps']:g}, {P['mech_base']} base sequences per (model, T)"
+
+
+def exponent_scale(P: dict) -> str:
+    """The scale line of the exponent figure."""
+    return f"closed form, T up to {P['plot_T_max']}"

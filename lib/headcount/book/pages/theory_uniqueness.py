@@ -91,3 +91,16 @@ def margin_text(df: pd.DataFrame) -> str:
 def proof_only_text(vs: list[claims.Verdict], claim_id: str = "C30") -> str:
     v = next(v for v in vs if v.claim_id == claim_id)
     return f"Claim {claim_id} is recorded as *{v.shown}*: {v.evidence}."
+
+
+# ---- the page's blocks of text, computed (the notebook only calls these and displays them) -----------------
+
+
+def header_markdown(P: dict) -> str:
+    """The tier and the table of this page's parameters."""
+    return f"**Tier `{P['tier']}`.** Parameters of this page:\n\n" + SPEC.table(P)
+
+
+def margin_scale(P: dict) -> str:
+    """The scale line of the margin figure."""
+    return f"tier {P['tier']}: every integer T up to {P['T_max']}"

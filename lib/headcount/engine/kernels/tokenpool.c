@@ -18,10 +18,10 @@
    exp_nonpos below (about 1 ulp from expf). Requires N to be a multiple of 8 (the caller checks).
 
    Layouts (float32; contiguous except x, whose models are x_sm floats apart: 0 = one input for all):
-       x       (M, B, T, d1), or with idx: (n, T, d1), model m's sequence b being x[idx[m B + b]]
-       W1a     (M, d1, N)        At (M, H, N)      ct (M, H)       hs (M) int32, 1 <= hs[m] <= H
-       pooled  (M, B, H, N)      att (M, B, H, T): forward outputs (att may be NULL when no backward follows)
-       gW1a    (M, d1, N)        gAt (M, H, N)     gct (M, H):     backward outputs (overwritten)
+       x       (G, B, T, d1), or with idx: (n, T, d1), model m's sequence b being x[idx[m B + b]]
+       W1a     (G, d1, N)        At (G, H, N)      ct (G, H)       hs (G) int32, 1 <= hs[m] <= H
+       pooled  (G, B, H, N)      att (G, B, H, T): forward outputs (att may be NULL when no backward follows)
+       gW1a    (G, d1, N)        gAt (G, H, N)     gct (G, H):     backward outputs (overwritten)
    Both entry points return 0, or -1 if their scratch memory cannot be allocated. */
 #include <float.h>
 #include <stdint.h>
@@ -185,11 +185,11 @@ INLINE void softmax(float *RESTRICT l, int T, int Tp) {
     for (int t = 0; t < Tp; t += 8) st(l + t, ld(l + t) / s);
 }
 
-INLINE void forward_body(int M, int B, int T, int d1, int N, int H, const int32_t *hs, const float *x, int64_t x_sm,
+INLINE void forward_body(int G, int B, int T, int d1, int N, int H, const int32_t *hs, const float *x, int64_t x_sm,
                          const int64_t *idx, const float *W1a, const float *At, const float *ct, float *pooled,
                          float *att, const scratch *s) {
     const int Tp = (T + 7) / 8 * 8;
-    for (int m = 0; m < M; m++) {
+    for (int m = 0; m < G; m++) {
         const int h = hs[m];
         const float *W = W1a + (size_t)m * d1 * N, *Am = At + (size_t)m * H * N, *cm = ct + (size_t)m * H;
         for (int b = 0; b < B; b++) {
@@ -214,14 +214,14 @@ INLINE void forward_body(int M, int B, int T, int d1, int N, int H, const int32_
     }
 }
 
-INLINE void backward_body(int M, int B, int T, int d1, int N, int H, const int32_t *hs, const float *x, int64_t x_sm,
+INLINE void backward_body(int G, int B, int T, int d1, int N, int H, const int32_t *hs, const float *x, int64_t x_sm,
                           const int64_t *idx, const float *W1a, const float *At, const float *att,
                           const float *gpooled, float *gW1a, float *gAt, float *gct, const scratch *s) {
     const int Tp = (T + 7) / 8 * 8;
-    memset(gW1a, 0, (size_t)M * d1 * N * sizeof(float));
-    memset(gAt, 0, (size_t)M * H * N * sizeof(float));
-    memset(gct, 0, (size_t)M * H * sizeof(float));
-    for (int m = 0; m < M; m++) {
+    memset(gW1a, 0, (size_t)G * d1 * N * sizeof(float));
+    memset(gAt, 0, (size_t)G * H * N * sizeof(float));
+    memset(gct, 0, (size_t)G * H * sizeof(float));
+    for (int m = 0; m < G; m++) {
         const int h = hs[m];
         const float *W = W1a + (size_t)m * d1 * N, *Am = At + (size_t)m * H * N;
         float *gWm = gW1a + (size_t)m * d1 * N, *gAm = gAt + (size_t)m * H * N, *gcm = gct + (size_t)m * H;
@@ -231,10 +231,10 @@ INLINE void backward_body(int M, int B, int T, int d1, int N, int H, const int32
             const float *ab = att + ((size_t)m * B + b) * H * T;
             const float *gp = gpooled + ((size_t)m * B + b) * H * N;
             activations(xs, W, T, Tp, d1, N, s);
-            float *G = s->L;
-            rows_times(G, Tp, gp, NULL, h, s->AT, Tp, N); /* d loss / d att_i(t) = gp_i . a(t) */
+            float *Gatt = s->L;
+            rows_times(Gatt, Tp, gp, NULL, h, s->AT, Tp, N); /* d loss / d att_i(t) = gp_i . a(t) */
             for (int i = 0; i < h; i++) {
-                float *RESTRICT g = G + (size_t)i * Tp;
+                float *RESTRICT g = Gatt + (size_t)i * Tp;
                 const float *RESTRICT ai = ab + (size_t)i * T;
                 float dot = 0.0f; /* softmax backward: d logit = att (d att - sum_t att d att) */
                 for (int t = 0; t < T; t++) dot += ai[t] * g[t];
@@ -252,7 +252,7 @@ INLINE void backward_body(int M, int B, int T, int d1, int N, int H, const int32
                     v8 ga = splat(0.0f);
                     for (int i = 0; i < h; i++)
                         ga += splat(ab[(size_t)i * T + t]) * ld(gp + (size_t)i * N + j) +
-                              splat(G[(size_t)i * Tp + t]) * ld(Am + (size_t)i * N + j);
+                              splat(Gatt[(size_t)i * Tp + t]) * ld(Am + (size_t)i * N + j);
                     st(s->GA + (size_t)t * N + j, vsel(ld(s->A + (size_t)t * N + j) > splat(0.0f), ga, splat(0.0f)));
                 }
             }
@@ -270,25 +270,25 @@ INLINE void backward_body(int M, int B, int T, int d1, int N, int H, const int32
     else if (d1 == 5 && N == 64) CALL(5, 64);   \
     else CALL(d1, N);
 
-int tp_forward(int M, int B, int T, int d1, int N, int H, const int32_t *hs, const float *x, int64_t x_sm,
+int tp_forward(int G, int B, int T, int d1, int N, int H, const int32_t *hs, const float *x, int64_t x_sm,
                const int64_t *idx, const float *W1a, const float *At, const float *ct, float *pooled, float *att) {
     scratch s;
     float *mem = scratch_alloc(&s, (T + 7) / 8 * 8, d1, N, H);
     if (!mem) return -1;
-#define FWD(D1, NN) forward_body(M, B, T, D1, NN, H, hs, x, x_sm, idx, W1a, At, ct, pooled, att, &s)
+#define FWD(D1, NN) forward_body(G, B, T, D1, NN, H, hs, x, x_sm, idx, W1a, At, ct, pooled, att, &s)
     SHAPES(FWD)
 #undef FWD
     free(mem);
     return 0;
 }
 
-int tp_backward(int M, int B, int T, int d1, int N, int H, const int32_t *hs, const float *x, int64_t x_sm,
+int tp_backward(int G, int B, int T, int d1, int N, int H, const int32_t *hs, const float *x, int64_t x_sm,
                 const int64_t *idx, const float *W1a, const float *At, const float *att, const float *gpooled,
                 float *gW1a, float *gAt, float *gct) {
     scratch s;
     float *mem = scratch_alloc(&s, (T + 7) / 8 * 8, d1, N, H);
     if (!mem) return -1;
-#define BWD(D1, NN) backward_body(M, B, T, D1, NN, H, hs, x, x_sm, idx, W1a, At, att, gpooled, gW1a, gAt, gct, &s)
+#define BWD(D1, NN) backward_body(G, B, T, D1, NN, H, hs, x, x_sm, idx, W1a, At, att, gpooled, gW1a, gAt, gct, &s)
     SHAPES(BWD)
 #undef BWD
     free(mem);
