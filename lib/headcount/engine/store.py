@@ -14,11 +14,10 @@ import json
 import os
 import platform
 import re
-import tempfile
 from importlib import metadata
 from pathlib import Path
 
-from headcount.paths import PACKAGE_DIR, REPO  # code_hash names modules relative to the package root
+from headcount.paths import PACKAGE_DIR, REPO, atomic_write_text  # code_hash names modules relative to the package root
 VERSIONED_PACKAGES = ("torch", "numpy", "pandas")
 
 
@@ -107,22 +106,8 @@ class ResultsStore:
     def put(self, experiment: str, record: dict) -> Path:
         """Atomically write a record (must hold its 'key')."""
         key = record["key"]
-        p = self.path(experiment, key)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{key}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w") as fh:
-                fh.write(json.dumps(record, indent=1, sort_keys=True, default=str))
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, p)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
-            raise
-        return p
+        # temporary file in the same folder, fsync, rename; removed on any error (headcount.paths)
+        return atomic_write_text(self.path(experiment, key), json.dumps(record, indent=1, sort_keys=True, default=str))
 
     def prune_stale(self) -> tuple[int, int]:
         """Delete records whose library code has changed since they were computed (their code hash no
