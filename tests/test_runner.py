@@ -292,15 +292,21 @@ def test_a_page_is_kept_only_while_its_inputs_and_outputs_are_unchanged(tmp_path
 
 def test_a_page_fingerprint_covers_the_stored_runs_it_reads_and_the_claims_page_the_ledger(tmp_path, monkeypatch):
     from headcount.book import pagecache
-    from headcount.engine.store import ResultsStore
+    from headcount.engine.store import ResultsStore, run_key
 
     monkeypatch.setenv("HEADCOUNT_STORE", str(tmp_path / "store"))
     monkeypatch.setenv("HEADCOUNT_CLAIMS_DIR", str(tmp_path / "ledger"))
     params = {"tier": "smoke"}
     nb = runner.notebook_path("synthetic_heads")
     before = pagecache.fingerprint(nb, params, reads_ledger=False)
-    exp, key = sorted(runner.planned_runs("synthetic_heads", params))[0]
-    rec = ResultsStore(tmp_path / "store").put(exp, {"key": key, "metrics": {"nmse": 0.5}})
+    from headcount.book.pages import page_planner
+
+    spec, planner = page_planner("synthetic_heads")
+    exp, configs = planner(spec.resolve(tier="smoke"))[0]
+    key = run_key(configs[0], exp.code())
+    assert (exp.name, key) in runner.planned_runs("synthetic_heads", params)
+    rec = ResultsStore(tmp_path / "store").put(
+        exp.name, {"key": key, "config": configs[0], "code_hash": exp.code(), "metrics": {"nmse": 0.5}})
     after = pagecache.fingerprint(nb, params, reads_ledger=False)
     assert [k for k in before if before[k] != after[k]] == ["stored_runs"]
     rec.write_text(rec.read_text().replace("0.5", "0.25"))
@@ -312,3 +318,26 @@ def test_a_page_fingerprint_covers_the_stored_runs_it_reads_and_the_claims_page_
     (tmp_path / "ledger").mkdir()
     (tmp_path / "ledger" / "page.json").write_text("[]")
     assert pagecache.fingerprint(claims_nb, params, reads_ledger=True)["ledger"] != first["ledger"]
+
+
+def test_status_names_each_damaged_record_file(tmp_path, monkeypatch):
+    from headcount.book.pages import page_planner
+    from headcount.book.status import report
+    from headcount.engine.store import ResultsStore, run_key
+
+    monkeypatch.setenv("HEADCOUNT_STORE", str(tmp_path / "store"))
+    monkeypatch.setattr("headcount.book.status.book_notebooks", lambda: ["synthetic_heads"])
+    spec, planner = page_planner("synthetic_heads")
+    exp, configs = planner(spec.resolve(tier="smoke"))[0]
+    store = ResultsStore(tmp_path / "store")
+    good = store.put(exp.name, {"key": run_key(configs[0], exp.code()), "config": configs[0],
+                                "code_hash": exp.code(), "metrics": {"nmse": 0.5}})
+    bad = store.put(exp.name, {"key": run_key(configs[1], exp.code()), "config": configs[1],
+                               "code_hash": exp.code(), "metrics": {"nmse": 0.5}})
+    bad.write_text(bad.read_text().replace("0.5", "1e-09"))
+    text = report("smoke")
+    assert "1 damaged or edited record file(s), never served" in text
+    assert f"  {bad}: metrics do not match their sha256 (edited or damaged)" in text.splitlines()
+    assert str(good) not in text
+    heads = next(line for line in text.splitlines() if line.startswith("  synthetic_heads") and "cached" in line)
+    assert "    1 cached" in heads

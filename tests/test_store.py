@@ -25,11 +25,16 @@ def exp():
     return Experiment("fake", square_group, code_modules=("tasks",))
 
 
+def record(config: dict, code: str, metrics: dict) -> dict:
+    """The least a record must hold to be stored: its key, config, code hash and metrics."""
+    return {"key": run_key(config, code), "config": config, "code_hash": code, "metrics": metrics}
+
+
 def test_put_get_roundtrip_and_key_depends_on_code(tmp_path):
     s = ResultsStore(tmp_path)
     k1, k2 = run_key({"a": 1}, "code1"), run_key({"a": 1}, "code2")
     assert k1 != k2 and run_key({"a": 1, "b": 2}, "c") == run_key({"b": 2, "a": 1}, "c")
-    s.put("e", {"key": k1, "metrics": {"m": 1}})
+    s.put("e", record({"a": 1}, "code1", {"m": 1}))
     assert s.get("e", k1)["metrics"] == {"m": 1}
     assert s.get("e", k2) is None
     assert not list(tmp_path.rglob("*.tmp"))
@@ -66,14 +71,14 @@ def test_corrupt_record_is_detected_and_recomputed(tmp_path):
 def test_crash_mid_write_keeps_old_record_and_leaves_no_partial_file(tmp_path, monkeypatch):
     s = ResultsStore(tmp_path)
     key = run_key({"x": 1}, "c")
-    s.put("e", {"key": key, "metrics": {"v": "old"}})
+    s.put("e", record({"x": 1}, "c", {"v": "old"}))
 
     def boom(src, dst):
         raise KeyboardInterrupt("killed between write and rename")
 
     monkeypatch.setattr(store_mod.os, "replace", boom)
     with pytest.raises(KeyboardInterrupt):
-        s.put("e", {"key": key, "metrics": {"v": "new"}})
+        s.put("e", record({"x": 1}, "c", {"v": "new"}))
     monkeypatch.undo()
     assert s.get("e", key)["metrics"] == {"v": "old"}
     assert not list(tmp_path.rglob("*.tmp"))
@@ -146,9 +151,7 @@ def test_prune_deletes_only_records_of_superseded_code(tmp_path):
     s = ResultsStore(tmp_path)
     cfgs = grid({"x": 0}, x=[1, 2])
     sweep(exp(), cfgs, s, progress=False)
-    old = s.path("fake", run_key({"x": 9}, "old-code"))
-    old.parent.mkdir(parents=True, exist_ok=True)
-    old.write_text(json.dumps({"key": "k", "code_hash": "old-code", "code_modules": ["tasks"], "metrics": {}}))
+    old = s.put("fake", {**record({"x": 9}, "old-code", {}), "code_modules": ["tasks"]})
     (old.parent / "broken.json").write_text("{")
     assert s.prune_stale() == (2, 2)
     assert len(s.records("fake")) == 2 and not old.exists()
@@ -190,3 +193,96 @@ def test_a_sweep_says_where_its_runs_were_computed(tmp_path):
     for rec, engine in zip(r.records, ("stacked/fused/c", "single")):
         rec["metrics"]["engine"] = engine
     assert r.provenance() == f"computed on {here} (1), processor not recorded (1); engines: single (1), stacked/fused/c (1)"
+
+
+# Damaged and edited records: each kind is refused (treated as missing, recomputed, named in `damaged`), never
+# served and never a traceback.
+def _damage_cases():
+    def edit(field, value):
+        def f(path):
+            rec = json.loads(path.read_text())
+            if field == "config.x":
+                rec["config"]["x"] = value
+            else:
+                rec["metrics"][field] = value
+            path.write_text(json.dumps(rec))
+        return f
+
+    def write(data: bytes):
+        return lambda path: path.write_bytes(data)
+
+    def as_directory(path):
+        path.unlink()
+        path.mkdir()
+        (path / "inner").write_text("x")
+
+    def drop_digest(path):
+        rec = json.loads(path.read_text())
+        del rec["metrics_sha256"]
+        path.write_text(json.dumps(rec))
+
+    def metrics_as_string(path):
+        rec = json.loads(path.read_text())
+        rec["metrics"] = "oops"
+        path.write_text(json.dumps(rec))
+
+    return {
+        "edited metric": (edit("y", 1e-9), "sha256"),
+        "edited config": (edit("config.x", 3), "do not give its key"),
+        "non-UTF-8 bytes": (write(b"\xff\xfe\x00garbage"), "not UTF-8"),
+        "a JSON list": (write(b"[]"), "not a JSON object but list"),
+        "a JSON string": (write(b'"hello"'), "not a JSON object but str"),
+        "metrics a string": (metrics_as_string, "metrics are str"),
+        "truncated": (lambda p: p.write_text(p.read_text()[:40]), "not valid JSON"),
+        "empty file": (write(b""), "not valid JSON"),
+        "no digest": (drop_digest, "lacks metrics_sha256"),
+        "NaN metric": (edit("y", float("nan")), "sha256"),
+        "a directory": (as_directory, "a directory"),
+    }
+
+
+@pytest.mark.parametrize("case", sorted(_damage_cases()))
+def test_a_damaged_or_edited_record_is_never_served_and_is_recomputed(tmp_path, case):
+    damage, reason = _damage_cases()[case]
+    CALLS.clear()
+    s = ResultsStore(tmp_path)
+    cfgs = grid({"x": 0}, x=[2])
+    first = sweep(exp(), cfgs, s, progress=False).records[0]
+    path = s.path("fake", first["key"])
+    damage(path)
+    fresh = ResultsStore(tmp_path)
+    assert fresh.get("fake", first["key"]) is None
+    assert fresh.records("fake") == []
+    assert [(p, why) for p, why in fresh.damaged if reason in why and p == path], fresh.damaged
+    assert plan(exp(), cfgs, fresh)["missing"] == 1
+    again = sweep(exp(), cfgs, fresh, progress=False)
+    assert (again.hits, again.misses) == (0, 1) and CALLS == [2, 2]
+    assert again.records[0]["metrics"] == {"y": 4}
+    assert ResultsStore(tmp_path).get("fake", first["key"])["metrics"] == {"y": 4}  # replaced by a sound record
+    kept, deleted = ResultsStore(tmp_path).prune_stale()  # pruning does not trip on what was moved aside
+    assert kept == 1
+
+
+def test_a_record_edited_in_place_cannot_change_a_figure(tmp_path):
+    """The reproduction of the defect: a metric set by hand (or a config's h changed) is refused, not served."""
+    s = ResultsStore(tmp_path)
+    r = sweep(exp(), grid({"x": 0}, x=[1, 2]), s, progress=False)
+    p = s.path("fake", r.records[1]["key"])
+    rec = json.loads(p.read_text())
+    rec["metrics"]["y"] = 1e-9
+    p.write_text(json.dumps(rec, indent=1))
+    again = sweep(exp(), grid({"x": 0}, x=[1, 2]), ResultsStore(tmp_path), progress=False)
+    assert [x["metrics"]["y"] for x in again.records] == [1, 4] and again.misses == 1
+
+
+def test_non_finite_metrics_are_not_stored_and_the_rest_of_the_group_is(tmp_path):
+    def nan_for_odd(configs):
+        return [{"y": float("nan") if c["x"] % 2 else float(c["x"])} for c in configs]
+
+    e = Experiment("nan", nan_for_odd, code_modules=("tasks",), group_by=lambda c: 0)
+    s = ResultsStore(tmp_path)
+    with pytest.raises(store_mod.NonFiniteMetrics, match=r"1 of 2 runs came out non-finite.*non-finite y"):
+        sweep(e, grid({"x": 0}, x=[1, 2]), s, progress=False)
+    assert [r["metrics"]["y"] for r in s.records("nan")] == [2.0]
+    with pytest.raises(store_mod.NonFiniteMetrics):
+        s.put("nan", record({"x": 3}, "c", {"y": [1.0, float("inf")]}))

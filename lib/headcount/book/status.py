@@ -45,6 +45,10 @@ def report(tier: str = "laptop") -> str:
                 total_missing += p["missing"]
                 lines.append(f"  {name:28s} {exp.name:12s} {p['cached']:5d} cached  {p['missing']:5d} to compute"
                              f"  ({p['stale']} stale: recorded under older code)  code {p['code_hash']}")
+        if store.damaged:
+            lines.append(f"{len(store.damaged)} damaged or edited record file(s), never served: a build treats "
+                         "each as missing and writes a sound record in its place")
+            lines += [f"  {path}: {why}" for path, why in store.damaged]
     lines.append(f"a build at tier {tier} would train {total_missing} model(s)")
     lines += [f"executed pages in {EXECUTED.relative_to(NOTEBOOKS.parent)} (make book FORCE=1 executes every page):",
               *keep]

@@ -2,16 +2,25 @@
 
 The key of a run is sha256(canonical JSON of its resolved config + the hash of the library code it
 depends on), so a change of that code can never serve a stale figure. Writes are atomic (temporary
-file in the same folder, fsync, rename): a killed sweep loses at most the runs in flight, two writers
-never interleave bytes, and a record that fails to parse or whose key does not match is treated as
-missing and recomputed.
+file in the same folder, fsync, rename): a killed sweep loses at most the runs in flight, and two writers
+never interleave bytes.
+
+What a read verifies (`verify_record`): the file parses as a JSON object; its key is the one asked for and
+equals run_key(its config, its code hash), so an edited config or code hash cannot be served under the
+key; its metrics are a mapping of finite values whose sha256 (over their canonical JSON) matches the
+record's `metrics_sha256`, so an edited metric cannot be served either. A record that fails any of these is
+treated as missing (a sweep recomputes it and writes a good record in its place) and is listed, with its
+file and the reason, in `store.damaged` (shown by `headcount status`). Nothing else is trusted: the digest
+is a check against damage and hand edits, not a signature.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
+import shutil
 import platform
 import re
 from importlib import metadata
@@ -81,33 +90,113 @@ def environment() -> dict:
     return env
 
 
+def metrics_digest(metrics) -> str:
+    """sha256 of a record's metrics as canonical JSON (what `verify_record` checks against `metrics_sha256`)."""
+    return hashlib.sha256(canonical_json(metrics).encode()).hexdigest()
+
+
+def non_finite(metrics: dict) -> list[str]:
+    """Names of the metrics whose value (a number, or a number inside a list) is NaN or infinite."""
+    bad = []
+    for name, v in metrics.items():
+        values = v if isinstance(v, (list, tuple)) else [v]
+        if any(isinstance(x, float) and not math.isfinite(x) for x in values):
+            bad.append(name)
+    return bad
+
+
+def seal(record: dict) -> dict:
+    """The record as the store writes it: metrics normalised through JSON (what a reader will parse) and
+    their digest added. Refuses metrics that are not finite: they are not results."""
+    metrics = json.loads(json.dumps(record["metrics"], default=str))
+    if not isinstance(metrics, dict):
+        raise ValueError(f"record {record.get('key')}: metrics must be a mapping, got {type(metrics).__name__}")
+    bad = non_finite(metrics)
+    if bad:
+        raise NonFiniteMetrics(
+            f"run {record.get('key')} ({canonical_json(record.get('config'))}) came out with non-finite "
+            f"{', '.join(bad)}; not stored (a diverged training is not a result: lower lr or check the inputs)")
+    return {**record, "metrics": metrics, "metrics_sha256": metrics_digest(metrics)}
+
+
+def verify_record(rec, key: str | None = None) -> str | None:
+    """Why a parsed record must not be served, or None if it is sound (see the module docstring)."""
+    if not isinstance(rec, dict):
+        return f"not a JSON object but {type(rec).__name__}"
+    missing = [f for f in ("key", "config", "code_hash", "metrics", "metrics_sha256") if f not in rec]
+    if missing:
+        return f"lacks {', '.join(missing)}"
+    if key is not None and rec["key"] != key:
+        return f"holds key {str(rec['key'])[:24]!r}, not the key of its file name"
+    if not isinstance(rec["config"], dict) or not isinstance(rec["code_hash"], str):
+        return "config is not a mapping or code_hash not a string"
+    if run_key(rec["config"], rec["code_hash"]) != rec["key"]:
+        return "its config and code hash do not give its key (config or code_hash edited)"
+    if not isinstance(rec["metrics"], dict):
+        return f"metrics are {type(rec['metrics']).__name__}, not a mapping"
+    if metrics_digest(rec["metrics"]) != rec["metrics_sha256"]:
+        return "metrics do not match their sha256 (edited or damaged)"
+    bad = non_finite(rec["metrics"])
+    if bad:
+        return f"non-finite {', '.join(bad)}"
+    return None
+
+
+class NonFiniteMetrics(ValueError):
+    """A run produced NaN or infinite metrics; the store refuses to keep them as results."""
+
+
 class ResultsStore:
-    """Records live at <root>/<experiment>/<key[:2]>/<key>.json."""
+    """Records live at <root>/<experiment>/<key[:2]>/<key>.json.
+
+    `damaged` collects (path, reason) for every record file read and refused since the store was made."""
 
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root)
+        self.damaged: list[tuple[Path, str]] = []
 
     def path(self, experiment: str, key: str) -> Path:
         return self.root / experiment / key[:2] / f"{key}.json"
 
-    def get(self, experiment: str, key: str) -> dict | None:
-        """The record, or None if absent or corrupt (a corrupt file is left for put() to replace)."""
-        p = self.path(experiment, key)
+    def _read(self, p: Path, key: str | None) -> dict | None:
         try:
-            rec = json.loads(p.read_text())
+            rec = json.loads(p.read_bytes().decode("utf-8"))
         except FileNotFoundError:
             return None
-        except (json.JSONDecodeError, UnicodeDecodeError, OSError):
-            return None
-        if not isinstance(rec, dict) or rec.get("key") != key or "metrics" not in rec:
-            return None
-        return rec
+        except IsADirectoryError:
+            return self._refuse(p, "a directory where a record file should be")
+        except UnicodeDecodeError:
+            return self._refuse(p, "not UTF-8 text")
+        except json.JSONDecodeError as exc:
+            return self._refuse(p, f"not valid JSON ({exc.msg} at line {exc.lineno})")
+        except (OSError, RecursionError, ValueError) as exc:
+            return self._refuse(p, f"unreadable ({type(exc).__name__}: {exc})")
+        why = verify_record(rec, key)
+        return self._refuse(p, why) if why else rec
+
+    def _refuse(self, p: Path, why: str) -> None:
+        if all(q != p for q, _ in self.damaged):
+            self.damaged.append((p, why))
+        return None
+
+    def get(self, experiment: str, key: str) -> dict | None:
+        """The record, or None if absent or refused by `verify_record` (then listed in `damaged`; put()
+        replaces it)."""
+        return self._read(self.path(experiment, key), key)
 
     def put(self, experiment: str, record: dict) -> Path:
-        """Atomically write a record (must hold its 'key')."""
+        """Atomically write a record (must hold its 'key'), sealed with its metrics' digest (`seal`). A
+        damaged entry in the way (e.g. a directory) is moved aside to <name>.damaged first."""
         key = record["key"]
+        sealed = seal(record)
+        why = verify_record(sealed, key)
+        if why:
+            raise ValueError(f"refusing to store record {key}: {why}")
+        p = self.path(experiment, key)
+        if p.is_dir():
+            os.replace(p, p.with_name(p.name + ".damaged"))
         # temporary file in the same folder, fsync, rename; removed on any error (headcount.paths)
-        return atomic_write_text(self.path(experiment, key), json.dumps(record, indent=1, sort_keys=True, default=str))
+        return atomic_write_text(p, json.dumps(sealed, indent=1, sort_keys=True, default=str))
 
     def prune_stale(self) -> tuple[int, int]:
         """Delete records whose library code has changed since they were computed (their code hash no
@@ -116,29 +205,32 @@ class ResultsStore:
         kept = deleted = 0
         current: dict[tuple, str] = {}
         for p in sorted(self.root.glob("*/*/*.json")):
+            rec = self._read(p, p.stem)
             try:
-                rec = json.loads(p.read_text())
                 mods = tuple(rec["code_modules"])
                 if mods not in current:
                     current[mods] = code_hash(mods)
                 stale = rec["code_hash"] != current[mods]
-            except (json.JSONDecodeError, OSError, KeyError, ValueError):
+            except (TypeError, KeyError, ValueError):  # refused by verify_record, or no code_modules
                 stale = True
             if stale:
-                p.unlink()
+                if p.is_dir():
+                    shutil.rmtree(p)
+                else:
+                    p.unlink()
                 deleted += 1
             else:
                 kept += 1
         return kept, deleted
 
     def records(self, experiment: str) -> list[dict]:
-        """Every readable record of an experiment (stale ones included; filter by code hash if needed)."""
+        """Every sound record of an experiment (stale ones included; filter by code hash if needed); refused
+        files are skipped and listed in `damaged`."""
         out = []
         for p in sorted((self.root / experiment).glob("*/*.json")):
-            try:
-                out.append(json.loads(p.read_text()))
-            except (json.JSONDecodeError, OSError):
-                continue
+            rec = self._read(p, p.stem)
+            if rec is not None:
+                out.append(rec)
         return out
 
 
@@ -171,6 +263,7 @@ class LayeredStore(ResultsStore):
             if rec is not None:
                 break
             rec = layer.get(experiment, key)
+            self.damaged.extend(d for d in layer.damaged if d not in self.damaged)
         return rec
 
     def records(self, experiment: str) -> list[dict]:

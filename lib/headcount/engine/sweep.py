@@ -2,8 +2,10 @@
 
 An Experiment says how to run a *group* of configs (a stackable set, e.g. all seeds and head counts
 of one T, trained as one batched computation) and which library modules its results depend on.
-`sweep` looks every config up in the store, submits the misses group by group, and writes each
-record as soon as its group returns, so an interrupted sweep resumes where it stopped.
+`sweep` looks every config up in the store, forms the groups from the whole list of configs (so a config
+always trains with the same partners, and a resumed or distributed sweep stores the same bits as a one-shot
+one), submits each group that has a miss, and writes each record as soon as its group returns, so an
+interrupted sweep resumes where it stopped.
 
 Executors: None (in process, the default), `concurrent.futures.ProcessPoolExecutor`, or a Dask
 `distributed.Client`: anything whose `submit(fn, *args)` returns an object with `.result()`.
@@ -11,6 +13,7 @@ Executors: None (in process, the default), `concurrent.futures.ProcessPoolExecut
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import time
 from collections import Counter
@@ -21,7 +24,8 @@ from typing import Callable, Hashable, Iterable
 import pandas as pd
 
 from headcount.engine.progress import progress_bar
-from headcount.engine.store import MissingRuns, ResultsStore, canonical_json, code_hash, environment, run_key
+from headcount.engine.store import (MissingRuns, NonFiniteMetrics, ResultsStore, canonical_json, code_hash,
+                                    environment, run_key, seal)
 
 
 
@@ -65,12 +69,15 @@ class SweepResult:
     misses: int
     wall_seconds: float
     stale: int = 0  # configs that had a record only under an older code hash
+    trained: int = 0  # models trained: the misses and any cached partners of their stacks
     errors: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         return (
             f"{len(self.records)} runs: {self.hits} from the store, {self.misses} computed "
-            f"({self.stale} of them replacing records of older code) in {self.wall_seconds:.1f} s; "
+            f"({self.stale} of them replacing records of older code"
+            + (f"; {self.trained - self.misses} cached partner(s) retrained with them" if self.trained > self.misses else "")
+            + f") in {self.wall_seconds:.1f} s; "
             + self.provenance()
         )
 
@@ -154,10 +161,19 @@ def sweep(
     executor = executor if executor is not None else InProcess()
     env = environment()
 
-    groups = [[todo[j] for j in g] for g in _groups(exp, [configs[i] for i in todo])]
+    # Stacks are formed from the full list of configs, cached or not, so a config always trains with the same
+    # partners: a one-shot, a resumed, a parallel and a distributed sweep store the same bits (on one
+    # processor). A stack with any run missing is trained whole; only its missing runs are stored (a cached
+    # partner keeps its record).
+    missing = set(todo)
+    groups = [g for g in _groups(exp, configs) if missing.intersection(g)]
+    trained = sum(len(g) for g in groups)
 
     def finish(idx: list[int], metrics_list: list[dict], seconds: float) -> None:
+        stack = hashlib.sha256("|".join(keys[i] for i in idx).encode()).hexdigest()[:16]
         for i, metrics in zip(idx, metrics_list):
+            if i not in missing:
+                continue  # a cached partner, retrained only so that the others train with their planned partners
             rec = {
                 "key": keys[i],
                 "experiment": exp.name,
@@ -166,15 +182,23 @@ def sweep(
                 "metrics": metrics,
                 "wall_seconds": seconds / len(idx),  # a group's wall time shared among its runs
                 "group_size": len(idx),
+                "stack": stack,  # the same for every run trained in one computation
                 "device": metrics.get("device", device) if isinstance(metrics, dict) else device,
                 "code_hash": code,
                 "code_modules": list(exp.code_modules),
                 "env": env,
                 "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             }
+            try:
+                rec = seal(rec)
+            except NonFiniteMetrics as exc:  # not a result: the rest of the group is still stored
+                failed.append(str(exc))
+                continue
             store.put(exp.name, rec)  # written as soon as its group is done: a kill loses only runs in flight
             records[i] = rec
-        bar.update(len(idx))
+        bar.update(sum(i in missing for i in idx))
+
+    failed: list[str] = []
 
     # progress goes to the runner's per-page file, not into the page (see headcount.engine.progress)
     with progress_bar(len(todo), f"{exp.name}: {hits} cached, computing", "run", enabled=bool(progress and todo)) as bar:
@@ -187,7 +211,10 @@ def sweep(
             done_iter = as_completed(pending) if all(isinstance(f, Future) for f in pending) else pending
             for fut in done_iter:
                 finish(futures[fut], *fut.result())
-    return SweepResult(records=records, hits=hits, misses=len(todo), stale=stale,
+    if failed:
+        raise NonFiniteMetrics(f"{exp.name}: {len(failed)} of {len(todo)} runs came out non-finite and were not "
+                               f"stored (the others were); first: {failed[0]}")
+    return SweepResult(records=records, hits=hits, misses=len(todo), stale=stale, trained=trained,
                        wall_seconds=time.perf_counter() - t0)
 
 
