@@ -6,6 +6,8 @@
     headcount notebooks [--tier laptop] [--jobs J] [--force]     execute every page of the book, J pages at a time
                                                                  (a page whose inputs are unchanged since it last
                                                                  executed is kept; --force executes every page)
+    headcount compute [PAGE ...] [--tier laptop] [--dry-run]     train and store the runs of the pages (default: all
+                                                                 that store runs) without executing them; resumes
     headcount status [--tier laptop]                             what the store holds / what a build would compute
     headcount params NOTEBOOK [--tier laptop]                    the page's resolved parameters
     headcount verdicts [--tier laptop] [--update]               every verdict recomputed from the committed bundle
@@ -13,6 +15,10 @@
     headcount prune                                              delete stored runs of superseded library code
 
 Values given with -p are read as Python/YAML literals: -p T_grid "[8, 16]" -p lr 1e-3 -p a_seed 3.
+
+run, notebooks and compute take --scheduler ADDRESS (or HEADCOUNT_SCHEDULER): tcp://host:port of a running Dask
+scheduler, or local:N for a LocalCluster of N one-thread worker processes; each stack of runs is one task
+(see headcount.engine.cluster). Results are the same bits wherever they trained, on one processor.
 """
 
 from __future__ import annotations
@@ -59,6 +65,7 @@ def _params(args) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     from headcount.book import runner
+    from headcount.engine.cluster import cluster
     from headcount.engine.store import MissingRuns
 
     ap = argparse.ArgumentParser(prog="headcount", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -69,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         sp.add_argument("--tier", default="laptop", choices=["smoke", "laptop", "paper"])
         sp.add_argument("-p", nargs=2, action="append", metavar=("NAME", "VALUE"))
         if cmd == "run":
+            _scheduler_option(sp)
             sp.add_argument("--out", default=None,
                             help="folder for the run's outputs (default: book/nb at the tier's own parameters, "
                                  "else runs/<page>-<hash>/)")
@@ -80,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         sp = sub.add_parser(cmd)
         sp.add_argument("--tier", default="laptop", choices=["smoke", "laptop", "paper"])
         if cmd == "notebooks":
+            _scheduler_option(sp)
             sp.add_argument("--only", nargs="*", default=None, help="a subset of notebook names")
             sp.add_argument("--jobs", type=int, default=None,
                             help="pages executed at once, each in its own process on one torch thread "
@@ -87,6 +96,11 @@ def main(argv: list[str] | None = None) -> int:
             sp.add_argument("--force", action="store_true",
                             help="execute every page, even those whose inputs (notebook, parameters, library, "
                                  "packages, stored runs, data) are unchanged since they last executed")
+    sp = sub.add_parser("compute")
+    sp.add_argument("pages", nargs="*", help="pages whose runs to train (default: every page that stores runs)")
+    sp.add_argument("--tier", default="laptop", choices=["smoke", "laptop", "paper"])
+    sp.add_argument("--dry-run", action="store_true", help="say what would be trained, train nothing")
+    _scheduler_option(sp)
     sp = sub.add_parser("verdicts")
     sp.add_argument("--tier", default="laptop", choices=["smoke", "laptop", "paper"])
     sp.add_argument("--update", action="store_true",
@@ -95,64 +109,83 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     try:
-        if args.cmd == "run":
-            out = runner.run_reader(args.notebook, _params(args), out_dir=args.out, into_book=args.into_book)
-            if args.json:
-                import json
-
-                print(json.dumps(out, indent=1))
-            elif not out["into_book"]:
-                shown = ", ".join(f"{v['claim']} {v['verdict']}" for v in out["verdicts"]) or "none"
-                print(f"run folder: {out['folder']} (notebook, figures/, claims/, and results/ for runs it trained; the book is unchanged)\n"
-                      f"verdicts of this run: {shown}")
-        elif args.cmd == "params":
-            path, _, params = runner.validate(args.notebook, _params(args))
-            spec = runner.page_spec(path.stem)
-            if spec is None:
-                print(f"{path.stem}: no ParamSpec; parameters cell names: {runner.parameter_names(_)}")
-            else:
-                given = {k: v for k, v in params.items() if k != "tier"}
-                print(spec.table(spec.resolve(tier=params["tier"], **given)))
-        elif args.cmd == "notebooks":
-            result = runner.run_many(args.only or runner.book_notebooks(), {"tier": args.tier}, jobs=args.jobs,
-                                     reuse=not args.force)
-            bad = {k: v for k, v in result.items() if v is not None}
-            if bad:
-                for name, err in bad.items():
-                    print(f"error: {name}: {runner.summary(err)}", file=sys.stderr)
-                return 1
-        elif args.cmd == "verdicts":
-            import json
-
-            from headcount.book import judging
-            from headcount.paths import atomic_write_text
-
-            vs = judging.committed_verdicts(args.tier)
-            for v in vs:
-                print(f"{v.claim_id:5} {v.shown:32} {v.evidence[:110]}")
-            path = judging.verdicts_file(args.tier)
-            if args.update:
-                atomic_write_text(path, json.dumps(judging.snapshot(vs, args.tier), indent=1) + "\n")
-                print(f"wrote {path}")
-            elif path.exists():
-                problems = judging.compare(json.loads(path.read_text()), vs)
-                print("\n".join(problems) if problems else f"all {len(vs)} verdicts agree with {path}")
-                return 1 if problems else 0
-        elif args.cmd == "prune":
-            from headcount.engine.store import default_store
-
-            kept, deleted = default_store().prune_stale()
-            print(f"prune: kept {kept} records of current code, deleted {deleted} stale or unreadable")
-        elif args.cmd == "status":
-            from headcount.book.status import report
-
-            print(report(args.tier))
+        with cluster(getattr(args, "scheduler", None)):
+            return _dispatch(args, runner)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except MissingRuns as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 3
+
+
+def _scheduler_option(sp) -> None:
+    import os
+
+    from headcount.engine.cluster import SCHEDULER_ENV
+
+    sp.add_argument("--scheduler", default=os.environ.get(SCHEDULER_ENV) or None, metavar="ADDRESS",
+                    help="train stacks on a Dask cluster: tcp://host:port of a running scheduler, or local:N for a "
+                         f"LocalCluster of N one-thread worker processes (default: ${SCHEDULER_ENV}, else in process)")
+
+
+def _dispatch(args, runner) -> int:
+    if args.cmd == "run":
+        out = runner.run_reader(args.notebook, _params(args), out_dir=args.out, into_book=args.into_book)
+        if args.json:
+            import json
+
+            print(json.dumps(out, indent=1))
+        elif not out["into_book"]:
+            shown = ", ".join(f"{v['claim']} {v['verdict']}" for v in out["verdicts"]) or "none"
+            print(f"run folder: {out['folder']} (notebook, figures/, claims/, and results/ for runs it trained; the book is unchanged)\n"
+                  f"verdicts of this run: {shown}")
+    elif args.cmd == "params":
+        path, _, params = runner.validate(args.notebook, _params(args))
+        spec = runner.page_spec(path.stem)
+        if spec is None:
+            print(f"{path.stem}: no ParamSpec; parameters cell names: {runner.parameter_names(_)}")
+        else:
+            given = {k: v for k, v in params.items() if k != "tier"}
+            print(spec.table(spec.resolve(tier=params["tier"], **given)))
+    elif args.cmd == "notebooks":
+        result = runner.run_many(args.only or runner.book_notebooks(), {"tier": args.tier}, jobs=args.jobs,
+                                 reuse=not args.force)
+        bad = {k: v for k, v in result.items() if v is not None}
+        if bad:
+            for name, err in bad.items():
+                print(f"error: {name}: {runner.summary(err)}", file=sys.stderr)
+            return 1
+    elif args.cmd == "compute":
+        from headcount.book.compute import compute
+
+        compute(args.pages, args.tier, dry_run=args.dry_run)
+    elif args.cmd == "verdicts":
+        import json
+
+        from headcount.book import judging
+        from headcount.paths import atomic_write_text
+
+        vs = judging.committed_verdicts(args.tier)
+        for v in vs:
+            print(f"{v.claim_id:5} {v.shown:32} {v.evidence[:110]}")
+        path = judging.verdicts_file(args.tier)
+        if args.update:
+            atomic_write_text(path, json.dumps(judging.snapshot(vs, args.tier), indent=1) + "\n")
+            print(f"wrote {path}")
+        elif path.exists():
+            problems = judging.compare(json.loads(path.read_text()), vs)
+            print("\n".join(problems) if problems else f"all {len(vs)} verdicts agree with {path}")
+            return 1 if problems else 0
+    elif args.cmd == "prune":
+        from headcount.engine.store import default_store
+
+        kept, deleted = default_store().prune_stale()
+        print(f"prune: kept {kept} records of current code, deleted {deleted} stale or unreadable")
+    elif args.cmd == "status":
+        from headcount.book.status import report
+
+        print(report(args.tier))
     return 0
 
 

@@ -30,9 +30,9 @@ from importlib import metadata
 from pathlib import Path
 
 from headcount.paths import PACKAGE_DIR, REPO, WRITTEN_ENV, note_written  # noqa: F401 - note_written is re-exported
-# Settings that only say where progress or this list goes change nothing a page computes; the store's
-# location is covered by the content of the records the page reads.
-_NEUTRAL_ENV = ("HEADCOUNT_PROGRESS", WRITTEN_ENV, "HEADCOUNT_STORE")
+# Settings that only say where progress or this list goes, or where stacks train (the Dask scheduler), change
+# nothing a page computes; the store's location is covered by the content of the records the page reads.
+_NEUTRAL_ENV = ("HEADCOUNT_PROGRESS", WRITTEN_ENV, "HEADCOUNT_STORE", "HEADCOUNT_SCHEDULER")
 
 
 

@@ -85,9 +85,28 @@ def environment() -> dict:
         import torch
 
         env["torch_cpu_capability"] = torch.backends.cpu.get_cpu_capability()
+        env["float32_matmul_precision"] = torch.get_float32_matmul_precision()
+        env["default_dtype"] = str(torch.get_default_dtype()).replace("torch.", "")
+        gpu = gpu_description(torch)
+        if gpu:
+            env["gpu"] = gpu
     except (ImportError, AttributeError):
         pass
     return env
+
+
+def gpu_description(torch) -> dict | None:
+    """The GPU a CUDA run used, as the records name it: device name, CUDA and cuDNN versions, compute
+    capability, and the precision policy that changes its results (TF32 for matmuls and convolutions, the
+    float32 matmul precision). None where no GPU is visible."""
+    if not torch.cuda.is_available():
+        return None
+    i = torch.cuda.current_device()
+    major, minor = torch.cuda.get_device_capability(i)
+    return {"name": torch.cuda.get_device_name(i), "count": torch.cuda.device_count(), "cuda": torch.version.cuda,
+            "cudnn": torch.backends.cudnn.version(), "capability": f"{major}.{minor}",
+            "tf32_matmul": bool(torch.backends.cuda.matmul.allow_tf32), "tf32_cudnn": bool(torch.backends.cudnn.allow_tf32),
+            "float32_matmul_precision": torch.get_float32_matmul_precision()}
 
 
 def metrics_digest(metrics) -> str:

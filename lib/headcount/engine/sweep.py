@@ -7,8 +7,9 @@ always trains with the same partners, and a resumed or distributed sweep stores 
 one), submits each group that has a miss, and writes each record as soon as its group returns, so an
 interrupted sweep resumes where it stopped.
 
-Executors: None (in process, the default), `concurrent.futures.ProcessPoolExecutor`, or a Dask
-`distributed.Client`: anything whose `submit(fn, *args)` returns an object with `.result()`.
+Executors: None (in process, or the Dask scheduler HEADCOUNT_SCHEDULER names: `headcount.engine.cluster`),
+`concurrent.futures.ProcessPoolExecutor`, a `headcount.engine.cluster.DaskExecutor`, or anything whose
+`submit(fn, *args)` returns an object with `.result()`. Records are written by the caller as stacks finish.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class Experiment:
     code_modules: tuple[str, ...]  # library modules whose source keys the cache
     group_by: Callable[[dict], Hashable] | None = None  # configs with equal keys may run together
     max_group: int = 64
+    wants_gpu: bool = False  # on a Dask cluster with GPU workers its stacks carry the resource tag GPU=1
 
     def code(self) -> str:
         return code_hash(self.code_modules)
@@ -89,7 +91,13 @@ class SweepResult:
             tally = sorted(Counter(values).items(), key=lambda kv: (-kv[1], kv[0]))
             return ", ".join(f"{k} ({n})" for k, n in tally)
 
-        cpus = counts(r.get("env", {}).get("cpu") or "processor not recorded" for r in self.records)
+        def where(r: dict) -> str:
+            env = r.get("env", {})
+            if str(r.get("device", "cpu")).startswith("cuda") and isinstance(env.get("gpu"), dict):
+                return f"{env['gpu'].get('name', 'a GPU')} (CUDA {env['gpu'].get('cuda')})"
+            return env.get("cpu") or "processor not recorded"
+
+        cpus = counts(where(r) for r in self.records)
         engines = [r["metrics"]["engine"] for r in self.records if isinstance(r.get("metrics", {}).get("engine"), str)]
         return f"computed on {cpus}" + (f"; engines: {counts(engines)}" if engines else "")
 
@@ -158,8 +166,11 @@ def sweep(
             f"(code hash {code}; e.g. {some}). If library code changed the store keys, recompute the bundle "
             f"(make book) and commit it; nothing is trained here.")
     stale = plan(exp, [configs[i] for i in todo], store)["stale"] if todo else 0
+    if executor is None:
+        from headcount.engine.cluster import default_executor  # HEADCOUNT_SCHEDULER, if set
+
+        executor = default_executor()
     executor = executor if executor is not None else InProcess()
-    env = environment()
 
     # Stacks are formed from the full list of configs, cached or not, so a config always trains with the same
     # partners: a one-shot, a resumed, a parallel and a distributed sweep store the same bits (on one
@@ -169,7 +180,7 @@ def sweep(
     groups = [g for g in _groups(exp, configs) if missing.intersection(g)]
     trained = sum(len(g) for g in groups)
 
-    def finish(idx: list[int], metrics_list: list[dict], seconds: float) -> None:
+    def finish(idx: list[int], metrics_list: list[dict], seconds: float, env: dict) -> None:
         stack = hashlib.sha256("|".join(keys[i] for i in idx).encode()).hexdigest()[:16]
         for i, metrics in zip(idx, metrics_list):
             if i not in missing:
@@ -206,7 +217,12 @@ def sweep(
             for idx in groups:  # one group at a time, each stored before the next starts
                 finish(idx, *executor.submit(_timed_group, exp.run_group, [configs[i] for i in idx]).result())
         else:
-            futures = {executor.submit(_timed_group, exp.run_group, [configs[i] for i in idx]): idx for idx in groups}
+            stack_submit = getattr(executor, "submit_stack", None)
+            futures = {}
+            for idx in groups:
+                args = (_timed_group, exp.run_group, [configs[i] for i in idx])
+                fut = stack_submit(*args, gpu=exp.wants_gpu) if stack_submit else executor.submit(*args)
+                futures[fut] = idx
             pending = list(futures)
             done_iter = as_completed(pending) if all(isinstance(f, Future) for f in pending) else pending
             for fut in done_iter:
@@ -219,8 +235,10 @@ def sweep(
 
 
 def _timed_group(fn, configs):
+    """Runs where the stack trains (this process, a pool worker, a Dask worker): its metrics, its wall time and
+    the environment of the machine that computed it (recorded with each run)."""
     t = time.perf_counter()
     out = fn(configs)
     if len(out) != len(configs):
         raise RuntimeError(f"run_group returned {len(out)} results for {len(configs)} configs")
-    return out, time.perf_counter() - t
+    return out, time.perf_counter() - t, environment()

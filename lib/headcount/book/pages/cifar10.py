@@ -112,7 +112,7 @@ def experiment() -> Experiment:
 
     Every run is its own group (nothing is gained by stacking models of different widths), so each record
     is stored as soon as its run ends and an interrupted sweep loses at most one run."""
-    return Experiment("cifar10", run_cifar_group, ("engine.vit", "engine.realdata.cifar"))
+    return Experiment("cifar10", run_cifar_group, ("engine.vit", "engine.realdata.cifar"), wants_gpu=True)
 
 
 def run_configs(P: dict) -> list[dict]:

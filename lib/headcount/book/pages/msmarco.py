@@ -3,6 +3,8 @@ claims C23, C24, C25)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import textwrap
 from dataclasses import fields
 
@@ -156,7 +158,7 @@ def long_configs(P: dict) -> list[dict]:
 
 
 def sweeps(P: dict):
-    exp = retrieval.experiment()
+    exp = dataclasses.replace(retrieval.experiment(), wants_gpu=True)  # on a cluster, GPU workers where there are any
     return [(exp, run_configs(P))] + ([(exp, long_configs(P))] if P["epochs_long"] else [])
 
 
