@@ -38,8 +38,10 @@ def test_tier_values_and_overrides():
         ({"h": 2.5}, "parameter 'h' must be an integer >= 1; got 2.5"),
         ({"h": "4"}, "parameter 'h' must be an integer >= 1; got '4'"),
         ({"h": True}, "parameter 'h' must be an integer"),
-        ({"T_grid": []}, "parameter 'T_grid' must be a non-empty list of integers, each >= 2; got [] (the grid is empty)"),
-        ({"T_grid": [8, 1]}, "parameter 'T_grid' must be a non-empty list of integers, each >= 2"),
+        ({"T_grid": []}, "parameter 'T_grid' must be a non-empty list of integers, each in [2, 4096]; got [] (the grid is empty)"),
+        ({"T_grid": [8, 1]}, "parameter 'T_grid' must be a non-empty list of integers, each in [2, 4096]"),
+        ({"T_grid": [8, 1000000]}, "each in [2, 4096]; got [8, 1000000] (above the largest value this parameter allows)"),
+        ({"T_grid": list(range(2, 1100))}, "parameter 'T_grid': at most 1000 values; got 1098"),
         ({"T_grid": [8, 8]}, "(values repeat)"),
         ({"T_grid": "8,16"}, "parameter 'T_grid' must be a non-empty list of integers"),
         ({"T_grid": 8}, "parameter 'T_grid' must be a non-empty list of integers"),
@@ -100,3 +102,32 @@ def test_every_page_parameters_cell_sets_only_the_tier():
     cells = {name: runner.parameter_names(jupytext.read(runner.NOTEBOOKS / f"{name}.py"))
              for name in runner.book_notebooks()}
     assert {name: cell for name, cell in cells.items() if cell != ["tier"]} == {}
+
+
+def test_every_size_of_every_page_is_bounded_above_before_any_work():
+    """The reproductions: n 1e9, T_grid [8, 1e6], T_max 1e9, train_per_class 100000 are refused at resolve."""
+    from headcount.book.pages import book_notebooks, page_spec
+
+    cases = [("synthetic_heads", "n", 1_000_000_000), ("synthetic_heads", "T_grid", [8, 1_000_000]),
+             ("theory_too_few_heads", "T_max", 1_000_000_000), ("cifar10", "train_per_class", 100_000),
+             ("synthetic_heads", "epochs", 10**9), ("msmarco", "max_passage_tokens", 10**6)]
+    for page, name, value in cases:
+        spec = page_spec(page)
+        if name not in spec.names:
+            continue
+        with pytest.raises(ValueError, match=f"parameter {name!r} must be .*(in \\[|<= )"):
+            spec.resolve("smoke", **{name: value})
+    unbounded = []
+    for page in book_notebooks():
+        spec = page_spec(page)
+        for p in (spec.params if spec else []):
+            if p.kind in ("int", "int_list") and p.upper is None and p.choices is None:
+                unbounded.append(f"{page}.{p.name}")
+    assert unbounded == [], f"integer parameters without an upper bound: {unbounded}"
+
+
+def test_the_data_of_a_synthetic_page_must_fit_in_memory():
+    from headcount.book.pages import page_spec
+
+    with pytest.raises(ValueError, match=r"the data would hold .* floats .*lower n_train, n_val or the longest T"):
+        page_spec("synthetic_heads").resolve("smoke", n_train=1_000_000, T_grid=[8, 4096])

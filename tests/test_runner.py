@@ -25,9 +25,9 @@ def test_parameter_names_come_from_the_parameters_cell():
     "argv,message",
     [
         (["-p", "heads", "3"], "unknown parameter(s) ['heads']"),
-        (["-p", "h_grid", "[0, 1]"], "'h_grid' must be a non-empty list of integers, each >= 1"),
+        (["-p", "h_grid", "[0, 1]"], "'h_grid' must be a non-empty list of integers, each in [1, 256]"),
         (["-p", "T_grid", "[]"], "'T_grid'"),
-        (["-p", "D", "0"], "'D' must be an integer >= 1"),
+        (["-p", "D", "0"], "'D' must be an integer in [1, 64]"),
         (["-p", "lr", "fast"], "'lr' must be a number"),
     ],
 )

@@ -186,7 +186,7 @@ def test_differences_are_computed_from_the_numbers():
 
 
 def test_spec_validates_before_work():
-    with pytest.raises(ValueError, match="'h_grid'.*>= 1"):
+    with pytest.raises(ValueError, match=r"'h_grid'.*each in \[1, 256\]"):
         page.SPEC.resolve(tier="smoke", h_grid=[0, 1])
     with pytest.raises(ValueError, match="'T_grid'.*empty"):
         page.SPEC.resolve(tier="smoke", T_grid=[])

@@ -14,6 +14,35 @@ from typing import Any, Callable
 
 TIERS = ("smoke", "laptop", "paper")
 
+# Upper bounds of sizes, by parameter name (a Param's own `maximum` wins): every size a page accepts is bounded
+# before any work, so an absurd value is refused with a message instead of failing in an allocation. A bound
+# is far above every tier (the paper's largest T is 1025, its widest model n = 64, its longest run 400
+# epochs), so it only refuses what could not run anyway.
+_SEED_MAX = 2**31 - 1
+NAME_MAXIMA: dict[str, float] = {
+    **{k: 4096 for k in ("T_grid", "T_grid_long", "T_grid_depth", "T_max", "selector_T", "mech_T_grid", "lemma9_T")},
+    "table_T": 10**6, "plot_T_max": 10**6,  # a table and a plot of formulas, no allocation of that length
+    "lemma2_T": 28,  # Lemma 2's brute force visits all C(T, T/4) subsets: C(28, 7) = 1.2 million
+    "lemma2_d": 64, "lemma2_random": 10_000, "lemma1_grid": 10**7, "lemma4_widths": 4096, "lemma4_in_dims": 4096,
+    "lemma4_nets": 10_000, "lemma5_directions": 100_000,
+    **{k: 256 for k in ("h_grid", "h_grid_long", "h_grid_other", "h_grid_depth", "fit_exclude_h")},
+    **{k: 4096 for k in ("n", "N", "N_grid", "E")},
+    **{k: 64 for k in ("d", "d_other", "D", "D_other")},
+    "selector_inputs": 10_000, "mech_base": 100_000,
+    **{k: 16 for k in ("L", "n_layers", "ffn_mult")},
+    "patch": 32, "canvas_grid": 1024, "canvas_grid_long": 1024,
+    "epochs": 10_000, "epochs_long": 10_000, "stop_after_perfect": 10_000, "batch_size": 65_536,
+    "n_train": 1_000_000, "n_val": 1_000_000, "n_eval": 1_000_000, "curve_pairs": 100_000,
+    "train_per_class": 5000, "val_per_class": 1000,  # CIFAR-10 has 5000 training and 1000 test images a class
+    "n_queries": 1_000_000, "n_val_queries": 1_000_000, "max_positives": 1_000_000, "mine_depth": 10_000,
+    "max_query_tokens": 512, "max_passage_tokens": 512, "dense_max_tokens": 512,
+    **{k: _SEED_MAX for k in ("seed", "seeds", "seeds_long", "seeds_depth", "mech_seeds", "a_seed", "data_seed",
+                              "split_seed", "placement_seed")},
+}
+MAX_LIST = 1000  # the most values a grid may hold
+# The most floats (4 bytes) a page's training data may hold, n_sequences x T x d: 2^31 (8 GiB).
+MAX_DATA_FLOATS = 2**31
+
 
 @dataclass(frozen=True)
 class Param:
@@ -23,13 +52,23 @@ class Param:
     minimum: float | None = None  # for numbers and list elements
     choices: tuple | None = None  # for str / list elements
     check: Callable[[Any], str | None] | None = None  # extra rule: returns an error text or None
+    maximum: float | None = None  # for numbers and list elements; default NAME_MAXIMA[name] where listed
+
+    @property
+    def upper(self) -> float | None:
+        return self.maximum if self.maximum is not None else NAME_MAXIMA.get(self.name)
 
     def allowed(self) -> str:
         parts = {"int": "an integer", "float": "a number", "str": "a string", "bool": "True or False",
                  "int_list": "a non-empty list of integers", "float_list": "a non-empty list of numbers"}
         text = parts[self.kind]
-        if self.minimum is not None:
-            text += f" >= {self.minimum:g}" if self.kind in ("int", "float") else f", each >= {self.minimum:g}"
+        lo, hi = self.minimum, self.upper
+        if lo is not None and hi is not None:
+            text += f" in [{lo:g}, {hi:g}]" if self.kind in ("int", "float") else f", each in [{lo:g}, {hi:g}]"
+        elif lo is not None:
+            text += f" >= {lo:g}" if self.kind in ("int", "float") else f", each >= {lo:g}"
+        elif hi is not None:
+            text += f" <= {hi:g}" if self.kind in ("int", "float") else f", each <= {hi:g}"
         if self.choices is not None:
             text += f" from {list(self.choices)}"
         return text
@@ -42,7 +81,9 @@ class Param:
             value = list(value)
             if not value:
                 raise ValueError(err + " (the grid is empty)")
-            elem = Param(self.name, self.kind[:-5], self.doc, self.minimum, self.choices)
+            if len(value) > MAX_LIST:
+                raise ValueError(f"parameter {self.name!r}: at most {MAX_LIST} values; got {len(value)}")
+            elem = Param(self.name, self.kind[:-5], self.doc, self.minimum, self.choices, maximum=self.upper)
             value = [elem._scalar(v, err) for v in value]
             if len(set(value)) != len(value):
                 raise ValueError(err + " (values repeat)")
@@ -75,6 +116,8 @@ class Param:
                 raise ValueError(err)
         if self.minimum is not None and v < self.minimum:
             raise ValueError(err)
+        if self.upper is not None and v > self.upper:
+            raise ValueError(err + " (above the largest value this parameter allows)")
         if self.choices is not None and v not in self.choices:
             raise ValueError(err)
         return v
@@ -112,7 +155,7 @@ class ParamSpec:
         for p in self.params:
             value = given.get(p.name)
             out[p.name] = p.validate(self.tiers[tier][p.name] if value is None else value)
-        for rule in self.rules:
+        for rule in [*self.rules, data_size_rule]:
             msg = rule(out)
             if msg:
                 raise ValueError(f"{self.notebook}: {msg}")
@@ -132,6 +175,19 @@ class ParamSpec:
         for p in self.params:
             lines.append(f"| `{p.name}` | `{resolved[p.name]}` | {p.doc} |")
         return "\n".join(lines)
+
+
+def data_size_rule(P: dict) -> str | None:
+    """Every page with synthetic sequences: (n_train + n_val) x the longest T x d floats fit MAX_DATA_FLOATS."""
+    Ts = [v for k in ("T_grid", "T_grid_long", "T_grid_depth", "T_max") if k in P
+          for v in (P[k] if isinstance(P[k], list) else [P[k]])]
+    if "n_train" not in P or not Ts:
+        return None
+    floats = (P["n_train"] + P.get("n_val", 0)) * max(Ts) * max(P.get("d", 1), P.get("d_other", 1))
+    if floats > MAX_DATA_FLOATS:
+        return (f"the data would hold {floats:,} floats ({floats * 4 / 2**30:.0f} GiB): (n_train + n_val) x "
+                f"max T x d must stay within {MAX_DATA_FLOATS:,}; lower n_train, n_val or the longest T")
+    return None
 
 
 def longer_training_rule(grid: str) -> Callable[[dict], str | None]:

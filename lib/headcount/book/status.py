@@ -12,7 +12,8 @@ from headcount.engine import ckernel
 from headcount.book import pagecache
 from headcount.book.pages import NOTEBOOKS, book_notebooks, page_planner
 from headcount.book.runner import EXECUTED, RUN_LAST, env_unless_set, smoke_store_for
-from headcount.engine.store import default_store
+from headcount.book.estimate import estimate, human
+from headcount.engine.store import default_store, run_key
 from headcount.engine.sweep import plan
 
 
@@ -27,7 +28,7 @@ def report(tier: str = "laptop") -> str:
                  "stacked synthetic models on the CPU train with their per-token part in " + (
                      "the C kernel (headcount.engine.ckernel)" if why is None
                      else f"batched torch products: the C kernel is unavailable ({why.splitlines()[0]})")]
-        total_missing, keep = 0, []
+        total_missing, keep, measured, est_total, est_unknown = 0, [], {}, 0.0, 0
         for name in book_notebooks():
             path = NOTEBOOKS / f"{name}.py"
             if not path.exists():
@@ -45,11 +46,22 @@ def report(tier: str = "laptop") -> str:
                 total_missing += p["missing"]
                 lines.append(f"  {name:28s} {exp.name:12s} {p['cached']:5d} cached  {p['missing']:5d} to compute"
                              f"  ({p['stale']} stale: recorded under older code)  code {p['code_hash']}")
+                if p["missing"]:
+                    code = exp.code()
+                    missing = [c for c in configs if store.get(exp.name, run_key(c, code)) is None]
+                    if exp.name not in measured:
+                        measured[exp.name] = store.records(exp.name)
+                    line, secs = estimate(exp.name, missing, measured[exp.name])
+                    lines.append(f"  {'':28s} {'':12s} estimate: {line}")
+                    est_total += secs or 0.0
+                    est_unknown += secs is None
         if store.damaged:
             lines.append(f"{len(store.damaged)} damaged or edited record file(s), never served: a build treats "
                          "each as missing and writes a sound record in its place")
             lines += [f"  {path}: {why}" for path, why in store.damaged]
-    lines.append(f"a build at tier {tier} would train {total_missing} model(s)")
+    lines.append(f"a build at tier {tier} would train {total_missing} model(s)" + (
+        f"; estimated {human(est_total)} of one CPU core" + (f", plus {est_unknown} sweep(s) without an estimate"
+                                                              if est_unknown else "") if total_missing else ""))
     lines += [f"executed pages in {EXECUTED.relative_to(NOTEBOOKS.parent)} (make book FORCE=1 executes every page):",
               *keep]
     return "\n".join(lines)
