@@ -643,3 +643,32 @@ def test_claims_not_reproduced_are_listed_by_verdict():
     assert text.startswith("**not testable at this tier**: C23b, C25; **not reproduced**: C24. The evidence column")
     assert page.outcome_text([v("C23a", claims.REPRODUCED), v("C24", claims.NOT_REPRODUCED)]) == (
         "**not reproduced**: C24. The evidence column gives the numbers and, for a claim not testable here, the reason.")
+
+
+@pytest.mark.parametrize("given", [{"source": "toy"}, {"source": "dl19"}, {"source": "toy", "T_grid": [2, 3]},
+                                   {"source": "dl19", "n_queries": 5, "n_val_queries": 2}])
+def test_the_data_rule_passes_exactly_when_the_lists_can_be_built(given):
+    """The page's rule refuses, before any work, what the list builder would refuse after loading the data."""
+    from headcount.book.pages import msmarco as page
+    from headcount.engine import retrieval
+    from headcount.engine.realdata import msmarco
+
+    base = page.SPEC.tiers["smoke"]
+    P = {**base, **given, "tier": "smoke", "epochs_long": 0 if "T_grid" in given else base["epochs_long"]}
+    verdict = page._data_rule(P)
+    try:
+        for T in P["T_grid"]:
+            msmarco.build_lists(retrieval.RetrievalRun.from_dict({**page.run_configs(P)[0], "T": T}).lists_config())
+        built = True
+    except (msmarco.MsMarcoDataError, ValueError):
+        built = False
+    assert (verdict is None) == built, verdict
+
+
+def test_bad_msmarco_parameters_are_refused_naming_the_parameter():
+    from headcount.book.pages import msmarco as page
+
+    with pytest.raises(ValueError, match="n_queries = 100000 but source 'dl19' has 43 judged queries"):
+        page.SPEC.resolve("smoke", n_queries=100000)
+    with pytest.raises(ValueError, match="parameter 'dropout': must be below 1"):
+        page.SPEC.resolve("smoke", dropout=1.0)

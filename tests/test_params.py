@@ -1,5 +1,7 @@
 """ParamSpec: a bad value stops before any work with a message that names the parameter and what it allows."""
 
+import re
+
 import pytest
 
 from headcount.params import Param, ParamSpec
@@ -131,3 +133,15 @@ def test_the_data_of_a_synthetic_page_must_fit_in_memory():
 
     with pytest.raises(ValueError, match=r"the data would hold .* floats .*lower n_train, n_val or the longest T"):
         page_spec("synthetic_heads").resolve("smoke", n_train=1_000_000, T_grid=[8, 4096])
+
+
+def test_every_page_with_a_longer_training_check_refuses_one_not_longer():
+    from headcount.book.pages import book_notebooks, page_spec
+
+    pages = [p for p in book_notebooks() if page_spec(p) and "epochs_long" in page_spec(p).names]
+    assert {"ablation_zoom_reversal", "msmarco", "cifar10"} <= set(pages)
+    for page in pages:
+        spec = page_spec(page)
+        epochs = spec.tiers["smoke"]["epochs"]
+        with pytest.raises(ValueError, match=re.escape(f"epochs_long must be 0 (no check) or more than epochs = {epochs}")):
+            spec.resolve("smoke", epochs_long=epochs)

@@ -1,6 +1,7 @@
 """The runner and CLI reject bad parameters before any kernel starts, and nothing already computed is lost."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -341,3 +342,54 @@ def test_status_names_each_damaged_record_file(tmp_path, monkeypatch):
     assert str(good) not in text
     heads = next(line for line in text.splitlines() if line.startswith("  synthetic_heads") and "cached" in line)
     assert "    1 cached" in heads
+
+
+@pytest.mark.parametrize("interrupt", [RuntimeError("cell failed"), KeyboardInterrupt()])
+def test_a_failed_or_interrupted_run_leaves_no_temporary_file_and_says_one_line(tmp_path, monkeypatch, interrupt):
+    out = tmp_path / "nb"
+    out.mkdir()
+
+    class CellError(Exception):
+        ename, evalue = "FileNotFoundError", "no CIFAR-10 archive found\nmore detail"
+
+    def fail(nb, path, **kw):
+        Path(path).write_text("partial")
+        raise CellError("50 lines of traceback\n...") if isinstance(interrupt, RuntimeError) else interrupt
+
+    monkeypatch.setattr("papermill.execute_notebook", fail)
+    with pytest.raises(runner.PageFailed if isinstance(interrupt, RuntimeError) else KeyboardInterrupt) as info:
+        runner.run("claims", {"tier": "smoke"}, out_dir=out)
+    left = sorted(p.name for p in out.iterdir() if not p.name.endswith(".progress"))
+    assert left == ["claims.failed.ipynb"], left
+    if isinstance(interrupt, RuntimeError):
+        assert info.value.line == "FileNotFoundError: no CIFAR-10 archive found"
+        assert info.value.notebook == out / "claims.failed.ipynb"
+
+
+def test_two_runs_of_one_page_into_one_folder_use_their_own_temporary_names(tmp_path, monkeypatch):
+    out = tmp_path / "nb"
+    out.mkdir()
+    seen = []
+
+    def record(nb, path, **kw):
+        seen.append(Path(path).name)
+        raise RuntimeError("stop")
+
+    monkeypatch.setattr("papermill.execute_notebook", record)
+    for _ in range(2):
+        with pytest.raises(runner.PageFailed):
+            runner.run("claims", {"tier": "smoke"}, out_dir=out)
+    assert len(set(seen)) == 2 and all(n.startswith(".claims.") and n.endswith(".running.ipynb") for n in seen)
+
+
+@pytest.mark.integration
+def test_the_cli_prints_the_failure_in_one_line_and_the_failed_notebook(tmp_path):
+    env = {**os.environ, "HEADCOUNT_DATA": str(tmp_path / "nothing"), "HEADCOUNT_STORE": str(tmp_path / "store"),
+           "HEADCOUNT_CACHE": str(tmp_path / "cache")}
+    p = subprocess.run([str(REPO / ".venv/bin/headcount"), "run", "cifar10", "--tier", "smoke", "--out",
+                        str(tmp_path / "out")], capture_output=True, text=True, env=env)
+    assert p.returncode == 1
+    errors = [line for line in p.stderr.splitlines() if not line.startswith("[IPKernelApp]")]
+    assert errors[0].startswith("error: cifar10 failed: FileNotFoundError: no CIFAR-10 archive found")
+    assert errors[1] == f"  the executed notebook, with the full traceback: {tmp_path / 'out' / 'cifar10.failed.ipynb'}"
+    assert len(errors) == 2

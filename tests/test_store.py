@@ -286,3 +286,30 @@ def test_non_finite_metrics_are_not_stored_and_the_rest_of_the_group_is(tmp_path
     assert [r["metrics"]["y"] for r in s.records("nan")] == [2.0]
     with pytest.raises(store_mod.NonFiniteMetrics):
         s.put("nan", record({"x": 3}, "c", {"y": [1.0, float("inf")]}))
+
+
+def test_one_rule_for_path_variables_empty_is_unset_and_relative_is_the_callers(tmp_path, monkeypatch):
+    """HEADCOUNT_STORE= must not send runs into the committed bundle; HEADCOUNT_CACHE= must not make folders in
+    the repository root; a relative HEADCOUNT_STORE means the caller's folder in every process."""
+    from headcount import paths
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HEADCOUNT_STORE", "")
+    monkeypatch.setenv("HEADCOUNT_CACHE", "   ")
+    monkeypatch.setenv("HEADCOUNT_DATA", "rel/data")
+    monkeypatch.setenv("HEADCOUNT_STORE_LAYERS", os.pathsep.join(["", "layer", ""]))
+    assert paths.env_path("HEADCOUNT_STORE") is None and paths.env_path("HEADCOUNT_CACHE") is None
+    assert store_mod.cache_dir() == store_mod.Path.home() / ".cache" / "headcount"
+    assert store_mod.shared_data_dir() == tmp_path / "rel" / "data"
+    paths.normalize_env()
+    assert "HEADCOUNT_STORE" not in os.environ and "HEADCOUNT_CACHE" not in os.environ
+    assert os.environ["HEADCOUNT_DATA"] == str(tmp_path / "rel" / "data")
+    assert os.environ["HEADCOUNT_STORE_LAYERS"] == str(tmp_path / "layer")
+    # the smoke tier's own store is used when HEADCOUNT_STORE is empty, never the committed bundle
+    from headcount.book.runner import env_unless_set, smoke_store_for
+
+    monkeypatch.setenv("HEADCOUNT_STORE", "")
+    with env_unless_set("HEADCOUNT_STORE", smoke_store_for({"tier": "smoke"})) as set_here:
+        assert set_here and store_mod.default_store().root == store_mod.smoke_store_dir()
+    monkeypatch.setenv("HEADCOUNT_STORE", "relstore")
+    assert store_mod.default_store().root == tmp_path / "relstore"

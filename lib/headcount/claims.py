@@ -210,12 +210,9 @@ def robustness(verdicts: list[Verdict], judge_fn: Callable[[object], list[Verdic
 
 def ledger_dir() -> Path:
     """Where pages record their verdicts (HEADCOUNT_CLAIMS_DIR, default <repo>/book/_claims)."""
-    env = os.environ.get("HEADCOUNT_CLAIMS_DIR")
-    if env:
-        return Path(env)
-    from headcount.paths import REPO
+    from headcount.paths import REPO, env_path
 
-    return REPO / "book" / "_claims"
+    return env_path("HEADCOUNT_CLAIMS_DIR") or REPO / "book" / "_claims"
 
 
 def record(page: str, verdicts: list[Verdict], directory: str | os.PathLike | None = None) -> Path:

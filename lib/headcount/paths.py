@@ -17,6 +17,44 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 REPO = PACKAGE_DIR.parents[1]
 WRITTEN_ENV = "HEADCOUNT_WRITTEN"
 
+# The variables that name a path (or, for the layers, a list of paths separated by os.pathsep). One rule for all
+# of them, everywhere: an empty value means unset; a relative path is relative to the folder of the process that
+# was given it (`normalize_env` makes every one absolute before any kernel or worker starts, so a page kernel,
+# whose working folder differs, reads the same path).
+PATH_ENV = ("HEADCOUNT_STORE", "HEADCOUNT_CACHE", "HEADCOUNT_DATA", "HEADCOUNT_CLAIMS_DIR", "HEADCOUNT_FIGURES_DIR",
+            "HEADCOUNT_PROGRESS", WRITTEN_ENV)
+PATH_LIST_ENV = ("HEADCOUNT_STORE_LAYERS",)
+
+
+def env_path(name: str) -> Path | None:
+    """The path a variable names, absolute, or None when it is unset or empty (see PATH_ENV)."""
+    value = os.environ.get(name)
+    if value is None or not value.strip():
+        return None
+    return Path(value.strip()).expanduser().absolute()
+
+
+def env_paths(name: str) -> list[Path]:
+    """The paths of a list variable (os.pathsep-separated; empty entries ignored), absolute."""
+    return [Path(v.strip()).expanduser().absolute() for v in os.environ.get(name, "").split(os.pathsep) if v.strip()]
+
+
+def normalize_env() -> None:
+    """Apply the rule of PATH_ENV to os.environ itself: empty path variables removed, relative ones made
+    absolute against the current folder. The CLI calls this first, so everything it starts inherits it."""
+    for name in PATH_ENV:
+        p = env_path(name)
+        if p is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = str(p)
+    for name in PATH_LIST_ENV:
+        ps = env_paths(name)
+        if ps:
+            os.environ[name] = os.pathsep.join(map(str, ps))
+        else:
+            os.environ.pop(name, None)
+
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     path = Path(path)
@@ -43,7 +81,7 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
 
 def note_written(path: str | os.PathLike) -> None:
     """Record that the running page wrote `path` (no-op outside a runner-driven execution)."""
-    dest = os.environ.get(WRITTEN_ENV)
+    dest = env_path(WRITTEN_ENV)
     if dest:
         with open(dest, "a") as fh:
             fh.write(str(Path(path).resolve()) + "\n")

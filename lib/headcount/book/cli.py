@@ -66,7 +66,8 @@ def _params(args) -> dict:
 def main(argv: list[str] | None = None) -> int:
     from headcount.book import runner
     from headcount.engine.cluster import cluster
-    from headcount.engine.store import MissingRuns
+    from headcount.engine.store import MissingRuns, StoreNotWritable
+    from headcount.paths import normalize_env
 
     ap = argparse.ArgumentParser(prog="headcount", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -107,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="for those who maintain the bundle: write the recomputed verdicts as the committed list")
     sub.add_parser("prune")
     args = ap.parse_args(argv)
+    normalize_env()  # empty path variables are unset, relative ones absolute, for every process started from here
 
     try:
         with cluster(getattr(args, "scheduler", None)):
@@ -114,9 +116,17 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except MissingRuns as exc:
+    except (MissingRuns, StoreNotWritable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 3
+    except runner.PageFailed as exc:
+        print(f"error: {exc.page} failed: {exc.line}", file=sys.stderr)
+        if exc.notebook:
+            print(f"  the executed notebook, with the full traceback: {exc.notebook}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted: finished runs are stored; the page's last good output is unchanged", file=sys.stderr)
+        return 130
 
 
 def _scheduler_option(sp) -> None:

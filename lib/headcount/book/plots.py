@@ -16,14 +16,14 @@ import pandas as pd
 
 from headcount.paths import note_written
 
-from headcount.paths import REPO  # noqa: E402
+from headcount.paths import REPO, env_path  # noqa: E402
 PAPER_STYLE = dict(color="black", marker="x", linestyle=":", linewidth=1.0, markersize=6)  # paper series
 OURS_STYLE = dict(marker="o", linewidth=1.6, markersize=4)
 
 
 def figures_dir() -> Path:
     """HEADCOUNT_FIGURES_DIR, default <repo>/book/_extra/figures (build output, copied to the site as /figures/)."""
-    return Path(os.environ.get("HEADCOUNT_FIGURES_DIR", REPO / "book" / "_extra" / "figures"))
+    return env_path("HEADCOUNT_FIGURES_DIR") or REPO / "book" / "_extra" / "figures"
 
 
 def save_figure(fig, table: pd.DataFrame, label: str, meta: dict | None = None,

@@ -13,6 +13,7 @@ import importlib
 import logging
 import os
 import time
+import uuid
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from contextlib import contextmanager
 from multiprocessing import get_context
@@ -67,9 +68,9 @@ def validate(name: str | Path, params: dict) -> tuple[Path, object, dict]:
 
 @contextmanager
 def env_unless_set(var: str, value: str | None):
-    """Within the block, os.environ[var] = value if var is unset and value is not None (then removed again);
-    yields whether it was set here."""
-    if value is None or os.environ.get(var) is not None:
+    """Within the block, os.environ[var] = value if var is unset (or empty: empty means unset) and value is not
+    None (then removed again); yields whether it was set here."""
+    if value is None or (os.environ.get(var) or "").strip():
         yield False
         return
     os.environ[var] = value
@@ -185,10 +186,12 @@ def run(name: str | Path, params: dict | None = None, out_dir: Path | None = Non
     out_dir = Path(out_dir) if out_dir is not None else EXECUTED
     out_dir.mkdir(parents=True, exist_ok=True)
     out = out_dir / f"{path.stem}.ipynb"
-    tmp = out_dir / f".{path.stem}.running.ipynb"
+    # names of this run alone: two runs of one page into one folder never share a temporary file
+    me = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    tmp = out_dir / f".{path.stem}.{me}.running.ipynb"
     t0 = time.perf_counter()
     log = out_dir / f".{path.stem}.progress"  # sweeps report progress to this file, not into the page
-    written = out_dir / f".{path.stem}.written"  # what the page writes besides the notebook (pagecache)
+    written = out_dir / f".{path.stem}.{me}.written"  # what the page writes besides the notebook (pagecache)
     reads_ledger = path.stem in RUN_LAST
     with env_unless_set("HEADCOUNT_STORE", smoke_store_for(params)):
         why = ""
@@ -211,10 +214,13 @@ def run(name: str | Path, params: dict | None = None, out_dir: Path | None = Non
                 # parameters cell, so a raw value (e.g. a YAML mapping whose keys passed a list check) never goes there
                 pm.execute_notebook(nb, str(tmp), parameters=clean, kernel_name="python3", cwd=str(REPO),
                                     log_output=log_output, progress_bar=False)
-            except Exception:
+            except BaseException as exc:  # an error in a cell, or Ctrl-C: nothing of this run is left half-named
                 failed = out_dir / f"{path.stem}.failed.ipynb"
                 if tmp.exists():
                     tmp.replace(failed)  # keep the failed notebook for inspection; the last good one stays
+                written.unlink(missing_ok=True)
+                if isinstance(exc, Exception):
+                    raise PageFailed(path.stem, _one_line(exc), failed if failed.exists() else None, str(exc)) from None
                 raise
         _hide_injected_parameters(tmp)  # the page shows its parameters as a table; papermill's cell stays out
         tmp.replace(out)  # the previous good output is replaced only by a complete run
@@ -225,6 +231,25 @@ def run(name: str | Path, params: dict | None = None, out_dir: Path | None = Non
         written.unlink()
     print(f"executed {path.name} -> {_shown(out)} ({seconds:.0f} s)")
     return out
+
+
+class PageFailed(RuntimeError):
+    """A page's execution failed: `line` is the error in one line, `notebook` the failed notebook (with the
+    full traceback in its cells), `detail` papermill's whole text."""
+
+    def __init__(self, page: str, line: str, notebook: Path | None, detail: str):
+        self.page, self.line, self.notebook, self.detail = page, line, notebook, detail
+        where = f"; the failed notebook with its traceback: {_shown(notebook)}" if notebook else ""
+        super().__init__(f"{page}: {line}{where}")
+
+
+def _one_line(exc: BaseException) -> str:
+    """The useful line of a failure: a failed cell's exception name and message (papermill), else the last
+    non-empty line of the error text."""
+    ename, evalue = getattr(exc, "ename", None), getattr(exc, "evalue", None)
+    if ename:
+        return f"{ename}: {str(evalue).splitlines()[0] if evalue else ''}".strip()[:400]
+    return summary(str(exc))
 
 
 class _KnownParameters(logging.Filter):

@@ -8,9 +8,10 @@ without it (a script, a terminal), progress goes to this process's stderr.
 
 from __future__ import annotations
 
-import os
 import sys
 from contextlib import contextmanager
+
+from headcount.paths import env_path
 
 PROGRESS_ENV = "HEADCOUNT_PROGRESS"
 
@@ -29,7 +30,7 @@ def progress_bar(total: int, desc: str, unit: str = "it", enabled: bool = True):
         return
     from tqdm import tqdm
 
-    dest = os.environ.get(PROGRESS_ENV)
+    dest = env_path(PROGRESS_ENV)
     log = open(dest, "a", encoding="utf-8") if dest else None  # noqa: SIM115 - closed below
     bar = tqdm(total=total, desc=desc, unit=unit, file=log or sys.__stderr__, mininterval=5 if log else 0.1,
                ascii=bool(log))

@@ -21,12 +21,15 @@ import json
 import math
 import os
 import shutil
+import socket
+import tempfile
+import time
 import platform
 import re
 from importlib import metadata
 from pathlib import Path
 
-from headcount.paths import PACKAGE_DIR, REPO, atomic_write_text  # code_hash names modules relative to the package root
+from headcount.paths import PACKAGE_DIR, REPO, atomic_write_text, env_path, env_paths  # code_hash names modules relative to the package root
 VERSIONED_PACKAGES = ("torch", "numpy", "pandas")
 
 
@@ -161,6 +164,10 @@ def verify_record(rec, key: str | None = None) -> str | None:
     return None
 
 
+class StoreNotWritable(OSError):
+    """The store's folder cannot be written: refused before any training."""
+
+
 class NonFiniteMetrics(ValueError):
     """A run produced NaN or infinite metrics; the store refuses to keep them as results."""
 
@@ -197,6 +204,68 @@ class ResultsStore:
         if all(q != p for q, _ in self.damaged):
             self.damaged.append((p, why))
         return None
+
+    def check_writable(self, experiment: str) -> None:
+        """Raise StoreNotWritable (before any training) unless a record of `experiment` can be written here."""
+        folder = self.root / experiment
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            fd, probe = tempfile.mkstemp(dir=folder, prefix=".write-probe.")
+            os.close(fd)
+            os.unlink(probe)
+        except OSError as exc:
+            raise StoreNotWritable(f"the results store {self.root} cannot be written ({exc.strerror or exc}): "
+                                   "nothing was trained; set HEADCOUNT_STORE to a writable folder") from None
+
+    # claims: two sweeps on one store (two pages, two terminals) never train the same stack at once
+    CLAIM_STALE_S = 6 * 3600  # a claim from another machine older than this is taken over
+
+    def _claim_path(self, experiment: str, stack: str) -> Path:
+        return self.root / experiment / ".claims" / f"{stack}.claim"
+
+    def claim(self, experiment: str, stack: str) -> bool:
+        """Claim a stack for this process (an exclusive create); False if another live sweep holds it. A claim
+        left by a dead process of this machine, or older than CLAIM_STALE_S, is taken over."""
+        p = self._claim_path(experiment, stack)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        me = f"{socket.gethostname()} {os.getpid()}"
+        for _ in range(2):
+            try:
+                fd = os.open(p, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                if self._claim_alive(p):
+                    return False
+                p.unlink(missing_ok=True)  # stale: its holder is gone
+                continue
+            with os.fdopen(fd, "w") as fh:
+                fh.write(me)
+            return True
+        return False
+
+    def _claim_alive(self, p: Path) -> bool:
+        try:
+            host, pid = p.read_text().split()
+            age = time.time() - p.stat().st_mtime
+        except (OSError, ValueError):
+            return False  # unreadable or half-written: treat as stale (its writer died between create and write)
+        if host != socket.gethostname():
+            return age < self.CLAIM_STALE_S
+        if int(pid) == os.getpid():
+            return False
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+    def claimed_elsewhere(self, experiment: str, stack: str) -> bool:
+        p = self._claim_path(experiment, stack)
+        return p.exists() and self._claim_alive(p)
+
+    def release(self, experiment: str, stack: str) -> None:
+        self._claim_path(experiment, stack).unlink(missing_ok=True)
 
     def get(self, experiment: str, key: str) -> dict | None:
         """The record, or None if absent or refused by `verify_record` (then listed in `damaged`; put()
@@ -302,9 +371,8 @@ STORE_LAYERS_ENV = "HEADCOUNT_STORE_LAYERS"  # os.pathsep-separated read-only st
 def default_store() -> ResultsStore:
     """The project's store: HEADCOUNT_STORE if set, else <repo>/data/results (committed result bundles).
     With HEADCOUNT_STORE_LAYERS (paths separated by os.pathsep) the store reads those too, read-only."""
-    root = os.environ.get("HEADCOUNT_STORE")
-    layers = [p for p in os.environ.get(STORE_LAYERS_ENV, "").split(os.pathsep) if p]
-    root = root if root else COMMITTED_STORE
+    root = env_path("HEADCOUNT_STORE") or COMMITTED_STORE  # empty means unset (headcount.paths.PATH_ENV)
+    layers = env_paths(STORE_LAYERS_ENV)
     return LayeredStore(root, layers) if layers else ResultsStore(root)
 
 
@@ -316,14 +384,14 @@ def committed_store() -> ReadOnlyStore:
 def cache_dir() -> Path:
     """Where decoded data and embeddings are cached (never next to the shared data):
     HEADCOUNT_CACHE if set, else ~/.cache/headcount."""
-    p = Path(os.environ.get("HEADCOUNT_CACHE", Path.home() / ".cache" / "headcount"))
+    p = env_path("HEADCOUNT_CACHE") or Path.home() / ".cache" / "headcount"
     p.mkdir(parents=True, exist_ok=True)
     return p
 
 
 def shared_data_dir() -> Path:
     """The offline copies of real data: HEADCOUNT_DATA if set, else <repo>/../shared/data."""
-    return Path(os.environ.get("HEADCOUNT_DATA", REPO.parent / "shared" / "data"))
+    return env_path("HEADCOUNT_DATA") or REPO.parent / "shared" / "data"
 
 
 def smoke_store_dir() -> Path:

@@ -43,6 +43,9 @@ class Experiment:
         return code_hash(self.code_modules)
 
 
+CLAIM_POLL_S = 1.0  # how often a sweep looks whether another sweep has finished a stack it waits for
+
+
 def grid(base: dict, **axes: Iterable) -> list[dict]:
     """The cartesian product of axes over a base config, e.g. grid(base, T=[8, 16], h=[1, 2], seed=[0, 1])."""
     for name, values in axes.items():
@@ -165,6 +168,8 @@ def sweep(
             f"{exp.name}: the read-only store {store.root} has no record for {len(todo)} of {len(configs)} runs "
             f"(code hash {code}; e.g. {some}). If library code changed the store keys, recompute the bundle "
             f"(make book) and commit it; nothing is trained here.")
+    if todo:
+        store.check_writable(exp.name)  # a read-only store is refused before training, not after
     stale = plan(exp, [configs[i] for i in todo], store)["stale"] if todo else 0
     if executor is None:
         from headcount.engine.cluster import default_executor  # HEADCOUNT_SCHEDULER, if set
@@ -181,7 +186,7 @@ def sweep(
     trained = sum(len(g) for g in groups)
 
     def finish(idx: list[int], metrics_list: list[dict], seconds: float, env: dict) -> None:
-        stack = hashlib.sha256("|".join(keys[i] for i in idx).encode()).hexdigest()[:16]
+        stack = stack_id(idx)
         for i, metrics in zip(idx, metrics_list):
             if i not in missing:
                 continue  # a cached partner, retrained only so that the others train with their planned partners
@@ -211,22 +216,60 @@ def sweep(
 
     failed: list[str] = []
 
+    def stack_id(idx: list[int]) -> str:
+        return hashlib.sha256("|".join(keys[i] for i in idx).encode()).hexdigest()[:16]
+
+    def still_missing(idx: list[int]) -> bool:
+        """Re-read a stack's missing runs from the store (another sweep may have stored them meanwhile)."""
+        for i in idx:
+            if i in missing and records[i] is None:
+                records[i] = store.get(exp.name, keys[i])
+        return any(i in missing and records[i] is None for i in idx)
+
     # progress goes to the runner's per-page file, not into the page (see headcount.engine.progress)
     with progress_bar(len(todo), f"{exp.name}: {hits} cached, computing", "run", enabled=bool(progress and todo)) as bar:
-        if isinstance(executor, InProcess):
-            for idx in groups:  # one group at a time, each stored before the next starts
-                finish(idx, *executor.submit(_timed_group, exp.run_group, [configs[i] for i in idx]).result())
-        else:
-            stack_submit = getattr(executor, "submit_stack", None)
-            futures = {}
-            for idx in groups:
-                args = (_timed_group, exp.run_group, [configs[i] for i in idx])
-                fut = stack_submit(*args, gpu=exp.wants_gpu) if stack_submit else executor.submit(*args)
-                futures[fut] = idx
-            pending = list(futures)
-            done_iter = as_completed(pending) if all(isinstance(f, Future) for f in pending) else pending
-            for fut in done_iter:
-                finish(futures[fut], *fut.result())
+        pending = groups
+        while pending:
+            # each stack is claimed before it trains (headcount.engine.store.ResultsStore.claim): a stack that
+            # another live sweep on this store is training is left to it, and taken up again below
+            deferred = []
+            if isinstance(executor, InProcess):
+                for idx in pending:  # one group at a time, each stored before the next starts
+                    if not still_missing(idx):
+                        bar.update(sum(i in missing for i in idx))
+                        continue
+                    if not store.claim(exp.name, stack_id(idx)):
+                        deferred.append(idx)
+                        continue
+                    try:
+                        finish(idx, *executor.submit(_timed_group, exp.run_group, [configs[i] for i in idx]).result())
+                    finally:
+                        store.release(exp.name, stack_id(idx))
+            else:
+                stack_submit = getattr(executor, "submit_stack", None)
+                futures = {}
+                for idx in pending:
+                    if not still_missing(idx):
+                        bar.update(sum(i in missing for i in idx))
+                        continue
+                    if not store.claim(exp.name, stack_id(idx)):
+                        deferred.append(idx)
+                        continue
+                    args = (_timed_group, exp.run_group, [configs[i] for i in idx])
+                    fut = stack_submit(*args, gpu=exp.wants_gpu) if stack_submit else executor.submit(*args)
+                    futures[fut] = idx
+                try:
+                    waiting = list(futures)
+                    done_iter = as_completed(waiting) if all(isinstance(f, Future) for f in waiting) else waiting
+                    for fut in done_iter:
+                        finish(futures[fut], *fut.result())
+                        store.release(exp.name, stack_id(futures[fut]))
+                finally:
+                    for idx in futures.values():
+                        store.release(exp.name, stack_id(idx))
+            while deferred and all(store.claimed_elsewhere(exp.name, stack_id(idx)) for idx in deferred):
+                time.sleep(CLAIM_POLL_S)  # every stack left is being trained by another sweep: wait for one
+            pending = deferred
     if failed:
         raise NonFiniteMetrics(f"{exp.name}: {len(failed)} of {len(todo)} runs came out non-finite and were not "
                                f"stored (the others were); first: {failed[0]}")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pandas as pd
 
 from headcount import analysis, claims
-from headcount.params import Param, ParamSpec
+from headcount.params import Param, ParamSpec, longer_training_rule
 from headcount.book.plots import OURS_STYLE, PAPER_STYLE, markdown_table, new_figure
 from headcount.paper import paper_table
 from headcount.engine.sweep import sweep
@@ -44,7 +44,7 @@ SPEC = ParamSpec(
     notebook="ablation_zoom_reversal",
     params=PARAMS,
     tiers={t: {**synthetic_heads.SPEC.tiers[t], "reversal_tol": 0.5, **_LONG[t]} for t in ("smoke", "laptop", "paper")},
-    rules=[*synthetic_heads.SPEC.rules, _long_after_D],
+    rules=[*synthetic_heads.SPEC.rules, _long_after_D, longer_training_rule("T_grid_long")],
 )
 
 run_configs = synthetic_heads.run_configs

@@ -57,7 +57,7 @@ PARAMS = [
     Param("n_layers", "int", "encoder layers (paper: 2)", minimum=1),
     Param("ffn_mult", "int", "feed-forward width of an encoder layer, in multiples of E", minimum=1),
     Param("dropout", "float", "dropout in the encoder (0: we measure how well the training lists can be fitted)",
-          minimum=0.0),
+          minimum=0.0, check=lambda v: None if v < 1 else "must be below 1"),
     Param("epochs", "int", "passes over the training lists", minimum=1),
     Param("batch_size", "int", "lists per step", minimum=1),
     Param("lr", "float", "peak learning rate of AdamW (linear warm-up, cosine decay to 0)", minimum=1e-8),
@@ -112,12 +112,53 @@ SPEC = ParamSpec(
     },
     rules=[
         longer_training_rule("T_grid_long"),
+        lambda P: _data_rule(P),
         lambda P: (None if P["n_queries"] == 0 or P["n_val_queries"] < P["n_queries"] else
                    "n_val_queries must be smaller than n_queries (at least one training query)"),
         lambda P: (None if P["fusion"] == "list" or P["max_query_tokens"] + P["max_passage_tokens"] <= 509 else
                    "the pair fusion needs max_query_tokens + max_passage_tokens <= 509 (BERT's 512 positions)"),
     ],
 )
+
+
+def _data_rule(P: dict) -> str | None:
+    """Whether the source can give what the parameters ask, checked before any work: n_queries judged queries,
+    and for every list T - 1 negatives on its own side of the split that are not positives of its query (the
+    split and the pool as `realdata.msmarco.build_lists` draws them; tests/test_msmarco.py checks that this rule
+    passes exactly when the lists can be built)."""
+    from headcount.engine.realdata import msmarco
+
+    try:
+        coll = msmarco.load_source(P["source"])
+    except (OSError, ValueError) as exc:
+        return f"source {P['source']!r} cannot be read: {str(exc).splitlines()[0]}"
+    qids_all = [q for q in coll.queries if q in coll.qrels]
+    n_use = len(qids_all) if P["n_queries"] == 0 else P["n_queries"]
+    if n_use > len(qids_all):
+        return f"n_queries = {P['n_queries']} but source {P['source']!r} has {len(qids_all)} judged queries"
+    if P["n_val_queries"] >= n_use:
+        return (f"n_val_queries = {P['n_val_queries']} must leave at least one training query of the {n_use} "
+                f"queries of source {P['source']!r}")
+    rng = np.random.default_rng(P["split_seed"])
+    order = rng.permutation(len(qids_all))
+    qids = [qids_all[i] for i in order[:n_use]]
+    val_q = set(qids[:P["n_val_queries"]])
+    kept = {}
+    for q in qids:
+        pos = list(coll.qrels[q])
+        if P["max_positives"] and len(pos) > P["max_positives"]:
+            pos = [pos[i] for i in sorted(rng.choice(len(pos), size=P["max_positives"], replace=False))]
+        kept[q] = pos
+    pool = list(dict.fromkeys(p for q in qids for p in kept[q]))
+    held = {p for q in val_q for p in coll.qrels[q]}
+    side = {True: [p for p in pool if p in held], False: [p for p in pool if p not in held]}
+    need = max([*P["T_grid"], *(P["T_grid_long"] if P["epochs_long"] else [])]) - 1
+    worst = min(len([p for p in side[q in val_q] if p not in set(coll.qrels[q])]) for q in qids)
+    if worst < need:
+        return (f"source {P['source']!r} with n_queries = {P['n_queries']}, n_val_queries = {P['n_val_queries']}, "
+                f"max_positives = {P['max_positives']} offers some list only {worst} negatives; the longest T = "
+                f"{need + 1} needs {need}: lower the T grids or use more queries")
+    return None
 
 
 def paper_tier_gaps(counts: dict | None = None) -> str:
