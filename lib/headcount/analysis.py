@@ -485,3 +485,91 @@ def _spearman(x: np.ndarray, y: np.ndarray) -> float:
     if rx.std() == 0 or ry.std() == 0:
         return 0.0
     return float(np.corrcoef(rx, ry)[0, 1])
+
+
+# ----------------------------------------------------------------------------------------------------------
+# C16b: why our error at h >= D rises with T where the paper's Table 2 means fall (hypotheses testable from
+# the stored runs and the regenerated data)
+# ----------------------------------------------------------------------------------------------------------
+
+NORMALISATIONS = {  # column -> what it divides the validation MSE by
+    "nmse": "Var(y) of the validation targets (the book's NMSE)",
+    "nmse_meansq": "E[y^2] of the validation targets",
+    "nmse_trainvar": "Var(y) of the training targets",
+    "mse": "nothing (the raw MSE)",
+}
+
+
+def renormalise(runs: pd.DataFrame, stats: pd.DataFrame) -> pd.DataFrame:
+    """The runs' validation error under each normalisation of NORMALISATIONS. `runs`: h, T, seed, val_nmse (MSE
+    / Var(y_val), population variance); `stats`: per T the validation targets' var_val and meansq_val and the
+    training targets' var_train. The MSE is recovered exactly as val_nmse x var_val."""
+    need = {"T", "var_val", "meansq_val", "var_train"}
+    if not need <= set(stats.columns):
+        raise ValueError(f"stats needs columns {sorted(need)}; got {sorted(stats.columns)}")
+    df = runs[["h", "T", "seed", "val_nmse"]].merge(stats, on="T", how="left")
+    if df["var_val"].isna().any():
+        raise ValueError(f"stats lack T = {sorted(set(runs['T']) - set(stats['T']))}")
+    mse = df["val_nmse"] * df["var_val"]
+    return pd.DataFrame({"h": df["h"], "T": df["T"], "seed": df["seed"], "nmse": df["val_nmse"],
+                         "nmse_meansq": mse / df["meansq_val"], "nmse_trainvar": mse / df["var_train"], "mse": mse})
+
+
+def trend_word(ratio: float, tol: float) -> str:
+    return "rises" if ratio > 1 + tol else ("falls" if ratio < 1 / (1 + tol) else "is flat")
+
+
+def normalisation_trends(table: pd.DataFrame, h: int, tol: float) -> pd.DataFrame:
+    """Per normalisation, at head count h: the mean and the minimum over seeds at the shortest and the longest T,
+    their ratio (longest / shortest) and its direction within `tol` (the page's trend tolerance)."""
+    part = table[table["h"] == h]
+    if part["T"].nunique() < 2:
+        raise ValueError(f"h = {h}: the trend needs at least two T")
+    T0, T1 = part["T"].min(), part["T"].max()
+    rows = []
+    for col, what in NORMALISATIONS.items():
+        for agg in ("mean", "min"):
+            by = part.groupby("T")[col].agg(agg)
+            r = float(by[T1] / by[T0])
+            rows.append({"normalisation": col, "divides by": what, "over seeds": agg, "T_min": int(T0), "T_max": int(T1),
+                         "at T_min": float(by[T0]), "at T_max": float(by[T1]), "ratio": r,
+                         "trend": trend_word(r, tol)})
+    return pd.DataFrame(rows)
+
+
+def floor_shares(runs: pd.DataFrame, D: int, factor: float, metric: str = "val_nmse") -> pd.DataFrame:
+    """Per (h, T) for h >= D: the share of seeds that reach the error floor, the floor at T being the smallest
+    error of any seed at any h >= D at that T and "reaching" it meaning an error at most `factor` times it; with
+    the mean error of the seeds that reach it and of those that do not."""
+    if not factor >= 1:
+        raise ValueError(f"factor must be >= 1; got {factor!r}")
+    above = runs[runs["h"] >= D]
+    if above.empty:
+        raise ValueError(f"no runs at h >= D = {D}")
+    floor = above.groupby("T")[metric].min().rename("floor")
+    df = above.merge(floor, on="T")
+    df["reached"] = df[metric] <= factor * df["floor"]
+    rows = []
+    for (h, T), g in df.groupby(["h", "T"]):
+        hit, miss = g[g["reached"]], g[~g["reached"]]
+        rows.append({"h": int(h), "T": int(T), "seeds": len(g), "reached": int(len(hit)), "share": len(hit) / len(g),
+                     "floor": float(g["floor"].iloc[0]), "mean_reached": float(hit[metric].mean()) if len(hit) else math.nan,
+                     "mean_missed": float(miss[metric].mean()) if len(miss) else math.nan})
+    return pd.DataFrame(rows)
+
+
+def c16b_findings(trends: pd.DataFrame, shares: pd.DataFrame, h: int, tol: float) -> dict:
+    """What the hypotheses say about the T-trend at h, computed from `normalisation_trends` and `floor_shares`:
+    for each normalisation whether the mean still rises; whether the share of seeds at the floor falls with T;
+    and whether the mean of the seeds that reach the floor rises (a trend in the error of successful seeds) or
+    not (a trend in the share)."""
+    t = trends[trends["over seeds"] == "mean"].set_index("normalisation")
+    s = shares[shares["h"] == h].sort_values("T")
+    out = {"mean_trend": {k: (t.loc[k, "trend"], float(t.loc[k, "ratio"])) for k in t.index}}
+    out["share_first"], out["share_last"] = float(s["share"].iloc[0]), float(s["share"].iloc[-1])
+    r = s.dropna(subset=["mean_reached"])
+    out["reached_ratio"] = float(r["mean_reached"].iloc[-1] / r["mean_reached"].iloc[0]) if len(r) >= 2 else math.nan
+    out["reached_trend"] = trend_word(out["reached_ratio"], tol) if math.isfinite(out["reached_ratio"]) else "undefined"
+    out["floor_ratio"] = float(s["floor"].iloc[-1] / s["floor"].iloc[0])
+    out["floor_trend"] = trend_word(out["floor_ratio"], tol)
+    return out

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
@@ -32,9 +34,12 @@ PARAMS = [
           choices=("stacked", "single")),
     Param("trend_tol", "float", "NMSE counts as growing with T when NMSE(T_max) / NMSE(T_min) exceeds 1 + trend_tol, "
           "and as flat (or falling) when it does not", minimum=0.0),
+    Param("seed_floor_factor", "float", "C16b study: a seed reaches the error floor at T when its NMSE is at most this "
+          "many times the smallest NMSE of any seed at any h >= D at that T", minimum=1.0, maximum=1e6),
 ]
 
-_COMMON = dict(D=4, d=4, a_seed=0, n=8, N=32, batch_size=128, data_seed=1234, engine="stacked", trend_tol=0.2)
+_COMMON = dict(D=4, d=4, a_seed=0, n=8, N=32, batch_size=128, data_seed=1234, engine="stacked", trend_tol=0.2,
+               seed_floor_factor=10.0)
 SPEC = ParamSpec(
     notebook="synthetic_heads",
     params=PARAMS,
@@ -287,3 +292,99 @@ def verdicts_markdown(vs: list[claims.Verdict], R: dict, P: dict) -> str:
     """The verdicts' table, then (where the grid has two or more T) our trends in T beside the paper's."""
     diff = differences(R["summary"], R["paper"], P)
     return claims.markdown_table(vs) + (f"\n\n**Our trends in $T$, beside the paper's.** {diff}" if diff else "")
+
+
+# ----------------------------------------------------------------------------------------------------
+# C16b: why our h >= D error rises with T (hypotheses testable from the stored runs and the data)
+# ----------------------------------------------------------------------------------------------------
+
+def target_stats(P: dict) -> pd.DataFrame:
+    """Per T of the grid: Var and E[y^2] of the validation targets and Var of the training targets, from the
+    same deterministic draws the runs trained and were evaluated on (population variances, as in the NMSE)."""
+    from headcount.engine.train import SyntheticRun, make_data
+
+    rows = []
+    for T in sorted(P["T_grid"]):
+        c = next(c for c in run_configs(P) if c["T"] == T)
+        d = make_data(SyntheticRun.from_dict(c))
+        yv, yt = d["yva"].double(), d["ytr"].double()
+        rows.append({"T": T, "var_val": float(yv.var(unbiased=False)), "meansq_val": float((yv ** 2).mean()),
+                     "mean_val": float(yv.mean()), "var_train": float(yt.var(unbiased=False))})
+    return pd.DataFrame(rows)
+
+
+def c16b_study(P: dict, runs: pd.DataFrame, paper: pd.DataFrame | None) -> dict:
+    """The study's tables and its computed sentences: the T-trend at h = D (and every h >= D) under each
+    normalisation of `analysis.NORMALISATIONS`, the paper's Table 2 trend beside it, and the share of seeds
+    reaching the error floor per (h, T). Empty dict when the grid has one T or no h >= D."""
+    D, tol = P["D"], P["trend_tol"]
+    hs = sorted(h for h in set(runs["h"]) if h >= D)
+    if runs["T"].nunique() < 2 or not hs:
+        return {}
+    stats = target_stats(P)
+    table = analysis.renormalise(runs, stats)
+    trends = {h: analysis.normalisation_trends(table, h, tol) for h in hs}
+    shares = analysis.floor_shares(runs, D, P["seed_floor_factor"])
+    found = {h: analysis.c16b_findings(trends[h], shares, h, tol) for h in hs}
+    T0, T1 = int(stats["T"].min()), int(stats["T"].max())
+    s0, s1 = stats.iloc[0], stats.iloc[-1]
+    vr, mr = float(s1["var_val"] / s0["var_val"]), float(s1["meansq_val"] / s0["meansq_val"])
+    text = [f"From $T = {T0}$ to $T = {T1}$ the variance of the validation targets "
+            f"{'falls' if vr < 1 else 'rises'} from {s0['var_val']:.3f} to {s1['var_val']:.3f} (x{vr:.2f}) while "
+            f"their mean square {'grows' if mr > 1 else 'falls'} from {s0['meansq_val']:.1f} to {s1['meansq_val']:.1f} "
+            f"(x{mr:.2f})" + (": the same squared error is a larger NMSE at the longer $T$." if vr < 1 else ".")]
+    f = found[D]
+    m = f["mean_trend"]
+    text.append(f"At $h = D = {D}$ the mean over seeds of the raw MSE {m['mse'][0]} (x{m['mse'][1]:.2f}); divided "
+                f"by $\\mathrm{{Var}}(y)$ (our NMSE) it {m['nmse'][0]} (x{m['nmse'][1]:.2f}); by $\\mathrm{{Var}}(y)$ of "
+                f"the training targets it {m['nmse_trainvar'][0]} (x{m['nmse_trainvar'][1]:.2f}); by $E[y^2]$ it "
+                f"{m['nmse_meansq'][0]} (x{m['nmse_meansq'][1]:.2f}).")
+    if paper is not None:
+        pp = paper[(paper["h"] == D) & paper["T"].isin([T0, T1])].set_index("T")["mean"]
+        if T0 in pp.index and T1 in pp.index:
+            r = float(pp[T1] / pp[T0])
+            word = analysis.trend_word(r, tol)
+            agree = [k for k, (w, _) in m.items() if w == word]
+            text.append(f"The paper's Table 2 mean at $h = {D}$ {word} over the same $T$ (x{r:.2f}): "
+                        + (f"the same direction as ours under {', '.join(analysis.NORMALISATIONS[k] for k in agree)}."
+                           if agree else "no normalisation tested gives that direction."))
+    text.append(f"Seeds at the floor (within {P['seed_floor_factor']:g}x of the best $h \\ge D$ seed at each $T$) at "
+                f"$h = {D}$: {f['share_first']:.0%} at $T = {T0}$, {f['share_last']:.0%} at $T = {T1}$; the mean NMSE "
+                f"of the seeds that reach it {f['reached_trend']} (x{f['reached_ratio']:.2f}) and the floor itself "
+                f"{f['floor_trend']} (x{f['floor_ratio']:.2f}).")
+    nm = m["nmse"][0]
+    if nm == "rises":
+        var_part = float(s0["var_val"] / s1["var_val"])
+        share = math.log(var_part) / math.log(m["nmse"][1]) if m["nmse"][1] > 1 else math.nan
+        text.append(f"What the evidence supports: of the x{m['nmse'][1]:.2f} rise of our NMSE at $h = D$, the shrinking "
+                    f"variance of the targets accounts for a factor x{var_part:.2f} (about {share:.0%} of the rise on "
+                    f"a log scale) and a larger squared error for the rest, x{m['mse'][1]:.2f} (the raw MSE "
+                    f"{m['mse'][0]}). "
+                    + ("Seeds missing the solution do not explain it: the seeds at the floor rise as the mean does."
+                       if f["reached_trend"] == "rises" else
+                       "Part of it is a trend in the share of seeds at the floor: those at the floor "
+                       f"{f['reached_trend']}.")
+                    + (" Under $E[y^2]$ as the normaliser the same errors fall with $T$." if m["nmse_meansq"][0] == "falls"
+                       else f" Under $E[y^2]$ as the normaliser they {m['nmse_meansq'][0]} too."))
+    else:
+        text.append(f"Our NMSE at $h = D$ {nm} with $T$ on this tier: there is no rise to explain here.")
+    trend_rows = pd.concat([t.assign(h=h) for h, t in trends.items()])
+    return {"stats": stats, "trends": trend_rows, "shares": shares, "findings": found, "text": " ".join(text)}
+
+
+def c16b_markdown(study: dict) -> str:
+    """The study's two tables and its sentences, for the page."""
+    if not study:
+        return "(The study needs at least two $T$ and an $h \\ge D$ in the grid.)"
+    t = study["trends"]
+    t = t[t["over seeds"] == "mean"]
+    rows = ["| h | divided by | at T_min | at T_max | ratio | trend |", "|---|---|---|---|---|---|"]
+    rows += [f"| {r.h} | {r._2} | {r._6:.2e} | {r._7:.2e} | x{r.ratio:.2f} | {r.trend} |" for r in t.itertuples()]
+    sh = study["shares"]
+    rows2 = ["| h | T | seeds at the floor | floor (best NMSE) | mean NMSE of those at it | of the others |",
+             "|---|---|---|---|---|---|"]
+    rows2 += [f"| {r.h} | {r.T} | {r.reached} of {r.seeds} | {r.floor:.2e} | {r.mean_reached:.2e} | "
+              + ("—" if pd.isna(r.mean_missed) else f"{r.mean_missed:.2e}") + " |" for r in sh.itertuples()]
+    return (study["text"] + "\n\nThe validation error of the $h \\ge D$ models under each normalisation (mean over "
+            "seeds, shortest and longest $T$):\n\n" + "\n".join(rows)
+            + "\n\nSeeds reaching the error floor:\n\n" + "\n".join(rows2))
