@@ -31,7 +31,9 @@ display(Markdown("**How a verdict is reached.** " + page.rule()))
 # ## Summary
 
 # %% tags=["remove-input"]
-display(Markdown(f"{len(ledger)} claims. {page.summary(ledger)}.\n\n" + page.overview(ledger)))
+extra = page.tier_summary(ledger)
+display(Markdown(f"{len(ledger)} claims. {page.summary(ledger)}." + (f" {extra}." if extra else "")
+                 + "\n\n" + page.overview(ledger)))
 
 # %% [markdown]
 # ## The claims one by one

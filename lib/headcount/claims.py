@@ -210,9 +210,11 @@ def robustness(verdicts: list[Verdict], judge_fn: Callable[[object], list[Verdic
 
 def ledger_dir() -> Path:
     """Where pages record their verdicts (HEADCOUNT_CLAIMS_DIR, default <repo>/book/_claims)."""
-    from headcount.paths import REPO, env_path
+    from headcount.paths import REPO, env_path, variant
 
-    return env_path("HEADCOUNT_CLAIMS_DIR") or REPO / "book" / "_claims"
+    base = env_path("HEADCOUNT_CLAIMS_DIR") or REPO / "book" / "_claims"
+    v = variant()
+    return base / v if v else base  # a variant page (another tier) records beside, never over, the book's tier
 
 
 def record(page: str, verdicts: list[Verdict], directory: str | os.PathLike | None = None) -> Path:

@@ -26,6 +26,29 @@ PATH_ENV = ("HEADCOUNT_STORE", "HEADCOUNT_CACHE", "HEADCOUNT_DATA", "HEADCOUNT_C
 PATH_LIST_ENV = ("HEADCOUNT_STORE_LAYERS",)
 
 
+# A page executed again at another tier as a page of its own (the book's "at the paper's scale" part) runs with
+# HEADCOUNT_VARIANT = that tier: its figure files, its ledger and its labels carry the tier, so nothing it
+# writes replaces what the page wrote at the book's tier.
+VARIANT_ENV = "HEADCOUNT_VARIANT"
+VARIANTS = ("smoke", "laptop", "paper")  # the tiers (headcount.params.TIERS; this module imports nothing)
+
+
+def variant() -> str | None:
+    """The tier of a variant page being executed (see VARIANT_ENV), or None."""
+    v = (os.environ.get(VARIANT_ENV) or "").strip()
+    if not v:
+        return None
+    if v not in VARIANTS:
+        raise ValueError(f"{VARIANT_ENV} must be one of {list(VARIANTS)} or unset; got {v!r}")
+    return v
+
+
+def variant_suffix() -> str:
+    """'-paper' while a paper-tier variant page executes, else ''."""
+    v = variant()
+    return f"-{v}" if v else ""
+
+
 def env_path(name: str) -> Path | None:
     """The path a variable names, absolute, or None when it is unset or empty (see PATH_ENV)."""
     value = os.environ.get(name)

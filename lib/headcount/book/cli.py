@@ -159,8 +159,10 @@ def _dispatch(args, runner) -> int:
             given = {k: v for k, v in params.items() if k != "tier"}
             print(spec.table(spec.resolve(tier=params["tier"], **given)))
     elif args.cmd == "notebooks":
+        from headcount.book.pages import variant_pages
+
         result = runner.run_many(args.only or runner.book_notebooks(), {"tier": args.tier}, jobs=args.jobs,
-                                 reuse=not args.force)
+                                 reuse=not args.force, variants=[] if args.only else variant_pages())
         bad = {k: v for k, v in result.items() if v is not None}
         if bad:
             for name, err in bad.items():

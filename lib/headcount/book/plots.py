@@ -16,7 +16,7 @@ import pandas as pd
 
 from headcount.paths import note_written
 
-from headcount.paths import REPO, env_path  # noqa: E402
+from headcount.paths import REPO, env_path, variant_suffix  # noqa: E402
 PAPER_STYLE = dict(color="black", marker="x", linestyle=":", linewidth=1.0, markersize=6)  # paper series
 OURS_STYLE = dict(marker="o", linewidth=1.6, markersize=4)
 
@@ -28,7 +28,9 @@ def figures_dir() -> Path:
 
 def save_figure(fig, table: pd.DataFrame, label: str, meta: dict | None = None,
                 directory: str | os.PathLike | None = None) -> dict[str, Path]:
-    """Write the figure in three formats, its tidy table and provenance; returns the paths."""
+    """Write the figure in three formats, its tidy table and provenance; returns the paths. A variant page (another
+    tier, `headcount.paths.variant`) writes under the label with its tier appended."""
+    label = label + variant_suffix()
     if not label.replace("-", "").replace("_", "").isalnum():
         raise ValueError(f"figure label must be letters, digits, '-' or '_'; got {label!r}")
     d = Path(directory) if directory is not None else figures_dir()
@@ -49,7 +51,9 @@ def save_figure(fig, table: pd.DataFrame, label: str, meta: dict | None = None,
 def downloads_markdown(label: str) -> str:
     """Links to a saved figure's files, relative to a page one folder below the book root."""
     # raw HTML anchors: MyST would treat a markdown link to a non-page file as a cross-reference
-    links = [f'<a href="../figures/{label}.{ext}">{ext.upper()}</a>' for ext in ("png", "svg", "pdf", "csv", "json")]
+    label = label + variant_suffix()
+    up = "../../" if variant_suffix() else "../"  # a variant page sits one folder deeper (nb/<tier>/)
+    links = [f'<a href="{up}figures/{label}.{ext}">{ext.upper()}</a>' for ext in ("png", "svg", "pdf", "csv", "json")]
     return f"Download figure `{label}`: " + " · ".join(links)
 
 

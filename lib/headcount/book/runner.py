@@ -12,6 +12,7 @@ import ast
 import importlib
 import logging
 import os
+import re
 import time
 import uuid
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -172,7 +173,7 @@ def run_reader(name: str | Path, params: dict | None = None, out_dir: Path | Non
 
 
 def run(name: str | Path, params: dict | None = None, out_dir: Path | None = None, log_output: bool = False,
-        reuse: bool = False) -> Path:
+        reuse: bool = False, post=None) -> Path:
     """Validate, then execute one notebook with papermill; returns the executed .ipynb path.
 
     With reuse, a page whose inputs and outputs are unchanged since it last executed into out_dir is kept
@@ -223,6 +224,8 @@ def run(name: str | Path, params: dict | None = None, out_dir: Path | None = Non
                     raise PageFailed(path.stem, _one_line(exc), failed if failed.exists() else None, str(exc)) from None
                 raise
         _hide_injected_parameters(tmp)  # the page shows its parameters as a table; papermill's cell stays out
+        if post is not None:
+            post(tmp)  # e.g. a variant page's labels (run_variant), before the page cache hashes the output
         tmp.replace(out)  # the previous good output is replaced only by a complete run
         (out_dir / f"{path.stem}.failed.ipynb").unlink(missing_ok=True)  # an older failure is history now
         seconds = time.perf_counter() - t0
@@ -231,6 +234,73 @@ def run(name: str | Path, params: dict | None = None, out_dir: Path | None = Non
         written.unlink()
     print(f"executed {path.name} -> {_shown(out)} ({seconds:.0f} s)")
     return out
+
+
+def run_variant(tier: str, stem: str, reuse: bool = False, log_output: bool = False,
+                store_root: Path | None = None) -> Path:
+    """Execute a page again at `tier` as a page of its own (toc entry nb/<tier>/<stem>): from the committed
+    results only (a missing run is an error naming it; nothing is trained during a book build), into
+    book/nb/<tier>/, with figure files, ledger and labels carrying the tier (`headcount.paths.VARIANT_ENV`), so
+    the book's page at its own tier is left as it is. Whatever tier the book is built at, a variant page
+    always shows its own tier's committed results."""
+    from headcount.engine.store import READ_ONLY_ENV
+    from headcount.paths import VARIANT_ENV
+
+    out_dir = EXECUTED / tier
+    saved = {k: os.environ.get(k) for k in (VARIANT_ENV, READ_ONLY_ENV, "HEADCOUNT_STORE")}
+    os.environ[VARIANT_ENV], os.environ[READ_ONLY_ENV] = tier, "1"
+    if store_root is None:
+        os.environ.pop("HEADCOUNT_STORE", None)  # the committed bundle, even in a smoke build
+    else:
+        os.environ["HEADCOUNT_STORE"] = str(store_root)  # another bundle, read-only all the same
+    try:
+        out = run(stem, {"tier": tier}, out_dir=out_dir, log_output=log_output, reuse=reuse,
+                  post=lambda p: relabel(p, tier))
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    return out
+
+
+_LABEL = re.compile(r"^\(([A-Za-z0-9_.:-]+)\)=\s*$", re.M)
+_NAME = re.compile(r"^(:name:\s*)([A-Za-z0-9_.:-]+)\s*$", re.M)
+
+
+def relabel(ipynb: Path, tier: str) -> None:
+    """Give every label a variant page defines (`(label)=` targets and `:name:` of figures) the suffix -<tier>,
+    and its references to them ({ref}, {numref}) the same, so the variant's labels never clash with the book
+    page's; the first heading says the tier. Idempotent (a reused page is not relabelled twice)."""
+    import nbformat
+
+    nb = nbformat.read(str(ipynb), as_version=4)
+    suffix = f"-{tier}"
+    md = [c for c in nb.cells if c.cell_type == "markdown"]
+    labels = {m.group(1) for c in md for m in _LABEL.finditer(c.source)} | {
+        m.group(2) for c in md for m in _NAME.finditer(c.source)}
+    labels = {x for x in labels if not x.endswith(suffix)}
+    if not labels and any(suffix in c.source for c in md):
+        return
+    for c in md:
+        src = _LABEL.sub(lambda m: f"({m.group(1)}{suffix})=" if m.group(1) in labels else m.group(0), c.source)
+        src = _NAME.sub(lambda m: f"{m.group(1)}{m.group(2)}{suffix}" if m.group(2) in labels else m.group(0), src)
+        for x in labels:
+            src = re.sub(r"(\{(?:ref|numref)\}`[^`<]*<)" + re.escape(x) + r">`", lambda m: f"{m.group(1)}{x}{suffix}>`", src)
+            src = re.sub(r"(\{(?:ref|numref)\}`)" + re.escape(x) + r"`", lambda m: f"{m.group(1)}{x}{suffix}`", src)
+        c.source = src
+    for c in md:
+        lines = c.source.splitlines()
+        for i, line in enumerate(lines):
+            if line.startswith("# ") and f"({tier} tier)" not in line:
+                lines[i] = f"{line} ({tier} tier)"
+                c.source = "\n".join(lines)
+                break
+        else:
+            continue
+        break
+    nbformat.write(nb, str(ipynb))
 
 
 class PageFailed(RuntimeError):
@@ -339,7 +409,8 @@ def summary(error: str, width: int = 400) -> str:
 
 
 def run_many(names: list, params: dict | None = None, out_dir: Path | None = None,
-             jobs: int | None = None, keep_going: bool = False, reuse: bool = False) -> dict:
+             jobs: int | None = None, keep_going: bool = False, reuse: bool = False,
+             variants: list[tuple[str, str]] = ()) -> dict:
     """Execute several notebooks, `jobs` at a time, each in its own kernel; pages in RUN_LAST after all the
     others. Every notebook's parameters are validated before any starts (ValueError).
 
@@ -353,7 +424,8 @@ def run_many(names: list, params: dict | None = None, out_dir: Path | None = Non
     <name>.failed.ipynb beside the last good output. jobs None: `default_jobs`; jobs 1: every page one after
     another, in the given order, in this process. reuse: keep pages whose inputs are unchanged (see `run`).
 
-    A page reused from an earlier build is cheap, so a warm build only executes what changed."""
+    A page reused from an earlier build is cheap, so a warm build only executes what changed. `variants`: (tier,
+    stem) pages executed after the others and before RUN_LAST (`run_variant`), results under "<tier>/<stem>"."""
     params = dict(params or {})
     if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
         raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
@@ -386,6 +458,15 @@ def run_many(names: list, params: dict | None = None, out_dir: Path | None = Non
                             result[name] = err
                             if err is not None:
                                 print(f"failed {Path(name).stem}: {summary(err)}", flush=True)
+        for tier, stem in variants:
+            key = f"{tier}/{stem}"
+            result[key] = NOT_RUN
+            if go_on():
+                try:
+                    run_variant(tier, stem, reuse=reuse)
+                    result[key] = None
+                except Exception as exc:  # noqa: BLE001 - reported like any page
+                    result[key] = f"{type(exc).__name__}: {exc}"
         for name in last:
             if go_on():
                 result[name] = _run_quietly(name, params, out_dir, reuse)[1]

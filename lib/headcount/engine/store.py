@@ -365,12 +365,15 @@ class LayeredStore(ResultsStore):
 
 
 COMMITTED_STORE = REPO / "data" / "results"
+READ_ONLY_ENV = "HEADCOUNT_STORE_READ_ONLY"  # "1": default_store() serves records and trains nothing
 STORE_LAYERS_ENV = "HEADCOUNT_STORE_LAYERS"  # os.pathsep-separated read-only stores under HEADCOUNT_STORE
 
 
 def default_store() -> ResultsStore:
     """The project's store: HEADCOUNT_STORE if set, else <repo>/data/results (committed result bundles).
     With HEADCOUNT_STORE_LAYERS (paths separated by os.pathsep) the store reads those too, read-only."""
+    if (os.environ.get(READ_ONLY_ENV) or "").strip() == "1":  # a variant page reads the committed bundle only
+        return ReadOnlyStore(env_path("HEADCOUNT_STORE") or COMMITTED_STORE)
     root = env_path("HEADCOUNT_STORE") or COMMITTED_STORE  # empty means unset (headcount.paths.PATH_ENV)
     layers = env_paths(STORE_LAYERS_ENV)
     return LayeredStore(root, layers) if layers else ResultsStore(root)

@@ -43,6 +43,33 @@ def page_spec(stem: str):
         raise
     return getattr(mod, "SPEC", None)
 
+def variant_pages(toc: Path | None = None) -> list[tuple[str, str]]:
+    """(tier, notebook stem) of every entry nb/<tier>/<stem> of the table of contents: a page of the book
+    executed again at another tier, from the committed results, as a page of its own."""
+    import yaml
+
+    from headcount.paths import VARIANTS
+
+    found: list[tuple[str, str]] = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            f = node.get("file")
+            if isinstance(f, str) and f.startswith("nb/") and len(Path(f).parts) == 3:
+                tier, stem = Path(f).parts[1], Path(f).stem
+                if tier not in VARIANTS:
+                    raise ValueError(f"table of contents: {f}: nb/<tier>/ takes a tier of {list(VARIANTS)}")
+                found.append((tier, stem))
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(yaml.safe_load((toc or TOC).read_text()))
+    return found
+
+
 def book_notebooks(toc: Path | None = None) -> list[str]:
     """Notebook stems in the order the book's table of contents lists them (entries under nb/)."""
     import yaml
@@ -53,7 +80,7 @@ def book_notebooks(toc: Path | None = None) -> list[str]:
     def walk(node):
         if isinstance(node, dict):
             f = node.get("file")
-            if isinstance(f, str) and f.startswith("nb/"):
+            if isinstance(f, str) and f.startswith("nb/") and len(Path(f).parts) == 2:  # nb/<tier>/ are variants
                 found.append(Path(f).stem)
             for v in node.values():
                 walk(v)

@@ -1,0 +1,88 @@
+"""A page executed again at another tier as a page of its own (toc entries nb/<tier>/<stem>): it reads a bundle
+read-only, and its figures, ledger and labels carry the tier, so the book's page is left as it is."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from headcount import paths
+from headcount.book import runner
+from headcount.book.pages import claims as claims_page
+from headcount.book.pages import variant_pages
+
+
+def test_variant_pages_come_from_the_toc_and_name_a_tier(tmp_path):
+    toc = tmp_path / "_toc.yml"
+    toc.write_text("format: jb-book\nroot: intro\nparts:\n  - caption: x\n    chapters:\n      - file: nb/a\n"
+                   "      - file: nb/paper/a\n")
+    assert variant_pages(toc) == [("paper", "a")]
+    toc.write_text("format: jb-book\nroot: intro\nparts:\n  - caption: x\n    chapters:\n      - file: nb/huge/a\n")
+    with pytest.raises(ValueError, match="nb/<tier>/ takes a tier of"):
+        variant_pages(toc)
+
+
+def test_relabel_suffixes_labels_names_and_their_references(tmp_path):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("(page-x)=\n# Title\n\nSee {ref}`the figure <fig-x>` and {numref}`fig-x`,"
+                                              " and {ref}`elsewhere <other-page>`."),
+                nbformat.v4.new_markdown_cell("```{glue:figure} fig-x\n:name: fig-x\n\nCaption\n```")]
+    p = tmp_path / "x.ipynb"
+    nbformat.write(nb, str(p))
+    runner.relabel(p, "paper")
+    runner.relabel(p, "paper")  # idempotent
+    a, b = [c.source for c in nbformat.read(str(p), as_version=4).cells]
+    assert a.startswith("(page-x-paper)=\n# Title (paper tier)")
+    assert "{ref}`the figure <fig-x-paper>`" in a and "{numref}`fig-x-paper`" in a and "<other-page>" in a
+    assert ":name: fig-x-paper" in b and "{glue:figure} fig-x\n" in b  # the glue key is the page's own
+
+
+def test_ledger_table_gives_each_claim_its_verdict_at_every_tier(tmp_path):
+    rec = lambda cid, verdict, tier: {"claim_id": cid, "test": "t", "verdict": verdict, "evidence": f"{tier} numbers",  # noqa: E731
+                                      "page": "synthetic_heads", "tier": tier, "robust": True}
+    (tmp_path / "synthetic_heads.json").write_text(json.dumps([rec("C16b", "not reproduced", "laptop")]))
+    (tmp_path / "paper").mkdir()
+    (tmp_path / "paper" / "synthetic_heads.json").write_text(json.dumps([rec("C16b", "reproduced", "paper")]))
+    df = claims_page.ledger_table(tmp_path, pages=["synthetic_heads"], variants=[("paper", "synthetic_heads")])
+    row = df.set_index("claim").loc["C16b"]
+    assert row["verdict"] == "not reproduced" and row["other_tiers"]["paper"]["verdict"] == "reproduced"
+    assert "| paper tier |" in claims_page.overview(df).splitlines()[0]
+    assert "**At the paper tier: reproduced.** paper numbers" in claims_page.markdown(df)
+    assert claims_page.tier_summary(df) == "At the paper tier, 1 claims judged so far: reproduced: 1"
+    none = claims_page.ledger_table(tmp_path, pages=["synthetic_heads"], variants=[])
+    assert claims_page.other_tiers(none) == [] and "tier |" in claims_page.overview(none)
+
+
+@pytest.mark.integration
+def test_a_variant_page_reads_its_bundle_read_only_and_writes_beside_the_book(tmp_path, monkeypatch):
+    from headcount.book.compute import compute
+
+    store = tmp_path / "bundle"
+    monkeypatch.setenv("HEADCOUNT_STORE", str(store))
+    compute(["synthetic_heads"], "smoke")
+    before = sorted(p.name for p in store.rglob("*.json"))
+    monkeypatch.delenv("HEADCOUNT_STORE")
+    monkeypatch.setattr(paths, "VARIANTS", ("paper", "smoke"))
+    monkeypatch.setattr(runner, "EXECUTED", tmp_path / "nb")
+    monkeypatch.setenv("HEADCOUNT_CLAIMS_DIR", str(tmp_path / "claims"))
+    monkeypatch.setenv("HEADCOUNT_FIGURES_DIR", str(tmp_path / "figures"))
+    out = runner.run_variant("smoke", "synthetic_heads", store_root=store)
+    assert out == tmp_path / "nb" / "smoke" / "synthetic_heads.ipynb"
+    text = out.read_text()
+    assert "(synthetic-heads-smoke)=" in text and ":name: fig-synthetic-heads-smoke" in text
+    assert (tmp_path / "claims" / "smoke" / "synthetic_heads.json").exists()
+    assert not (tmp_path / "claims" / "synthetic_heads.json").exists()
+    figs = sorted(p.name for p in (tmp_path / "figures").iterdir())
+    assert figs and all("-smoke." in f for f in figs)
+    assert sorted(p.name for p in store.rglob("*.json")) == before  # read-only: nothing trained or written
+    assert "HEADCOUNT_VARIANT" not in __import__("os").environ
+
+
+def test_the_variant_tiers_are_the_tiers():
+    from headcount.params import TIERS
+
+    assert paths.VARIANTS == TIERS
