@@ -34,7 +34,7 @@ from IPython.display import Markdown, display
 from headcount import claims
 from headcount.book import judging
 from headcount.book.pages import ablation_controls as page
-from headcount.book.plots import downloads_markdown, glue_figure, save_figure
+from headcount.book.plots import downloads_markdown, glue_figure, rerun_markdown, save_figure
 from headcount.engine.store import default_store
 
 P = page.SPEC.resolve_from(globals())  # the tier's parameters and a run's injected values, validated
@@ -167,10 +167,6 @@ display(Markdown(page.levels_markdown({"fixed width": S_E, "other dimension": S_
 # The fixed-width control matters most for the theory: with a fixed per-head width, adding a head also
 # widens the model ($E = n h$) and adds attention parameters, and a transition that appeared at $h = D$
 # only because $E$ grew would say nothing about the number of heads.
-#
-# To rerun the controls for another intrinsic dimension, e.g. a main task with $D = 5$ and a second task
-# with $D = 2$:
-#
-# ```bash
-# .venv/bin/headcount run ablation_controls --tier laptop -p D 5 -p D_other 2 -p h_grid "[1, 2, 3, 4, 5, 6]" -p h_grid_other "[1, 2, 3]" -p h_grid_depth "[2, 3, 4]"
-# ```
+
+# %% tags=["remove-input"]
+display(Markdown(rerun_markdown("ablation_controls", P, example='-p D 5 -p D_other 2 -p h_grid "[1, 2, 3, 4, 5, 6]" -p h_grid_other "[1, 2, 3]" -p h_grid_depth "[2, 3, 4]"')))

@@ -33,7 +33,7 @@ from IPython.display import Markdown, display
 from headcount import claims
 from headcount.book import judging
 from headcount.book.pages import ablation_width as page
-from headcount.book.plots import downloads_markdown, glue_figure, save_figure
+from headcount.book.plots import downloads_markdown, glue_figure, rerun_markdown, save_figure
 from headcount.engine.store import default_store
 
 P = page.SPEC.resolve_from(globals())  # the tier's parameters and a run's injected values, validated
@@ -110,9 +110,6 @@ display(Markdown(page.reading(R["summary"], P, R["paper"])))
 # The paper reports its floor at $h = D$ near $10^{-6}$ (its Figure 1b, not tabulated). Where ours sits
 # higher, what we call the floor is partly an optimisation floor of our shorter training. The `paper` tier
 # runs $N$ up to 128 and $T$ up to 128 with the head-count page's longer training.
-#
-# To run the study for another intrinsic dimension, pass $D$ with a head grid that contains $D-1$ and $D$:
-#
-# ```bash
-# .venv/bin/headcount run ablation_width --tier laptop -p D 3 -p h_grid "[2, 3]"
-# ```
+
+# %% tags=["remove-input"]
+display(Markdown(rerun_markdown("ablation_width", P, example='-p D 3 -p h_grid "[2, 3]"')))

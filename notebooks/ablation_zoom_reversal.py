@@ -41,7 +41,7 @@ from IPython.display import Markdown, display
 from headcount import claims
 from headcount.book import judging
 from headcount.book.pages import ablation_zoom_reversal as page
-from headcount.book.plots import downloads_markdown, glue_figure, save_figure
+from headcount.book.plots import downloads_markdown, glue_figure, rerun_markdown, save_figure
 from headcount.engine.store import default_store
 
 P = page.SPEC.resolve_from(globals())  # the tier's parameters and a run's injected values, validated
@@ -135,3 +135,6 @@ display(Markdown(page.reading_markdown(vs, R, P)))
 # A threshold `reversal_tol` is used for "positive" because below the transition one noisy pair of
 # neighbouring $T$ can give a small positive $R$; the verdict C22 needs $R(D)$ above it (the score turns
 # positive *at* $h = D$) and every $R(h)$ below $D$ at or under it.
+
+# %% tags=["remove-input"]
+display(Markdown(rerun_markdown("ablation_zoom_reversal", P)))

@@ -37,7 +37,7 @@ from IPython.display import Markdown, display
 from headcount import claims
 from headcount.book import judging
 from headcount.book.pages import cifar10 as page
-from headcount.book.plots import downloads_markdown, glue_figure, save_figure
+from headcount.book.plots import downloads_markdown, glue_figure, rerun_markdown, save_figure
 from headcount.engine.store import default_store
 from headcount.engine.vit import default_device
 
@@ -205,12 +205,6 @@ display(Markdown(page.validation_text(summary, paper)))
 display(Markdown(page.tiers_markdown(P)))
 
 # %% [markdown]
-# To rerun with other settings, e.g. more heads on two canvases:
-#
-# ```bash
-# .venv/bin/headcount run cifar10 --tier laptop -p h_grid "[1, 4, 8, 12]" -p canvas_grid "[32, 64]"
-# ```
-#
 # The data: Krizhevsky (2009), *Learning Multiple Layers of Features from Tiny Images*. This book reads an
 # offline copy of all 60,000 images stored as JPEG (quality 75, so pixel values differ slightly from the
 # canonical set) when it is present; otherwise the canonical archive, which
@@ -219,3 +213,6 @@ display(Markdown(page.tiers_markdown(P)))
 
 # %% tags=["remove-input"]
 display(Markdown(f"Page computed in {time.perf_counter() - t0:.0f} s after the parameter cell."))
+
+# %% tags=["remove-input"]
+display(Markdown(rerun_markdown("cifar10", P, example='-p h_grid "[1, 4, 8, 12]" -p canvas_grid "[32, 64]"')))

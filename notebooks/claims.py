@@ -21,6 +21,8 @@ tier = "laptop"
 # %% tags=["remove-input"]
 from IPython.display import Markdown, display
 
+from headcount.book.plots import rerun_markdown
+
 from headcount.book.pages import claims as page
 
 page.SPEC.resolve(tier=tier)
@@ -40,3 +42,6 @@ display(Markdown(f"{len(ledger)} claims. {page.summary(ledger)}." + (f" {extra}.
 
 # %% tags=["remove-input"]
 display(Markdown(page.markdown(ledger)))
+
+# %% tags=["remove-input"]
+display(Markdown(rerun_markdown("claims", {"tier": tier})))

@@ -32,7 +32,7 @@ from IPython.display import Markdown, display
 from headcount import claims
 from headcount.book import judging
 from headcount.book.pages import msmarco as page
-from headcount.book.plots import downloads_markdown, glue_figure, save_figure
+from headcount.book.plots import downloads_markdown, glue_figure, rerun_markdown, save_figure
 from headcount.engine.store import default_store
 
 P = page.SPEC.resolve_from(globals())  # the tier's values, and a run's values injected after the parameters cell
@@ -224,8 +224,6 @@ display(Markdown(page.verdicts_text(vs, summary, P)))
 display(Markdown(page.validation_note(ev["lists_stats"])))
 
 # %% [markdown]
-# To rerun this page with other settings, e.g. the paper's head width on a GPU:
-#
-# ```bash
-# .venv/bin/headcount run msmarco --tier paper -p n 32 -p h_grid "[1, 2, 4, 8, 12, 16]"
-# ```
+
+# %% tags=["remove-input"]
+display(Markdown(rerun_markdown("msmarco", P, example='-p n 32 -p h_grid "[1, 2, 4, 8, 12, 16]"')))

@@ -33,7 +33,7 @@ from IPython.display import Markdown, display
 from headcount import claims
 from headcount.book import judging
 from headcount.book.pages import synthetic_heads as page
-from headcount.book.plots import downloads_markdown, glue_figure, save_figure
+from headcount.book.plots import downloads_markdown, glue_figure, rerun_markdown, save_figure
 from headcount.engine.store import default_store
 
 P = page.SPEC.resolve_from(globals())  # the tier's parameters and a run's injected values, validated
@@ -153,9 +153,6 @@ display(Markdown(page.c16b_markdown(study)))
 # {ref}`zoom and reversal page <ablation-zoom-reversal>` trains the $h = D$ models longer and reports how the
 # error against $T$ changes with the training length. The `paper` tier runs the paper's full grid ($T$ up to
 # 128, five seeds) with longer training.
-#
-# To rerun this page with other settings, e.g. another intrinsic dimension:
-#
-# ```bash
-# .venv/bin/headcount run synthetic_heads --tier laptop -p D 3 -p h_grid "[1, 2, 3, 4]" -p T_grid "[8, 32]"
-# ```
+
+# %% tags=["remove-input"]
+display(Markdown(rerun_markdown("synthetic_heads", P, example='-p D 3 -p h_grid "[1, 2, 3, 4]" -p T_grid "[8, 32]"')))

@@ -53,7 +53,7 @@ from IPython.display import Markdown, display
 from headcount import claims, theory
 from headcount.book import judging
 from headcount.book.pages import theory_density as page
-from headcount.book.plots import downloads_markdown, glue_figure, save_figure
+from headcount.book.plots import downloads_markdown, glue_figure, rerun_markdown, save_figure
 from headcount.engine.store import default_store
 
 t_start = time.perf_counter()
@@ -194,3 +194,6 @@ vs = judging.page_verdicts("theory_density", P, ev)
 claims.record("theory_density", vs)
 display(Markdown(claims.markdown_table(vs)))
 display(Markdown(f"Page computed in {time.perf_counter() - t_start:.1f} s."))
+
+# %% tags=["remove-input"]
+display(Markdown(rerun_markdown("theory_density", P)))

@@ -56,7 +56,7 @@ from IPython.display import Markdown, display
 from headcount import claims, constructions, theory
 from headcount.book import judging
 from headcount.book.pages import theory_heads_suffice as page
-from headcount.book.plots import downloads_markdown, glue_figure, save_figure
+from headcount.book.plots import downloads_markdown, glue_figure, rerun_markdown, save_figure
 from headcount.engine.store import default_store
 from headcount.tasks import make_task
 
@@ -227,3 +227,6 @@ claims.record("theory_heads_suffice", vs)
 display(Markdown(page.verdict_text(vs)))
 display(Markdown(claims.markdown_table(vs)))
 display(Markdown(f"Page computed in {time.perf_counter() - t_start:.1f} s."))
+
+# %% tags=["remove-input"]
+display(Markdown(rerun_markdown("theory_heads_suffice", P)))

@@ -44,7 +44,7 @@ from IPython.display import Markdown, display
 from headcount import claims, theory
 from headcount.book import judging
 from headcount.book.pages import theory_too_few_heads as page
-from headcount.book.plots import downloads_markdown, glue_figure, save_figure
+from headcount.book.plots import downloads_markdown, glue_figure, rerun_markdown, save_figure
 from headcount.engine.store import default_store
 
 t_start = time.perf_counter()
@@ -201,3 +201,6 @@ vs = judging.page_verdicts("theory_too_few_heads", P, ev)
 claims.record("theory_too_few_heads", vs)
 display(Markdown(claims.markdown_table(vs)))
 display(Markdown(f"Page computed in {time.perf_counter() - t_start:.1f} s."))
+
+# %% tags=["remove-input"]
+display(Markdown(rerun_markdown("theory_too_few_heads", P)))

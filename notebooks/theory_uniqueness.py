@@ -44,7 +44,7 @@ from IPython.display import Markdown, display
 from headcount import claims, theory
 from headcount.book import judging
 from headcount.book.pages import theory_uniqueness as page
-from headcount.book.plots import downloads_markdown, glue_figure, save_figure
+from headcount.book.plots import downloads_markdown, glue_figure, rerun_markdown, save_figure
 from headcount.engine.store import default_store
 
 t_start = time.perf_counter()
@@ -105,3 +105,6 @@ display(Markdown(page.proof_only_text(vs)))
 claims.record("theory_uniqueness", vs)
 display(Markdown(claims.markdown_table(vs)))
 display(Markdown(f"Page computed in {time.perf_counter() - t_start:.1f} s."))
+
+# %% tags=["remove-input"]
+display(Markdown(rerun_markdown("theory_uniqueness", P)))

@@ -86,3 +86,38 @@ def test_the_variant_tiers_are_the_tiers():
     from headcount.params import TIERS
 
     assert paths.VARIANTS == TIERS
+
+
+def test_a_figure_saved_twice_has_the_same_bytes_in_every_format(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from headcount.book.plots import save_figure
+
+    def draw():
+        fig, ax = plt.subplots()
+        ax.plot([1, 2, 3], [3, 1, 2], label="ours")
+        ax.legend()
+        return fig
+
+    a = save_figure(draw(), pd.DataFrame({"x": [1]}), "twice", directory=tmp_path / "a")
+    b = save_figure(draw(), pd.DataFrame({"x": [1]}), "twice", directory=tmp_path / "b")
+    for ext in ("png", "svg", "pdf", "csv"):
+        assert a[ext].read_bytes() == b[ext].read_bytes(), ext
+    assert b"CreationDate" not in a["pdf"].read_bytes()
+
+
+def test_every_page_ends_with_the_same_rerun_footer():
+    from headcount.book.pages import NOTEBOOKS, book_notebooks
+    from headcount.book.plots import rerun_markdown
+
+    for stem in book_notebooks():
+        text = (NOTEBOOKS / f"{stem}.py").read_text().rstrip()
+        assert text.splitlines()[-1].startswith(f'display(Markdown(rerun_markdown("{stem}", ')
+        assert "# .venv/bin/headcount run" not in text  # the command is printed by the footer, in one form
+    md = rerun_markdown("synthetic_heads", {"tier": "laptop", "D": 4}, example="-p D 3")
+    assert ".venv/bin/headcount run synthetic_heads --tier laptop\n.venv/bin/headcount run synthetic_heads --tier laptop -p D 3" in md
+    assert '<a href="../source/synthetic_heads.py">' in md

@@ -26,6 +26,10 @@ def figures_dir() -> Path:
     return env_path("HEADCOUNT_FIGURES_DIR") or REPO / "book" / "_extra" / "figures"
 
 
+_STABLE = {"png": {"Software": None}, "svg": {"Date": None, "Creator": None},
+           "pdf": {"CreationDate": None, "Producer": None, "Creator": None}}
+
+
 def save_figure(fig, table: pd.DataFrame, label: str, meta: dict | None = None,
                 directory: str | os.PathLike | None = None) -> dict[str, Path]:
     """Write the figure in three formats, its tidy table and provenance; returns the paths. A variant page (another
@@ -38,7 +42,10 @@ def save_figure(fig, table: pd.DataFrame, label: str, meta: dict | None = None,
     out = {}
     for ext in ("png", "svg", "pdf"):
         out[ext] = d / f"{label}.{ext}"
-        fig.savefig(out[ext], dpi=150 if ext == "png" else None, bbox_inches="tight")
+        # byte-stable files: no creation date or software stamp in any format, the SVG's ids salted by the label
+        # instead of at random, so the same figure always has the same bytes (and can carry a content hash)
+        with plt.rc_context({"svg.hashsalt": label}):
+            fig.savefig(out[ext], dpi=150 if ext == "png" else None, bbox_inches="tight", metadata=_STABLE[ext])
     out["csv"] = d / f"{label}.csv"
     table.to_csv(out["csv"], index=False)
     out["json"] = d / f"{label}.json"
@@ -74,3 +81,21 @@ def markdown_table(df: pd.DataFrame) -> str:
 def new_figure(ncols: int = 1, width: float = 5.2, height: float = 3.8):
     fig, axes = plt.subplots(1, ncols, figsize=(width * ncols, height), squeeze=False)
     return fig, list(axes[0])
+
+
+def rerun_markdown(stem: str, P: dict, example: str = "") -> str:
+    """The footer every page ends with: how to re-run it (the same form on every page), where its parameters
+    are, and its source. `example`: `-p NAME VALUE` pairs of a meaningful variation (optional)."""
+    tier = P.get("tier", "laptop")
+    up = "../../" if variant_suffix() else "../"
+    cmd = f".venv/bin/headcount run {stem} --tier {tier}" + (f" {example}" if example else "")
+    return ("**Re-run this page.** "
+            f"From a clone of the repository (after `make setup`), this page at its tier, `{tier}`"
+            + (", and with other parameters" if example else "") + ":\n\n"
+            f"```bash\n.venv/bin/headcount run {stem} --tier {tier}\n" + (f"{cmd}\n" if example else "") + "```\n\n"
+            + (f"Any parameter of the table at the top can be given with `-p NAME VALUE` "
+               f"(`.venv/bin/headcount params {stem} --tier {tier}` lists them with their meaning); "
+               "with values other than the tier's, the outputs go to `runs/<page>-<hash>/` and the book is left "
+               "as it is. " if len(P) > 1 else "")
+            + f'Source of this page: <a href="{up}source/{stem}.py">{stem}.py</a> (jupytext); the executed '
+            "notebook is the download button at the top of the page.")

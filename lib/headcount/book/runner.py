@@ -230,10 +230,20 @@ def run(name: str | Path, params: dict | None = None, out_dir: Path | None = Non
         (out_dir / f"{path.stem}.failed.ipynb").unlink(missing_ok=True)  # an older failure is history now
         seconds = time.perf_counter() - t0
         files = [Path(line) for line in written.read_text().splitlines() if line]
+        files.append(_publish_source(path))  # the page's jupytext source, linked from its re-run footer
         pagecache.save(path, params, out_dir, out, files, seconds, reads_ledger)
         written.unlink()
     print(f"executed {path.name} -> {_shown(out)} ({seconds:.0f} s)")
     return out
+
+
+def _publish_source(path: Path) -> Path:
+    """Copy a page's jupytext source next to its figures (book/_extra/source/<stem>.py, on the site as
+    /source/<stem>.py), for the download link of its re-run footer (`headcount.book.plots.rerun_markdown`)."""
+    from headcount.book.plots import figures_dir
+    from headcount.paths import atomic_write_bytes
+
+    return atomic_write_bytes(figures_dir().parent / "source" / path.name, path.read_bytes())
 
 
 def run_variant(tier: str, stem: str, reuse: bool = False, log_output: bool = False,
