@@ -49,6 +49,24 @@ def variant_suffix() -> str:
     return f"-{v}" if v else ""
 
 
+def source_version() -> dict:
+    """The commit of the repository's HEAD (with whether the tree had uncommitted changes) and the date, as a
+    page or figure records what it was made from; commit None outside a git checkout."""
+    import subprocess
+    import time
+
+    def git(*args):
+        try:
+            r = subprocess.run(["git", "-C", str(REPO), *args], capture_output=True, text=True, timeout=10)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return r.stdout.strip() if r.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    dirty = bool(git("status", "--porcelain", "--untracked-files=no")) if commit else None
+    return {"commit": commit, "uncommitted_changes": dirty, "date": time.strftime("%Y-%m-%d")}
+
+
 def env_path(name: str) -> Path | None:
     """The path a variable names, absolute, or None when it is unset or empty (see PATH_ENV)."""
     value = os.environ.get(name)

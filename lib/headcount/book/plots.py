@@ -16,7 +16,7 @@ import pandas as pd
 
 from headcount.paths import note_written
 
-from headcount.paths import REPO, env_path, variant_suffix  # noqa: E402
+from headcount.paths import REPO, env_path, source_version, variant_suffix  # noqa: E402
 PAPER_STYLE = dict(color="black", marker="x", linestyle=":", linewidth=1.0, markersize=6)  # paper series
 OURS_STYLE = dict(marker="o", linewidth=1.6, markersize=4)
 
@@ -49,7 +49,10 @@ def save_figure(fig, table: pd.DataFrame, label: str, meta: dict | None = None,
     out["csv"] = d / f"{label}.csv"
     table.to_csv(out["csv"], index=False)
     out["json"] = d / f"{label}.json"
-    out["json"].write_text(json.dumps(meta or {}, indent=1, default=str))
+    from headcount.engine.store import environment
+
+    built = {"source": source_version(), "environment": environment(), "figure": label}
+    out["json"].write_text(json.dumps({**(meta or {}), "built": built}, indent=1, default=str))
     for path in out.values():
         note_written(path)
     return out
@@ -98,4 +101,12 @@ def rerun_markdown(stem: str, P: dict, example: str = "") -> str:
                "with values other than the tier's, the outputs go to `runs/<page>-<hash>/` and the book is left "
                "as it is. " if len(P) > 1 else "")
             + f'Source of this page: <a href="{up}source/{stem}.py">{stem}.py</a> (jupytext); the executed '
-            "notebook is the download button at the top of the page.")
+            "notebook is the download button at the top of the page. " + _executed_from())
+
+
+def _executed_from() -> str:
+    v = source_version()
+    if not v["commit"]:
+        return f"Executed on {v['date']} outside a git checkout."
+    return (f"Executed on {v['date']} from commit `{v['commit'][:12]}`"
+            + (" with uncommitted changes." if v["uncommitted_changes"] else "."))
