@@ -121,3 +121,19 @@ def test_every_page_ends_with_the_same_rerun_footer():
     md = rerun_markdown("synthetic_heads", {"tier": "laptop", "D": 4}, example="-p D 3")
     assert ".venv/bin/headcount run synthetic_heads --tier laptop\n.venv/bin/headcount run synthetic_heads --tier laptop -p D 3" in md
     assert '<a href="../source/synthetic_heads.py">' in md
+
+
+def test_figures_get_their_captions_first_sentence_as_alt_text(tmp_path):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell(
+        "```{glue:figure} fig-a\n:name: fig-a\n\nNMSE against $h$, one line per $T$. Solid: *ours*; see "
+        "{ref}`the table <tab-x>`.\n```\n\ntext\n\n```{glue:figure} fig-b\n:alt: given\n\nOther.\n```")]
+    p = tmp_path / "x.ipynb"
+    nbformat.write(nb, str(p))
+    runner.alt_text_from_captions(p)
+    runner.alt_text_from_captions(p)
+    src = nbformat.read(str(p), as_version=4).cells[0].source
+    assert ":name: fig-a\n:alt: NMSE against h, one line per T.\n\nNMSE against $h$" in src
+    assert src.count(":alt:") == 2 and ":alt: given\n\nOther." in src

@@ -224,6 +224,7 @@ def run(name: str | Path, params: dict | None = None, out_dir: Path | None = Non
                     raise PageFailed(path.stem, _one_line(exc), failed if failed.exists() else None, str(exc)) from None
                 raise
         _hide_injected_parameters(tmp)  # the page shows its parameters as a table; papermill's cell stays out
+        alt_text_from_captions(tmp)  # every figure's alt text is its caption's first sentence
         if post is not None:
             post(tmp)  # e.g. a variant page's labels (run_variant), before the page cache hashes the output
         tmp.replace(out)  # the previous good output is replaced only by a complete run
@@ -244,6 +245,40 @@ def _publish_source(path: Path) -> Path:
     from headcount.paths import atomic_write_bytes
 
     return atomic_write_bytes(figures_dir().parent / "source" / path.name, path.read_bytes())
+
+
+_FIGURE = re.compile(r"(```\{glue:figure\}[^\n]*\n)((?::[a-z_-]+:[^\n]*\n)*)\n(.*?)```", re.S)
+
+
+def _plain(text: str) -> str:
+    """A caption made plain for alt text: roles, math markers, emphasis and line breaks removed."""
+    text = re.sub(r"\{[a-z]+\}`([^`<]*)(<[^>]*>)?`", r"\1", text)
+    text = re.sub(r"[$*`_\\]", "", text)
+    return " ".join(text.split())
+
+
+def alt_text_from_captions(ipynb: Path) -> None:
+    """Give every {glue:figure} of a page without an :alt: option the first sentence of its caption as alt text
+    (what a screen reader says, and what shows when the image does not load)."""
+    import nbformat
+
+    nb = nbformat.read(str(ipynb), as_version=4)
+    changed = False
+    for c in nb.cells:
+        if c.cell_type != "markdown" or "{glue:figure}" not in c.source:
+            continue
+
+        def add(m):
+            if ":alt:" in m.group(2):
+                return m.group(0)
+            first = re.split(r"(?<=[.!?])\s", _plain(m.group(3)), maxsplit=1)[0][:300]
+            return f"{m.group(1)}{m.group(2)}:alt: {first}\n\n{m.group(3)}```"
+
+        new = _FIGURE.sub(add, c.source)
+        if new != c.source:
+            c.source, changed = new, True
+    if changed:
+        nbformat.write(nb, str(ipynb))
 
 
 def run_variant(tier: str, stem: str, reuse: bool = False, log_output: bool = False,
