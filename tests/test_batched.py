@@ -232,7 +232,7 @@ def test_run_synthetic_group_keeps_input_order_and_falls_back_for_depth(monkeypa
     ]
     out = run_synthetic_group(configs)
     fused = "stacked/fused/c" if ckernel.available() else "stacked/fused"  # N = 8: the C kernel applies
-    assert [m["engine"] for m in out] == [fused, fused, "single", fused]
+    assert [m["engine"] for m in out] == [fused, fused, "single/sdpa", fused]
     assert [m["stack_size"] for i, m in enumerate(out) if i != 2] == [2, 1, 2]
     for c, m in zip(configs, out):
         want = train_one(SyntheticRun.from_dict(c), device="cpu")
@@ -290,3 +290,31 @@ def test_stack_on_cuda_equals_train_one_on_cpu():
         assert g["device"].startswith("cuda")
         want = train_one(run, data, device="cpu")
         assert math.isclose(g["val_nmse"], want["val_nmse"], rel_tol=1e-3)  # other kernels: looser than on CPU
+
+
+
+# L > 1: one at a time with the fused attention (batched.train_deep), against the reference (train.train_one)
+def test_the_fused_attention_forward_equals_the_reference_model():
+    from headcount.engine.batched import forward_sdpa
+
+    for h, n, L, beta in [(1, 4, 2, 1.0), (3, 2, 3, 2.5), (2, 8, 2, 0.7)]:
+        model = HeadcountTransformer(ModelConfig(d=4, h=h, n=n, N=16, beta=beta, n_layers=L), seed=h)
+        x = torch.randn(7, 9, 4, generator=torch.Generator().manual_seed(0))
+        ref, fast = model(x), forward_sdpa(model, x)
+        assert torch.allclose(fast, ref, rtol=1e-5, atol=1e-6)
+        g_ref = torch.autograd.grad(ref.square().sum(), list(model.parameters()))
+        g_fast = torch.autograd.grad(forward_sdpa(model, x).square().sum(), list(model.parameters()))
+        for a, b in zip(g_fast, g_ref):
+            assert torch.allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_train_deep_equals_train_one():
+    from headcount.engine.batched import train_deep
+
+    for seed in (0, 1):
+        run = tiny_run(n_layers=2, h=2, n=4, seed=seed)
+        fast, ref = train_deep(run, device="cpu"), train_one(run, device="cpu")
+        assert fast["engine"] == "single/sdpa" and fast["n_params"] == ref["n_params"]
+        assert math.isclose(fast["val_nmse"], ref["val_nmse"], rel_tol=RTOL_TRAINED)
+        assert math.isclose(fast["train_nmse"], ref["train_nmse"], rel_tol=RTOL_TRAINED)
+        assert [e for e, _ in fast["curve"]] == [e for e, _ in ref["curve"]]
