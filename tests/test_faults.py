@@ -186,3 +186,38 @@ def test_two_concurrent_sweeps_on_one_store_train_each_stack_once(tmp_path):
     trained = [line.split()[0] for line in (tmp_path / "trained.log").read_text().splitlines()]
     assert sorted(trained) == sorted(str(x) for x in range(8))  # each config trained once, by one of the two
     assert not list((tmp_path / "store").rglob("*.claim"))
+
+
+@pytest.mark.parametrize("name", ["cifar10", "msmarco"])
+@pytest.mark.parametrize("how", ["truncated", "garbage", "empty"])
+def test_a_damaged_decoded_cache_is_deleted_and_rebuilt_not_a_traceback(tmp_path, monkeypatch, name, how):
+    import numpy as np
+
+    from headcount.engine.realdata import caches
+
+    monkeypatch.setenv("HEADCOUNT_CACHE", str(tmp_path))
+    folder = tmp_path / name
+    folder.mkdir()
+    good, bad = folder / "good.npz", folder / "bad.npz"
+    np.savez(good, keys=np.array(["a", "b"]), vectors=np.ones((2, 3), dtype=np.float32))
+    data = good.read_bytes()
+    bad.write_bytes({"truncated": data[: len(data) // 2], "garbage": b"\x00\xff" * 50, "empty": b""}[how])
+    lines = caches.check(name)
+    assert len(lines) == 1 and lines[0].startswith(f"{bad}: damaged cache deleted")
+    assert good.exists() and not bad.exists()
+    assert caches.check(name) == []
+
+
+def test_a_truncated_cifar_cache_is_rebuilt_by_the_page_path(tmp_path, monkeypatch):
+    """The reproduction: a truncated decoded CIFAR .npz raised a bare BadZipFile; now it is rebuilt."""
+    from headcount.engine.realdata import caches, cifar
+
+    if not cifar.jpg_archive_path().is_file():
+        pytest.skip("the offline CIFAR-10 copy is not available")
+    monkeypatch.setenv("HEADCOUNT_CACHE", str(tmp_path))
+    first = cifar.load_cifar10("test", per_class=2)
+    path = next((tmp_path / "cifar10").glob("*.npz"))
+    path.write_bytes(path.read_bytes()[:100])
+    assert len(caches.check("cifar10")) == 1
+    again = cifar.load_cifar10("test", per_class=2)
+    assert (again.images == first.images).all() and path.exists()

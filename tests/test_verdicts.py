@@ -98,3 +98,13 @@ def test_compare_names_the_claim_of_each_difference():
     assert any("C15: verdict changed" in p for p in problems) and any("C15: key number 'drop: T8'" in p for p in problems)
     x = claims.judge("C15", "drop", [claims.core("drop", True, T8=143.9 * (1 + 1e-9))])
     assert judging.compare(exp, [x]) == []
+
+
+@pytest.mark.parametrize("tier", [t for t in ("smoke", "paper") if judging.verdicts_file(t).exists()])
+def test_the_verdicts_of_each_variant_tier_are_unchanged(tier):
+    """The pages the book shows again at another tier (nb/<tier>/ in the toc) are guarded like the laptop tier."""
+    expected = json.loads(judging.verdicts_file(tier).read_text())
+    got = judging.committed_verdicts(tier)
+    assert got, f"data/verdicts/{tier}.json exists but no page of the book is shown at tier {tier}"
+    problems = judging.compare(expected, got)
+    assert not problems, "\n".join(problems)

@@ -78,6 +78,16 @@ def judged_pages() -> list[str]:
     return [s for s in book_notebooks() if hasattr(page_module(s), "judge")]
 
 
+def tier_pages(tier: str) -> list[str]:
+    """The pages judged at a tier: every judging page at the book's tier (laptop), else the pages the book shows
+    again at that tier (its nb/<tier>/ variant pages)."""
+    if tier == "laptop":
+        return judged_pages()
+    from headcount.book.pages import variant_pages
+
+    return [s for t, s in variant_pages() if t == tier and hasattr(page_module(s), "judge")]
+
+
 def committed_verdicts(tier: str = "laptop", store=None, pages: list[str] | None = None) -> list[claims.Verdict]:
     """Every page's verdicts at a tier's own parameters, from the committed bundle (read-only: a missing run
     raises store.MissingRuns; nothing is trained)."""
@@ -85,7 +95,7 @@ def committed_verdicts(tier: str = "laptop", store=None, pages: list[str] | None
 
     store = store if store is not None else committed_store()
     out = []
-    for stem in pages if pages is not None else judged_pages():
+    for stem in pages if pages is not None else tier_pages(tier):
         mod = page_module(stem)
         P = mod.SPEC.resolve(tier=tier)
         out.extend(page_verdicts(stem, P, mod.evidence(P, store)))

@@ -13,6 +13,7 @@ from headcount.params import Param, ParamSpec, longer_training_rule
 from headcount.book.plots import OURS_STYLE, PAPER_STYLE, markdown_table, new_figure
 from headcount.paper import paper_table
 from headcount.engine.realdata import cifar
+from headcount.engine.realdata import caches
 from headcount.engine.sweep import Experiment, grid, sweep
 from headcount.engine.vit import CifarRun, run_cifar_group
 
@@ -594,10 +595,12 @@ def judge(P: dict, ev: dict) -> list[claims.Verdict]:
 
 def evidence(P: dict, store, device: str = "cpu") -> dict:
     """Every run the verdicts depend on, raw (one row per run, with its seed), read through `sweep` from store:
-    exactly the sweeps of `sweeps(P)`, the main grid and, when on, the longer-training check."""
+    exactly the sweeps of `sweeps(P)`, the main grid and, when on, the longer-training check. Damaged decoded-data
+    caches are deleted first (and rebuilt by the loader; `realdata.caches`)."""
+    damaged = caches.check("cifar10")
     (exp, main), *rest = sweeps(P)
     res = sweep(exp, main, store, device=device)
-    ev = {"runs": res.frame(), "result": res}
+    ev = {"damaged_caches": damaged, "runs": res.frame(), "result": res}
     for exp_long, configs in rest:
         res_long = sweep(exp_long, configs, store, device=device)
         ev["runs_long"], ev["result_long"] = res_long.frame(), res_long

@@ -13,6 +13,7 @@ import pandas as pd
 
 from headcount import analysis, claims
 from headcount.engine import retrieval
+from headcount.engine.realdata import caches
 from headcount.engine.sweep import sweep
 from headcount.params import Param, ParamSpec, longer_training_rule
 from headcount.book.plots import OURS_STYLE, PAPER_STYLE, markdown_table, new_figure
@@ -678,10 +679,12 @@ def judge(P: dict, ev: dict) -> list[claims.Verdict]:
 
 def evidence(P: dict, store) -> dict:
     """Every run the verdicts depend on, raw (one row per run, with its seed), read through `sweep` from store:
-    exactly the sweeps of `sweeps(P)`, the main grid and, when on, the longer-training check."""
+    exactly the sweeps of `sweeps(P)`, the main grid and, when on, the longer-training check. Damaged decoded-data
+    caches are deleted first (and rebuilt by the loader; `realdata.caches`)."""
+    damaged = caches.check("msmarco")
     (exp, main), *rest = sweeps(P)
     res = sweep(exp, main, store)
-    ev = {"runs": res.frame(), "result": res, "lists_stats": res.records[0]["metrics"]["lists_stats"]}
+    ev = {"damaged_caches": damaged, "runs": res.frame(), "result": res, "lists_stats": res.records[0]["metrics"]["lists_stats"]}
     for exp_long, configs in rest:
         res_long = sweep(exp_long, configs, store)
         ev["runs_long"], ev["result_long"] = res_long.frame(), res_long
