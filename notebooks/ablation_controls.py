@@ -50,6 +50,17 @@ vs = judging.page_verdicts("ablation_controls", P, ev)
 # Each $h$ gets per-head width $n = \lceil E/h \rceil$, as in the paper (so $n h$ can exceed $E$ a little
 # where $h$ does not divide $E$; the widths used are listed below). Where $n$ equals the head-count page's
 # per-head width at the same $h$, this is exactly that page's model, and the run is shared with it.
+#
+# ```{admonition} Since the paper
+# :class: note
+#
+# *Allocation of Parameters in Transformers* {cite}`yu2025allocation` (by authors of the paper, with Jingpu
+# Cheng and Zhong Li) studies this trade-off directly: how a fixed budget should be split between the number of
+# heads and the head width across layers. It characterises the trade-off for information extraction in early
+# layers and proves a saturation of softmax: growing the head width gives diminishing returns in error,
+# particularly for long sequences. This section fixes the total width of one layer and moves the split; it does
+# not test the saturation result.
+# ```
 
 # %% tags=["remove-input"]
 S_E = page.section_view(P, ev, vs, "fixed_E")
@@ -114,8 +125,9 @@ display(Markdown(page.tables_markdown(S_O)))
 # encoding and no LayerNorm (as the paper's Table 5 states); the last layer is the class-token readout of
 # equation (4). Total width fixed at $E$. Conjecture 1 says efficient approximation needs $L h \ge D$, so the
 # transition should sit at $h = \lceil D/L \rceil$. These models are trained one at a time (the stacked
-# engine's fast form needs $L = 1$, and a padded stack of $L$-layer models measured no faster than one model
-# at a time), so this section uses its own, smaller grid (`T_grid_depth`, `seeds_depth`).
+# engine's fast form needs $L = 1$, and a stack of $L$-layer models measured slower than one model at a time;
+# each trains with its attention fused, the same function as equation (4)'s layers), so this section uses its
+# own, smaller grid (`T_grid_depth`, `seeds_depth`).
 
 # %% tags=["remove-input"]
 S_L = page.section_view(P, ev, vs, "depth")

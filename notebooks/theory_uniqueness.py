@@ -94,6 +94,19 @@ display(Markdown(page.margin_text(df)))
 # experiment (Table 5), where the paper reports the drop in error moving from $h = 4$ to $h = 2 = D/L$ with $L = 2$ and
 # $D = 4$. We rerun that experiment, with its own verdict (claim C21), on the {ref}`controls page <ablation-controls>`
 # (its two-layer section).
+#
+# ```{admonition} Since the paper
+# :class: note
+#
+# A later paper by four of the paper's authors, *InfoFlow* {cite}`yu2026infoflow`, proves a
+# separation between one and two layers: for certain retrieval tasks any single-layer transformer needs at least
+# $\Omega(\varepsilon^{-k})$ parameters for precision $\varepsilon$, with $k$ growing linearly in $T$, while a
+# two-layer transformer with one head per layer needs at most $O(\varepsilon^{-1})$. Its mechanism is the one
+# this book's head-count pages turn on: softmax attention retrieves efficiently only the token with the largest
+# score, so retrieving the $k$-th largest ($k \ge 2$) in one layer costs parameters exponential in $T$. This bears
+# on the conjecture's direction (depth can do what a single layer would need more heads or exponentially many
+# parameters for); it is a result for its own tasks, not a proof of $L h \ge D$, and the conjecture stays open here.
+# ```
 
 # %% tags=["remove-input"]
 display(Markdown(page.proof_only_text(vs)))
