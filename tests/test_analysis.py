@@ -176,3 +176,16 @@ def test_reversal_out_of_regime_and_chance():
     # an h below D at chance is left out of "zero below"
     v = analysis.reversal_turns_positive_at(R_table([3.0, 0, 0, 2.0, 2.0]), 4, "C22", "x", tol=0.5, no_evidence=[1])
     assert v.verdict == claims.REPRODUCED
+
+
+def test_a_degenerate_lad_fit_picks_the_same_vertex_whatever_the_rounding():
+    """Points on which a whole segment of parameters fits equally well: the fit returns the vertex of smallest
+    norm among those within rounding of the best, so the answer does not depend on the processor's rounding."""
+    from headcount.analysis import _lad
+
+    X = np.array([[1.0, 0.0], [1.0, 1.0], [1.0, 2.0], [1.0, 3.0]])
+    y = np.array([0.0, 2.0, 1.0, 3.0])  # LAD optimum not unique
+    theta, mae = _lad(X, y)
+    for eps in (1e-15, -1e-15, 3e-15):
+        t2, m2 = _lad(X, y + eps * np.array([1, -1, 1, -1]))
+        assert np.allclose(t2, theta, atol=1e-9) and abs(m2 - mae) < 1e-12

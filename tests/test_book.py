@@ -108,6 +108,7 @@ def test_part_of_the_book_builds_with_warnings_as_errors(tmp_path, monkeypatch):
     book = copy_book(tmp_path)
     monkeypatch.setenv("HEADCOUNT_CLAIMS_DIR", str(tmp_path / "claims"))
     monkeypatch.setenv("HEADCOUNT_STORE", str(tmp_path / "store"))
+    monkeypatch.setenv("HEADCOUNT_FIGURES_DIR", str(book / "_extra" / "figures"))  # and the pages' sources beside
     # a verdict left by a page the book no longer has must not be shown (it would be a dangling link)
     (tmp_path / "claims").mkdir()
     (tmp_path / "claims" / "retired_page.json").write_text(json.dumps([{

@@ -145,3 +145,13 @@ def test_every_page_with_a_longer_training_check_refuses_one_not_longer():
         epochs = spec.tiers["smoke"]["epochs"]
         with pytest.raises(ValueError, match=re.escape(f"epochs_long must be 0 (no check) or more than epochs = {epochs}")):
             spec.resolve("smoke", epochs_long=epochs)
+
+
+def test_every_tier_of_every_page_resolves_within_the_bounds():
+    from headcount.book.pages import book_notebooks, page_spec
+
+    for page in book_notebooks():
+        spec = page_spec(page)
+        for tier in ("smoke", "laptop", "paper"):
+            if spec is not None:
+                spec.resolve(tier)  # raises naming the parameter if a tier's own value were refused

@@ -284,7 +284,12 @@ def _lad(X: np.ndarray, y: np.ndarray, max_subsets: int = 20000) -> tuple[np.nda
         if ok.any():
             th = np.linalg.solve(A[ok], b[ok][..., None])[..., 0]  # (m', p)
             mae = np.abs(y[None, :] - th @ X.T).mean(axis=1)
-            i = int(np.argmin(mae))
+            # The optimum need not be unique (a flat direction of the LP gives several vertices with the same
+            # mean absolute residual); which of them argmin returns then depends on rounding, i.e. on the
+            # processor. Take, among the vertices within rounding of the best, the one of smallest norm.
+            best = float(mae.min())
+            near = np.flatnonzero(mae <= best + 1e-9 * max(1.0, abs(best)))
+            i = int(near[np.argmin(np.linalg.norm(th[near], axis=1))])
             return th[i], float(mae[i])
     theta = np.linalg.lstsq(X, y, rcond=None)[0]
     for _ in range(500):

@@ -20,7 +20,8 @@ TIERS = ("smoke", "laptop", "paper")
 # epochs), so it only refuses what could not run anyway.
 _SEED_MAX = 2**31 - 1
 NAME_MAXIMA: dict[str, float] = {
-    **{k: 4096 for k in ("T_grid", "T_grid_long", "T_grid_depth", "T_max", "selector_T", "mech_T_grid", "lemma9_T")},
+    **{k: 4096 for k in ("T_grid", "T_grid_long", "T_grid_depth", "selector_T", "mech_T_grid", "lemma9_T")},
+    "T_max": 10**7,  # Corollary 1's margins for every T up to T_max: arrays of that length (80 MB at the bound)
     "table_T": 10**6, "plot_T_max": 10**6,  # a table and a plot of formulas, no allocation of that length
     "lemma2_T": 28,  # Lemma 2's brute force visits all C(T, T/4) subsets: C(28, 7) = 1.2 million
     "lemma2_d": 64, "lemma2_random": 10_000, "lemma1_grid": 10**7, "lemma4_widths": 4096, "lemma4_in_dims": 4096,
