@@ -26,3 +26,37 @@ def _unit_tests_start_no_kernel(request, monkeypatch):
     if request.node.get_closest_marker("integration") is None:
         monkeypatch.setattr("papermill.execute_notebook", _refuse("a papermill kernel"))
         monkeypatch.setattr("headcount.book.runner.ProcessPoolExecutor", _refuse("the runner's page processes"))
+
+
+# The book's build outputs are never a test's to write: a test that ran a page without pointing the ledger,
+# the figures and the executed notebooks at a folder of its own would leave smoke results in the real book.
+_BOOK_OUTPUTS = ("book/nb", "book/_claims", "book/_extra/figures", "book/_extra/source")
+
+
+def _outputs_state():
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    state = {}
+    for rel in _BOOK_OUTPUTS:
+        for p in sorted((repo / rel).rglob("*")) if (repo / rel).exists() else []:
+            if p.is_file():
+                st = p.stat()
+                state[str(p.relative_to(repo))] = (st.st_size, st.st_mtime_ns)
+    return state
+
+
+def pytest_sessionstart(session):
+    session.config._book_outputs = _outputs_state()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    before = getattr(session.config, "_book_outputs", None)
+    if before is None:
+        return
+    after = _outputs_state()
+    changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+    if changed:
+        print(f"\nERROR: the tests wrote into the book's build outputs: {changed[:8]}"
+              + (f" and {len(changed) - 8} more" if len(changed) > 8 else ""))
+        session.exitstatus = 1

@@ -142,7 +142,8 @@ def test_stacks_that_want_a_gpu_are_tagged_only_where_a_gpu_worker_exists(client
 def test_the_cli_on_a_local_cluster_stores_what_the_in_process_run_stores(tmp_path):
     """`headcount run synthetic_heads --tier smoke --scheduler local:2` (a real papermill run, two one-thread
     worker processes) stores records bit-identical to the in-process sweep's."""
-    env = {**os.environ, "HEADCOUNT_STORE": str(tmp_path / "dask"), "HEADCOUNT_CACHE": str(tmp_path / "cache")}
+    env = {**os.environ, "HEADCOUNT_STORE": str(tmp_path / "dask"), "HEADCOUNT_CACHE": str(tmp_path / "cache"),
+           "HEADCOUNT_CLAIMS_DIR": str(tmp_path / "claims"), "HEADCOUNT_FIGURES_DIR": str(tmp_path / "figures")}
     env.pop(cluster.SCHEDULER_ENV, None)
     out = tmp_path / "out"
     p = subprocess.run([str(REPO / ".venv/bin/headcount"), "run", "synthetic_heads", "--tier", "smoke", "--scheduler",

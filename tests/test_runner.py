@@ -385,7 +385,8 @@ def test_two_runs_of_one_page_into_one_folder_use_their_own_temporary_names(tmp_
 @pytest.mark.integration
 def test_the_cli_prints_the_failure_in_one_line_and_the_failed_notebook(tmp_path):
     env = {**os.environ, "HEADCOUNT_DATA": str(tmp_path / "nothing"), "HEADCOUNT_STORE": str(tmp_path / "store"),
-           "HEADCOUNT_CACHE": str(tmp_path / "cache")}
+           "HEADCOUNT_CACHE": str(tmp_path / "cache"), "HEADCOUNT_CLAIMS_DIR": str(tmp_path / "claims"),
+           "HEADCOUNT_FIGURES_DIR": str(tmp_path / "figures")}
     p = subprocess.run([str(REPO / ".venv/bin/headcount"), "run", "cifar10", "--tier", "smoke", "--out",
                         str(tmp_path / "out")], capture_output=True, text=True, env=env)
     assert p.returncode == 1

@@ -231,7 +231,8 @@ def run(name: str | Path, params: dict | None = None, out_dir: Path | None = Non
         (out_dir / f"{path.stem}.failed.ipynb").unlink(missing_ok=True)  # an older failure is history now
         seconds = time.perf_counter() - t0
         files = [Path(line) for line in written.read_text().splitlines() if line]
-        files.append(_publish_source(path))  # the page's jupytext source, linked from its re-run footer
+        if path.parent == NOTEBOOKS:  # a page of the book: its jupytext source, linked from its re-run footer
+            files.append(_publish_source(path))
         pagecache.save(path, params, out_dir, out, files, seconds, reads_ledger)
         written.unlink()
     print(f"executed {path.name} -> {_shown(out)} ({seconds:.0f} s)")
