@@ -17,6 +17,7 @@ import yaml
 
 from headcount import claims, registry
 from headcount.book import runner
+from headcount.book.pages import variant_pages
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = runner.book_notebooks()
@@ -140,7 +141,9 @@ def smoke_book(tmp_path_factory):
     mp.setenv("HEADCOUNT_FIGURES_DIR", str(book / "_extra" / "figures"))
     mp.setenv("HEADCOUNT_CLAIMS_DIR", str(root / "claims"))
     # every page in its own process, as `headcount notebooks` runs them; failures are reported per notebook
-    result = runner.run_many(NOTEBOOKS, {"tier": "smoke"}, out_dir=book / "nb", keep_going=True)
+    # and the pages the book shows again at another tier, from the committed bundle (nb/<tier>/ in the toc)
+    result = runner.run_many(NOTEBOOKS, {"tier": "smoke"}, out_dir=book / "nb", keep_going=True,
+                             variants=variant_pages())
     errors = {name: err[-3000:] for name, err in result.items() if err is not None}
     yield root, errors
     mp.undo()

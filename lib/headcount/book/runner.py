@@ -283,7 +283,7 @@ def alt_text_from_captions(ipynb: Path) -> None:
 
 
 def run_variant(tier: str, stem: str, reuse: bool = False, log_output: bool = False,
-                store_root: Path | None = None) -> Path:
+                store_root: Path | None = None, out_root: Path | None = None) -> Path:
     """Execute a page again at `tier` as a page of its own (toc entry nb/<tier>/<stem>): from the committed
     results only (a missing run is an error naming it; nothing is trained during a book build), into
     book/nb/<tier>/, with figure files, ledger and labels carrying the tier (`headcount.paths.VARIANT_ENV`), so
@@ -292,7 +292,7 @@ def run_variant(tier: str, stem: str, reuse: bool = False, log_output: bool = Fa
     from headcount.engine.store import READ_ONLY_ENV
     from headcount.paths import VARIANT_ENV
 
-    out_dir = EXECUTED / tier
+    out_dir = Path(out_root if out_root is not None else EXECUTED) / tier
     saved = {k: os.environ.get(k) for k in (VARIANT_ENV, READ_ONLY_ENV, "HEADCOUNT_STORE")}
     os.environ[VARIANT_ENV], os.environ[READ_ONLY_ENV] = tier, "1"
     if store_root is None:
@@ -509,7 +509,7 @@ def run_many(names: list, params: dict | None = None, out_dir: Path | None = Non
             result[key] = NOT_RUN
             if go_on():
                 try:
-                    run_variant(tier, stem, reuse=reuse)
+                    run_variant(tier, stem, reuse=reuse, out_root=out_dir)
                     result[key] = None
                 except Exception as exc:  # noqa: BLE001 - reported like any page
                     result[key] = f"{type(exc).__name__}: {exc}"
