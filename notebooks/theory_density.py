@@ -53,7 +53,7 @@ from IPython.display import Markdown, display
 from headcount import claims, theory
 from headcount.book import judging
 from headcount.book.pages import theory_density as page
-from headcount.book.plots import downloads_markdown, glue_figure, rerun_markdown, save_figure
+from headcount.book.plots import downloads_markdown, glue_figure, rerun_markdown, save_figure, shown_table
 from headcount.engine.store import default_store
 
 t_start = time.perf_counter()
@@ -87,7 +87,7 @@ ev = page.evidence(P, default_store())  # computed here: this page trains nothin
 
 # %% tags=["remove-input"]
 l2 = ev["lemma2"]
-display(Markdown(theory.number_table(page.lemma2_summary(l2))))
+display(Markdown(shown_table(theory.number_table(page.lemma2_summary(l2)))))
 
 # %% [markdown]
 # ## Lemma 3: a smooth selector
@@ -179,7 +179,7 @@ glue_figure("fig-theory-density-lemma1", fig_l1)
 # %% tags=["remove-input"]
 display(Markdown(downloads_markdown("theory-density-lemma1")))
 display(Markdown(page.lemma1_text(l1)))
-display(Markdown(theory.number_table(page.lemma1_table(l1), 4)))
+display(Markdown(shown_table(theory.number_table(page.lemma1_table(l1), 4))))
 
 # %% [markdown]
 # ## Verdicts

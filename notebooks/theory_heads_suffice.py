@@ -56,7 +56,7 @@ from IPython.display import Markdown, display
 from headcount import claims, constructions, theory
 from headcount.book import judging
 from headcount.book.pages import theory_heads_suffice as page
-from headcount.book.plots import downloads_markdown, glue_figure, rerun_markdown, save_figure
+from headcount.book.plots import downloads_markdown, glue_figure, rerun_markdown, save_figure, shown_table
 from headcount.engine.store import default_store
 from headcount.tasks import make_task
 
@@ -110,7 +110,7 @@ glue_figure("fig-theory-heads-suffice-error", fig_err)
 # %% tags=["remove-input"]
 display(Markdown(downloads_markdown("theory-heads-suffice-error")))
 display(Markdown(page.error_text(err)))
-display(Markdown(theory.number_table(page.error_shown(err, P), 3)))
+display(Markdown(shown_table(theory.number_table(page.error_shown(err, P), 3))))
 
 # %% [markdown]
 # ## How large must the temperature be?
@@ -144,7 +144,7 @@ glue_figure("fig-theory-heads-suffice-beta", fig_beta)
 # %% tags=["remove-input"]
 display(Markdown(downloads_markdown("theory-heads-suffice-beta")))
 display(Markdown(page.temperature_text(temp, eps_show)))
-display(Markdown(theory.number_table(temp, 3)))
+display(Markdown(shown_table(theory.number_table(temp, 3))))
 
 # %% [markdown]
 # ## The parameter count against T
@@ -155,7 +155,7 @@ display(Markdown(theory.number_table(temp, 3)))
 
 # %% tags=["remove-input"]
 params = ev["params"]
-display(Markdown(theory.number_table(params, 4)))
+display(Markdown(shown_table(theory.number_table(params, 4))))
 display(Markdown(page.params_text(params)))
 
 # %% [markdown]
@@ -187,7 +187,7 @@ glue_figure("fig-theory-heads-suffice-fitted", fig_fit)
 # %% tags=["remove-input"]
 display(Markdown(downloads_markdown("theory-heads-suffice-fitted")))
 display(Markdown(page.fitted_text(fitted)))
-display(Markdown(theory.number_table(fitted, 3)))
+display(Markdown(shown_table(theory.number_table(fitted, 3))))
 
 # %% [markdown]
 # (theory-heads-suffice-subsets)=
@@ -209,7 +209,7 @@ display(Markdown(theory.number_table(fitted, 3)))
 
 # %% tags=["remove-input"]
 sub = ev["subsets"]
-display(Markdown(theory.number_table(page.subset_shown(sub), 3)))
+display(Markdown(shown_table(theory.number_table(page.subset_shown(sub), 3))))
 display(Markdown(page.subset_text(sub)))
 
 # %% [markdown]

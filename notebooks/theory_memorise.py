@@ -52,7 +52,7 @@ from IPython.display import Markdown, display
 from headcount import claims, theory
 from headcount.book import judging
 from headcount.book.pages import theory_memorise as page
-from headcount.book.plots import downloads_markdown, glue_figure, rerun_markdown, save_figure
+from headcount.book.plots import downloads_markdown, glue_figure, rerun_markdown, save_figure, shown_table
 from headcount.engine.store import default_store
 
 t_start = time.perf_counter()
@@ -70,7 +70,7 @@ ev = page.evidence(P, default_store())  # computed here from the constructions: 
 
 # %% tags=["remove-input"]
 att = ev["attention"]
-display(Markdown(theory.number_table(att)))
+display(Markdown(shown_table(theory.number_table(att))))
 display(Markdown(page.attention_text(att)))
 
 # %% [markdown]
@@ -92,7 +92,7 @@ display(Markdown(page.attention_text(att)))
 
 # %% tags=["remove-input"]
 l9 = ev["lemma9"]
-display(Markdown(theory.number_table(l9, 3)))
+display(Markdown(shown_table(theory.number_table(l9, 3))))
 display(Markdown(page.lemma9_text(l9)))
 
 # %% [markdown]
@@ -122,7 +122,7 @@ glue_figure("fig-theory-memorise-count", fig)
 # %% tags=["remove-input"]
 display(Markdown(downloads_markdown("theory-memorise-count")))
 display(Markdown(page.count_text(cons)))
-display(Markdown(theory.number_table(cons, 3)))
+display(Markdown(shown_table(theory.number_table(cons, 3))))
 display(Markdown("Lemma 8, merged against composed:\n\n" + theory.number_table(merge, 3)))
 
 # %% [markdown]

@@ -44,7 +44,7 @@ from IPython.display import Markdown, display
 from headcount import claims, theory
 from headcount.book import judging
 from headcount.book.pages import theory_too_few_heads as page
-from headcount.book.plots import downloads_markdown, glue_figure, rerun_markdown, save_figure
+from headcount.book.plots import downloads_markdown, glue_figure, rerun_markdown, save_figure, shown_table
 from headcount.engine.store import default_store
 
 t_start = time.perf_counter()
@@ -113,7 +113,7 @@ display(Markdown(downloads_markdown("theory-too-few-heads-k")))
 
 # %% tags=["remove-input"]
 l4 = ev["lemma4"]
-display(Markdown(theory.number_table(l4, 4)))
+display(Markdown(shown_table(theory.number_table(l4, 4))))
 display(Markdown(page.lemma4_text(l4)))
 
 # %% [markdown]
@@ -172,7 +172,7 @@ glue_figure("fig-theory-too-few-heads-mechanism", fig_m)
 # %% tags=["remove-input"]
 display(Markdown(downloads_markdown("theory-too-few-heads-mechanism")))
 display(Markdown(page.mechanism_text(mech)))
-display(Markdown(theory.number_table(mech, 3)))
+display(Markdown(shown_table(theory.number_table(mech, 3))))
 
 # %% [markdown]
 # **Reading it.** A head whose weights obey Assumption 1 and whose temperature is moderate spreads its attention over

@@ -44,7 +44,7 @@ from IPython.display import Markdown, display
 from headcount import claims, theory
 from headcount.book import judging
 from headcount.book.pages import theory_uniqueness as page
-from headcount.book.plots import downloads_markdown, glue_figure, rerun_markdown, save_figure
+from headcount.book.plots import downloads_markdown, glue_figure, rerun_markdown, save_figure, shown_table
 from headcount.engine.store import default_store
 
 t_start = time.perf_counter()
@@ -71,7 +71,7 @@ glue_figure("fig-theory-uniqueness-margin", fig)
 
 # %% tags=["remove-input"]
 display(Markdown(downloads_markdown("theory-uniqueness-margin")))
-display(Markdown(theory.number_table(df, 4)))
+display(Markdown(shown_table(theory.number_table(df, 4))))
 display(Markdown(page.margin_text(df)))
 
 # %% [markdown]

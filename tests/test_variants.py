@@ -137,3 +137,16 @@ def test_figures_get_their_captions_first_sentence_as_alt_text(tmp_path):
     src = nbformat.read(str(p), as_version=4).cells[0].source
     assert ":name: fig-a\n:alt: NMSE against h, one line per T.\n\nNMSE against $h$" in src
     assert src.count(":alt:") == 2 and ":alt: given\n\nOther." in src
+
+
+def test_a_long_table_shows_its_first_rows_and_keeps_the_rest_one_click_away():
+    import pandas as pd
+
+    from headcount.book.plots import markdown_table, shown_table
+
+    short = markdown_table(pd.DataFrame({"T": range(10)}))
+    assert shown_table(short) == short
+    long = markdown_table(pd.DataFrame({"T": range(140)}))
+    out = shown_table(long, keep=12)
+    first, _, rest = out.partition("*The first 12 of 140 rows; all of them below.*")
+    assert first.strip().count("\n") == 1 + 12 and "```{admonition} All 140 rows\n:class: dropdown\n\n" + long in rest

@@ -81,6 +81,17 @@ def markdown_table(df: pd.DataFrame) -> str:
     return df.to_markdown(index=False, disable_numparse=True)
 
 
+def shown_table(table: str, keep: int = 12) -> str:
+    """A markdown table of more than keep + 4 rows as its first `keep` rows, then the whole table in a collapsed
+    block (opened with a click), so a long table does not fill the page; shorter tables are returned as given."""
+    lines = table.strip("\n").split("\n")
+    head, rows = lines[:2], lines[2:]
+    if len(rows) <= keep + 4 or not (head and head[0].startswith("|")):
+        return table
+    return ("\n".join(head + rows[:keep]) + f"\n\n*The first {keep} of {len(rows)} rows; all of them below.*\n\n"
+            f"```{{admonition}} All {len(rows)} rows\n:class: dropdown\n\n" + "\n".join(lines) + "\n```")
+
+
 def new_figure(ncols: int = 1, width: float = 5.2, height: float = 3.8):
     fig, axes = plt.subplots(1, ncols, figsize=(width * ncols, height), squeeze=False)
     return fig, list(axes[0])
