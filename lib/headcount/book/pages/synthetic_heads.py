@@ -89,7 +89,7 @@ def figure(summary: pd.DataFrame, D: int, paper: pd.DataFrame | None, scale: str
         ax.set_xlabel("number of heads h")
         ax.set_ylabel(ylabel, fontsize=8)
         ax.set_xticks(sorted(hs))
-        ax.legend(fontsize=6, loc="lower left", ncol=2)
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=2, frameon=False)  # below: no data hidden
     axes[0].set_title("means over seeds: ours beside the paper's", fontsize=9)
     axes[1].set_title("ours: minimum over seeds", fontsize=9)
     fig.suptitle(f"Sum-of-max task, D = {D}. {scale}", fontsize=8)
@@ -139,7 +139,7 @@ def figure_vs_T(summary: pd.DataFrame, D: int, paper: pd.DataFrame | None, scale
         ax.set_yscale("log")
         ax.set_xlabel("sequence length T")
         ax.set_title(title, fontsize=10)
-        ax.legend(fontsize=5.5)
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.17), ncol=1, frameon=False)
     axes[0].set_ylabel("validation NMSE (series in the legend)")
     fig.suptitle(scale, fontsize=8)
     return fig
