@@ -233,28 +233,30 @@ def sweep(
             # each stack is claimed before it trains (headcount.engine.store.ResultsStore.claim): a stack that
             # another live sweep on this store is training is left to it, and taken up again below
             deferred = []
+
+            def claimed(idx: list[int]) -> bool:
+                """Whether this sweep trains the stack now: False when its runs were stored meanwhile (counted
+                done) or another sweep holds it (deferred)."""
+                if not still_missing(idx):
+                    bar.update(sum(i in missing for i in idx))
+                    return False
+                if not store.claim(exp.name, stack_id(idx)):
+                    deferred.append(idx)
+                    return False
+                return True
+
             if isinstance(executor, InProcess):
                 for idx in pending:  # one group at a time, each stored before the next starts
-                    if not still_missing(idx):
-                        bar.update(sum(i in missing for i in idx))
-                        continue
-                    if not store.claim(exp.name, stack_id(idx)):
-                        deferred.append(idx)
-                        continue
-                    try:
-                        finish(idx, *executor.submit(_timed_group, exp.run_group, [configs[i] for i in idx]).result())
-                    finally:
-                        store.release(exp.name, stack_id(idx))
+                    if claimed(idx):
+                        try:
+                            finish(idx, *executor.submit(_timed_group, exp.run_group,
+                                                         [configs[i] for i in idx]).result())
+                        finally:
+                            store.release(exp.name, stack_id(idx))
             else:
                 stack_submit = getattr(executor, "submit_stack", None)
                 futures = {}
-                for idx in pending:
-                    if not still_missing(idx):
-                        bar.update(sum(i in missing for i in idx))
-                        continue
-                    if not store.claim(exp.name, stack_id(idx)):
-                        deferred.append(idx)
-                        continue
+                for idx in [g for g in pending if claimed(g)]:
                     args = (_timed_group, exp.run_group, [configs[i] for i in idx])
                     fut = stack_submit(*args, gpu=exp.wants_gpu) if stack_submit else executor.submit(*args)
                     futures[fut] = idx
