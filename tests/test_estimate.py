@@ -14,7 +14,7 @@ def rec(T, epochs=10, n_train=100, secs=1.0, layers=1):
 
 def test_the_rate_is_a_power_of_T_fitted_on_the_stored_runs():
     records = [rec(8, secs=1.0), rec(32, secs=4.0)]  # linear in T
-    r = Rates("synthetic", records)
+    r = Rates("synthetic", records, cpu="Test CPU")
     s, out = r.seconds(rec(16)["config"])
     assert s == pytest.approx(2.0) and not out
     s, out = r.seconds(rec(128, epochs=40)["config"])  # 4x the epochs, 4x the T of the longest measured
@@ -31,6 +31,13 @@ def test_an_estimate_names_its_source_and_never_guesses_an_unmeasured_kind():
     line, secs = estimate("synthetic", [rec(16, layers=2)["config"], rec(16)["config"]], records)
     assert "1 run(s) of a kind never measured left out" in line and secs == pytest.approx(2.0)
     assert estimate("synthetic", [], records) == ("nothing to compute", 0.0)
+
+
+def test_runs_of_this_processor_are_preferred_where_there_are_any():
+    mixed = [rec(8, secs=1.0), rec(32, secs=4.0), {**rec(8, secs=10.0), "env": {"cpu": "Other CPU"}}]
+    assert Rates("synthetic", mixed, cpu="Other CPU").seconds(rec(8)["config"])[0] == pytest.approx(10.0)
+    assert Rates("synthetic", mixed, cpu="Test CPU").seconds(rec(8)["config"])[0] == pytest.approx(1.0)
+    assert Rates("synthetic", mixed, cpu="Unseen CPU").fits  # none from this processor: all of them
 
 
 def test_one_measured_length_scales_linearly_and_cost_never_falls_with_T():

@@ -8,8 +8,9 @@ T), with the seconds per unit fitted per cost class as a power of T on the store
     cifar10    units = epochs x images       class = (n_layers, patch)
     msmarco    units = epochs                class = (lists: source, n_queries, ..., n_layers)
 
-An estimate is only as good as its rates: they come from whatever processor made the stored runs (named in the
-output), extrapolation beyond the measured T is flagged, and a class without a stored run has no estimate
+An estimate is only as good as its rates: they come from the stored runs made on this machine's processor where
+there are any, else from whatever processor made them (named in the output; rates differ between processors by
+several times), extrapolation beyond the measured T is flagged, and a class without a stored run has no estimate
 (said so, never guessed). Stacked synthetic runs were timed in stacks of the laptop tier's sizes; the paper
 tier's larger stacks run somewhat faster per model.
 """
@@ -39,23 +40,31 @@ def _cost(exp: str, c: dict) -> tuple[tuple, float, int] | None:
 class Rates:
     """Seconds per unit as a function of T, per cost class, fitted on an experiment's stored records."""
 
-    def __init__(self, exp: str, records: list[dict]):
+    def __init__(self, exp: str, records: list[dict], cpu: str | None = None):
         self.exp = exp
-        pts: dict[tuple, list[tuple[float, float]]] = defaultdict(list)
-        cpus: Counter = Counter()
+        # rates differ between processors by several times: for a kind of run with stored runs made on this
+        # processor (`cpu`, default this machine's), only those are used
+        from headcount.engine.store import cpu_description
+
+        cpu = cpu if cpu is not None else cpu_description()
+        pts: dict[tuple, list[tuple[float, float, str]]] = defaultdict(list)
         for r in records:
             cost = _cost(exp, r.get("config", {}))
             secs = r.get("wall_seconds")
             if cost is None or not isinstance(secs, (int, float)) or secs <= 0 or cost[1] <= 0:
                 continue
-            pts[cost[0]].append((float(cost[2]), secs / cost[1]))
-            cpus[r.get("env", {}).get("cpu", "processor not recorded")] += 1
+            pts[cost[0]].append((float(cost[2]), secs / cost[1], r.get("env", {}).get("cpu", "processor not recorded")))
+        cpus: Counter = Counter()
+        for cls, p in list(pts.items()):
+            mine = [q for q in p if q[2] == cpu]
+            pts[cls] = mine or p
+            cpus.update(q[2] for q in pts[cls])
         self.cpus = cpus
         self.fits = {}
         for cls, p in pts.items():
-            xs = sorted({x for x, _ in p})
-            lx = [math.log(x) for x, _ in p]
-            ly = [math.log(y) for _, y in p]
+            xs = sorted({x for x, _, _ in p})
+            lx = [math.log(x) for x, _, _ in p]
+            ly = [math.log(y) for _, y, _ in p]
             if len(xs) >= 2:
                 mx, my = sum(lx) / len(lx), sum(ly) / len(ly)
                 b = sum((a - mx) * (c - my) for a, c in zip(lx, ly)) / sum((a - mx) ** 2 for a in lx)
