@@ -121,10 +121,12 @@ display(Markdown(page.verdicts_markdown(vs, R, P)))
 
 # %% [markdown]
 # (synthetic-heads-c16b)=
-# ## Why our error at $h \ge D$ rises with $T$ (C16b)
+# ## The error at $h \ge D$ against $T$: what drives it (C16b)
 #
-# The paper's Table 2 means at $h \ge D$ fall with $T$; ours rise. Three explanations can be tested from the
-# stored runs and the data they were trained on, without training anything new. **Normalisation**: our NMSE
+# C16b asks whether the error at $h \ge D$ stays flat or falls with $T$; the sentences below say, from the
+# numbers, which way ours goes, which way the paper's Table 2 goes, and where they differ. Three explanations of
+# a difference can be tested from the stored runs and the data they were trained on, without training anything
+# new. **Normalisation**: our NMSE
 # divides the squared error by the variance of the validation targets, and that variance changes with $T$
 # (the target is a sum of maxima over $T$ tokens); the page recomputes the error divided by $E[y^2]$, by
 # the training targets' variance, and undivided (the MSE is recovered exactly as NMSE times the variance).

@@ -493,7 +493,7 @@ def _spearman(x: np.ndarray, y: np.ndarray) -> float:
 
 
 # ----------------------------------------------------------------------------------------------------------
-# C16b: why our error at h >= D rises with T where the paper's Table 2 means fall (hypotheses testable from
+# C16b: what drives our error at h >= D against T, beside the paper's Table 2 (hypotheses testable from
 # the stored runs and the regenerated data)
 # ----------------------------------------------------------------------------------------------------------
 

@@ -295,7 +295,7 @@ def verdicts_markdown(vs: list[claims.Verdict], R: dict, P: dict) -> str:
 
 
 # ----------------------------------------------------------------------------------------------------
-# C16b: why our h >= D error rises with T (hypotheses testable from the stored runs and the data)
+# C16b: what drives our h >= D error against T (hypotheses testable from the stored runs and the data)
 # ----------------------------------------------------------------------------------------------------
 
 def target_stats(P: dict) -> pd.DataFrame:
