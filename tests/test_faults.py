@@ -221,3 +221,22 @@ def test_a_truncated_cifar_cache_is_rebuilt_by_the_page_path(tmp_path, monkeypat
     assert len(caches.check("cifar10")) == 1
     again = cifar.load_cifar10("test", per_class=2)
     assert (again.images == first.images).all() and path.exists()
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda b: b"\n".join(b.split(b"\n")[:40]) + b"\n", "holds 40 triplets, the toy copy has 100"),
+    (lambda b: b.replace(b"\n", b"\n\xff\xfe", 1), ":2: not UTF-8 text"),
+    (lambda b: b.replace(b"\t", b" ", 1), ":1: expected 3 tab-separated columns"),
+])
+def test_a_damaged_toy_file_is_refused_naming_file_and_line(tmp_path, damage, message):
+    from headcount.book.pages import msmarco as page
+    from headcount.engine.realdata import msmarco
+    from headcount.engine.store import shared_data_dir
+
+    real = shared_data_dir() / msmarco.TOY_DIR / "triplets" / "raw.tsv"
+    if not real.is_file():
+        pytest.skip("the toy copy is not available")
+    assert page.toy_file_problem(real) is None
+    bad = tmp_path / "raw.tsv"
+    bad.write_bytes(damage(real.read_bytes()))
+    assert message in page.toy_file_problem(bad)

@@ -122,6 +122,34 @@ SPEC = ParamSpec(
 )
 
 
+TOY_TRIPLETS = 100  # the toy copy holds 100 training triplets (../shared/data/README.md)
+
+
+def toy_file_problem(path=None) -> str | None:
+    """What is wrong with the toy triplet file, naming the file and line (bytes that are not UTF-8, a line
+    without its three tab-separated columns, fewer or more than TOY_TRIPLETS triplets), or None."""
+    from headcount.engine.realdata import msmarco
+    from headcount.engine.store import shared_data_dir
+
+    path = path or shared_data_dir() / msmarco.TOY_DIR / "triplets" / "raw.tsv"
+    if not path.is_file():
+        return f"toy triplets file not found: {path}"
+    rows = 0
+    for lineno, raw in enumerate(path.read_bytes().split(b"\n"), 1):
+        try:
+            line = raw.decode("utf-8").rstrip("\r")
+        except UnicodeDecodeError as exc:
+            return f"{path}:{lineno}: not UTF-8 text (byte {exc.start} of the line)"
+        if not line.strip():
+            continue
+        if line.count("\t") != 2:
+            return f"{path}:{lineno}: expected 3 tab-separated columns (query, positive, negative), found {line.count(chr(9)) + 1}"
+        rows += 1
+    if rows != TOY_TRIPLETS:
+        return f"{path}: holds {rows} triplets, the toy copy has {TOY_TRIPLETS} (truncated or another file?)"
+    return None
+
+
 def _data_rule(P: dict) -> str | None:
     """Whether the source can give what the parameters ask, checked before any work: n_queries judged queries,
     and for every list T - 1 negatives on its own side of the split that are not positives of its query (the
@@ -129,6 +157,10 @@ def _data_rule(P: dict) -> str | None:
     passes exactly when the lists can be built)."""
     from headcount.engine.realdata import msmarco
 
+    if P["source"] == "toy":
+        bad = toy_file_problem()
+        if bad:
+            return bad
     try:
         coll = msmarco.load_source(P["source"])
     except (OSError, ValueError) as exc:
