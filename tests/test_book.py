@@ -54,6 +54,10 @@ def assert_site_is_sound(site: Path) -> None:
     assert list((site / "mathjax" / "output" / "chtml" / "fonts" / "woff-v2").glob("*.woff"))
     for png in (site / "figures").glob("*.png"):
         assert png.with_suffix(".csv").exists() and png.with_suffix(".svg").exists()
+    # no inline script twice on a page (a repeated `const` is a SyntaxError in the console; book/_ext/dedupe_scripts)
+    for page in site.rglob("*.html"):
+        text = page.read_text()
+        assert text.count("const THEBE_JS_URL") <= 1, f"{page.relative_to(site)}: sphinx-thebe's script twice"
 
 
 def test_every_notebook_is_in_the_book():
