@@ -15,7 +15,7 @@ def _dedupe(app, pagename, templatename, context, doctree):
             continue
         seen.add(key)
         kept.append(js)
-    context["script_files"] = kept
+    scripts[:] = kept  # in place: handlers after this one (MathJax) still add to the same list
 
 
 def setup(app):
