@@ -328,14 +328,17 @@ def _palette(k: int):
 
 def figure_accuracy(summary: pd.DataFrame, paper: pd.DataFrame | None, scale: str):
     """Two panels, training (Fig. 2c / Table 8) and validation accuracy (Table 9) against h, one colour per
-    T: ours solid with a mean +- std band, the paper dotted with x markers. A paper T that we did not run
-    with the paper's patch size is drawn in grey."""
+    T: ours solid with a mean +- std band, the paper dotted with open markers. A paper T that we did not run
+    with the paper's patch size has a colour and a marker of its own (red to dark purple); legends below.""" 
     fig, axes = new_figure(ncols=2, width=5.0, height=4.2)
     ours_T = sorted(summary["T"].unique())
     colors = dict(zip(ours_T, _palette(len(ours_T))))
-    if paper is not None:  # paper T values we did not run: shades of grey, light (short T) to dark (long T)
+    if paper is not None:  # paper T values we did not run: their own hues (red to dark purple) and markers
+        import seaborn as sns
+
         pT = sorted(paper["T"].unique())
-        greys = {T: str(round(0.72 - 0.55 * i / max(1, len(pT) - 1), 2)) for i, T in enumerate(pT)}
+        greys = dict(zip(pT, sns.color_palette("rocket_r", len(pT) + 1)[1:]))
+        markers = dict(zip(pT, ["x", "+", "^", "s", "d", "v", "*"] * 2))
     for ax, m, title in ((axes[0], "train", "training accuracy (Fig. 2c, Table 8)"),
                          (axes[1], "val", "validation accuracy (Table 9)")):
         for T in ours_T:
@@ -348,7 +351,8 @@ def figure_accuracy(summary: pd.DataFrame, paper: pd.DataFrame | None, scale: st
             for T in sorted(paper["T"].unique()):
                 p = paper[paper["T"] == T].sort_values("h")
                 c = colors[T] if (T, PAPER_PATCH) in same else greys[T]
-                ax.plot(p["h"], p[f"{m}_mean"], alpha=0.75, label=f"paper, T={T}", **{**PAPER_STYLE, "color": c})
+                ax.plot(p["h"], p[f"{m}_mean"], alpha=0.85, label=f"paper, T={T}",
+                        **{**PAPER_STYLE, "color": c, "marker": markers[T], "markerfacecolor": "none"})
         ax.axvline(PAPER_H_STAR, color="grey", linestyle="--", linewidth=1)
         ax.text(PAPER_H_STAR, 0.5, "paper's h = 10 ", transform=ax.get_xaxis_transform(), fontsize=7,
                 color="grey", rotation=90, ha="right", va="center")
@@ -356,7 +360,7 @@ def figure_accuracy(summary: pd.DataFrame, paper: pd.DataFrame | None, scale: st
         ax.set_xlabel("number of heads h")
         ax.set_ylabel("accuracy (%)")
         ax.set_title(title, fontsize=9)
-        ax.legend(fontsize=6, ncol=2, loc="best")
+        ax.legend(fontsize=8, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.15), frameon=False)  # below
     fig.suptitle(scale, fontsize=8)
     return fig
 
