@@ -146,6 +146,7 @@ def test_a_long_table_shows_its_first_rows_and_keeps_the_rest_one_click_away():
 
     short = markdown_table(pd.DataFrame({"T": range(10)}))
     assert shown_table(short) == short
+    assert shown_table(markdown_table(pd.DataFrame({"head_excess_min": [1]}))).splitlines()[0] == "| head excess min   |"
     long = markdown_table(pd.DataFrame({"T": range(140)}))
     out = shown_table(long, keep=12)
     first, _, rest = out.partition("*The first 12 of 140 rows; all of them below.*")

@@ -82,12 +82,15 @@ def markdown_table(df: pd.DataFrame) -> str:
 
 
 def shown_table(table: str, keep: int = 12) -> str:
-    """A markdown table of more than keep + 4 rows as its first `keep` rows, then the whole table in a collapsed
-    block (opened with a click), so a long table does not fill the page; shorter tables are returned as given."""
+    """A markdown table for the page: column names in words (underscores as spaces), and a table of more than
+    keep + 4 rows as its first `keep` rows, then the whole table in a collapsed block (opened with a click), so
+    a long table does not fill the page."""
     lines = table.strip("\n").split("\n")
+    if lines and lines[0].startswith("|"):  # column names in words: head_excess_min -> head excess min
+        lines[0] = "|".join(cell.replace("_", " ") for cell in lines[0].split("|"))
     head, rows = lines[:2], lines[2:]
     if len(rows) <= keep + 4 or not (head and head[0].startswith("|")):
-        return table
+        return "\n".join(lines)
     return ("\n".join(head + rows[:keep]) + f"\n\n*The first {keep} of {len(rows)} rows; all of them below.*\n\n"
             f"```{{admonition}} All {len(rows)} rows\n:class: dropdown\n\n" + "\n".join(lines) + "\n```")
 
