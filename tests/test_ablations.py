@@ -594,7 +594,8 @@ def test_controls_sections_as_shown(monkeypatch):
     assert S["verdict"].claim_id == "C21" and S["label"] == "ablation-depth" and S["h_star"] == 2
     assert list(S["side"]["n"]) == [32, 32, 16, 16, 11, 11]
     assert S["side"]["paper"].notna().all() and S["store"].endswith("Training time of these runs, summed: 12 s.")
-    assert S["meta"] == {"params": P, "section": "depth", "code_hash": "c0de"}
+    assert {k: S["meta"][k] for k in ("params", "section", "code_hash")} == {"params": P, "section": "depth", "code_hash": "c0de"}
+    assert S["meta"]["processors"] == ["test cpu"] and S["meta"]["runs"] == len(S["meta"]["run_keys"]) > 0
     assert S["title"] == ("2 layers, D = 4, fixed E = n h = 32 (n = 32, 16, 11 at h = 1, 2, 3): T in [8, 32], 1 seed(s)"
                           "\ntier laptop, 8000 train / 2000 val, 100 epochs")
     assert S["marks"] == [(2, "L h = D: h = 2"), (4, "h = D = 4 (one layer)")]

@@ -274,7 +274,9 @@ def test_results_hold_the_tables_the_page_shows(monkeypatch):
     assert R["store"] == ("Store: 20 runs: 20 from the store, 0 computed (0 of them replacing records of older code) in "
                           "0.0 s; computed on test cpu (20); engines: test (20). Training time of the runs computed "
                           "now or earlier, summed: 40 s.")
-    assert R["meta"] == {"params": P, "code_hash": "c0de"}
+    meta = R["meta"]
+    assert (meta["params"], meta["code_hash"], meta["code_hashes"], meta["processors"]) == (P, "c0de", ["c0de"], ["test cpu"])
+    assert meta["run_keys"] == sorted(r["key"] for r in ev["result"].records) and meta["runs"] == len(meta["run_keys"])
     assert R["scale"] == "tier laptop: T in [8, 16], h in [1, 2, 3, 4, 5], 2 seeds, 8000 train / 2000 val, 100 epochs"
     # outside the paper's setting: no paper series, and the figures' table has empty paper columns
     Q = page.SPEC.resolve(tier="laptop", T_grid=[8, 16], N=16)

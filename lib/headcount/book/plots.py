@@ -81,6 +81,18 @@ def markdown_table(df: pd.DataFrame) -> str:
     return df.to_markdown(index=False, disable_numparse=True)
 
 
+def runs_provenance(*results) -> dict:
+    """What a figure's provenance JSON records of the stored runs it was drawn from (one or more SweepResults):
+    their store keys (each a file data/results/<experiment>/<key[:2]>/<key>.json), code hashes, processors,
+    GPUs and engines."""
+    records = [r for res in results for r in res.records]
+    return {"runs": len(records), "run_keys": sorted({r["key"] for r in records}),
+            "code_hashes": sorted({r["code_hash"] for r in records}),
+            "processors": sorted({str(r.get("env", {}).get("cpu")) for r in records}),
+            "gpus": sorted({r["env"]["gpu"]["name"] for r in records if isinstance(r.get("env", {}).get("gpu"), dict)}),
+            "engines": sorted({str(r["metrics"].get("engine", "")) for r in records if r["metrics"].get("engine")})}
+
+
 def shown_table(table: str, keep: int = 12) -> str:
     """A markdown table for the page: column names in words (underscores as spaces), and a table of more than
     keep + 4 rows as its first `keep` rows, then the whole table in a collapsed block (opened with a click), so

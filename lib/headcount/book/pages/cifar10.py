@@ -10,7 +10,7 @@ import pandas as pd
 
 from headcount import analysis, claims
 from headcount.params import Param, ParamSpec, longer_training_rule
-from headcount.book.plots import OURS_STYLE, PAPER_STYLE, markdown_table, new_figure
+from headcount.book.plots import OURS_STYLE, PAPER_STYLE, markdown_table, new_figure, runs_provenance
 from headcount.paper import paper_table
 from headcount.engine.realdata import cifar
 from headcount.engine.realdata import caches
@@ -690,7 +690,8 @@ def data_markdown(P: dict, ev: dict) -> str:
 
 def figure_meta(P: dict, ev: dict, device: str) -> dict:
     """What each figure's metadata records: the parameters, the code hash of the runs drawn, the device."""
-    return {"params": P, "code_hash": ev["result"].records[0]["code_hash"], "device": device}
+    return {"params": P, "code_hash": ev["result"].records[0]["code_hash"], "device": device,
+            **runs_provenance(ev["result"], *[v for k, v in ev.items() if k.startswith("result_")])}
 
 
 def accuracy_tables_markdown(summary: pd.DataFrame, paper: pd.DataFrame, which: str) -> str:

@@ -16,7 +16,7 @@ from headcount.engine import retrieval
 from headcount.engine.realdata import caches
 from headcount.engine.sweep import sweep
 from headcount.params import Param, ParamSpec, longer_training_rule
-from headcount.book.plots import OURS_STYLE, PAPER_STYLE, markdown_table, new_figure
+from headcount.book.plots import OURS_STYLE, PAPER_STYLE, markdown_table, new_figure, runs_provenance
 from headcount.paper import paper_table
 
 from headcount.paper import MSMARCO_ALPHA as PAPER_ALPHA  # noqa: E402 - the paper's numbers (headcount.paper)
@@ -788,7 +788,8 @@ def collection_counts(P: dict) -> dict:
 
 def figure_meta(P: dict, ev: dict) -> dict:
     """What each figure's metadata records: the parameters and the code hash of the runs drawn."""
-    return {"params": P, "code_hash": ev["result"].records[0]["code_hash"]}
+    return {"params": P, "code_hash": ev["result"].records[0]["code_hash"],
+            **runs_provenance(ev["result"], *[v for k, v in ev.items() if k.startswith("result_")])}
 
 
 def data_markdown(P: dict, ev: dict, counts: dict) -> str:

@@ -11,7 +11,7 @@ from headcount import analysis, claims
 from headcount.engine import synthetic
 from headcount.engine.sweep import sweep
 from headcount.params import Param, ParamSpec
-from headcount.book.plots import OURS_STYLE, PAPER_STYLE, markdown_table, new_figure
+from headcount.book.plots import OURS_STYLE, PAPER_STYLE, markdown_table, new_figure, runs_provenance
 from headcount.paper import paper_table
 from headcount.tasks import draw_a
 
@@ -267,8 +267,8 @@ def store_text(result, runs: pd.DataFrame, what: str = "the runs computed now or
 
 
 def figure_meta(P: dict, result, **extra) -> dict:
-    """The provenance saved beside a figure: the parameters and the code hash of the runs."""
-    return {"params": P, **extra, "code_hash": result.records[0]["code_hash"]}
+    """The provenance saved beside a figure: the parameters, the code hash of the runs and the stored runs drawn."""
+    return {"params": P, **extra, "code_hash": result.records[0]["code_hash"], **runs_provenance(result)}
 
 
 def results(P: dict, ev: dict) -> dict:
