@@ -14,6 +14,18 @@ A unit test may still replace papermill by a stand-in of its own (its monkeypatc
 import pytest
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One intra-op torch thread for a module (as a page kernel runs): these tensors are tiny, and on a shared
+    2-core machine a second thread spends its time waiting at barriers (the tests ran ~10x slower with two)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def _refuse(what: str):
     def refuse(*args, **kwargs):
         raise RuntimeError(f"a unit test started {what}: mark it @pytest.mark.integration (see tests/conftest.py)")

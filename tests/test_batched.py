@@ -32,14 +32,7 @@ ENGINES = [pytest.param("fused", "c", marks=NEEDS_C, id="fused-c"), pytest.param
 MIXED = [(1, 8, 0), (5, 8, 1), (3, 4, 2), (2, 3, 0), (4, 2, 5)]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One intra-op thread: these tensors are tiny, and on a shared 2-core machine a second thread spends
-    its time waiting at barriers (the tests ran ~10x slower with two)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def tiny_run(**kw) -> SyntheticRun:

@@ -8,7 +8,6 @@ from __future__ import annotations
 from concurrent.futures import ProcessPoolExecutor
 
 import pytest
-import torch
 
 from headcount.engine.batched import run_synthetic_group, stack_key
 from headcount.engine.store import ResultsStore
@@ -16,12 +15,7 @@ from headcount.engine.sweep import Experiment, sweep
 from headcount.engine.train import SyntheticRun
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def tiny(**kw) -> dict:

@@ -33,8 +33,8 @@ def test_relabel_suffixes_labels_names_and_their_references(tmp_path):
                 nbformat.v4.new_markdown_cell("```{glue:figure} fig-x\n:name: fig-x\n\nCaption\n```")]
     p = tmp_path / "x.ipynb"
     nbformat.write(nb, str(p))
-    runner.relabel(p, "paper")
-    runner.relabel(p, "paper")  # idempotent
+    runner._edit_notebook(p, [lambda nb: runner.relabel(nb, "paper")])
+    runner._edit_notebook(p, [lambda nb: runner.relabel(nb, "paper")])  # idempotent
     a, b = [c.source for c in nbformat.read(str(p), as_version=4).cells]
     assert a.startswith("(page-x-paper)=\n# Title (paper tier)")
     assert "{ref}`the figure <fig-x-paper>`" in a and "{numref}`fig-x-paper`" in a and "<other-page>" in a
@@ -132,8 +132,7 @@ def test_figures_get_their_captions_first_sentence_as_alt_text(tmp_path):
         "{ref}`the table <tab-x>`.\n```\n\ntext\n\n```{glue:figure} fig-b\n:alt: given\n\nOther.\n```")]
     p = tmp_path / "x.ipynb"
     nbformat.write(nb, str(p))
-    runner.alt_text_from_captions(p)
-    runner.alt_text_from_captions(p)
+    runner._edit_notebook(p, [runner.alt_text_from_captions, runner.alt_text_from_captions])
     src = nbformat.read(str(p), as_version=4).cells[0].source
     assert ":name: fig-a\n:alt: NMSE against h, one line per T.\n\nNMSE against $h$" in src
     assert src.count(":alt:") == 2 and ":alt: given\n\nOther." in src

@@ -9,8 +9,10 @@ executes (the page cache hashes what a page wrote).
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -49,9 +51,11 @@ def variant_suffix() -> str:
     return f"-{v}" if v else ""
 
 
+@functools.lru_cache(maxsize=1)
 def source_version() -> dict:
     """The commit of the repository's HEAD (with whether the tree had uncommitted changes) and the date, as a
-    page or figure records what it was made from; commit None outside a git checkout."""
+    page or figure records what it was made from; commit None outside a git checkout. Asked of git once per
+    process (a page kernel saves several figures and prints its footer; the tree does not change meanwhile)."""
     import subprocess
     import time
 
@@ -65,6 +69,26 @@ def source_version() -> dict:
     commit = git("rev-parse", "HEAD")
     dirty = bool(git("status", "--porcelain", "--untracked-files=no")) if commit else None
     return {"commit": commit, "uncommitted_changes": dirty, "date": time.strftime("%Y-%m-%d")}
+
+
+@contextmanager
+def env_override(values: dict):
+    """Within the block os.environ holds `values` (a value None unsets its variable); afterwards every one of
+    them is as it was before."""
+    before = {k: os.environ.get(k) for k in values}
+    try:
+        for k, v in values.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = str(v)
+        yield
+    finally:
+        for k, v in before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def env_path(name: str) -> Path | None:

@@ -10,12 +10,12 @@ from the full planned grid; `headcount.engine.sweep`). With an executor (e.g. a 
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 
 from headcount.book.pages import book_notebooks, page_planner
-from headcount.book.runner import THREADS, env_unless_set, smoke_store_for
+from headcount.book.runner import env_unless_set, smoke_store_for
+from headcount.engine.cluster import one_thread_per_process
 from headcount.engine.store import default_store
 from headcount.engine.sweep import plan, sweep
 
@@ -34,11 +34,7 @@ def compute(pages: list[str] | None, tier: str, executor=None, dry_run: bool = F
     if unknown:
         raise ValueError(f"compute: {', '.join(map(repr, unknown))} is not a page that stores runs; "
                          f"choose from {', '.join(known)}")
-    os.environ.setdefault("OMP_NUM_THREADS", THREADS)  # the runner's thread policy, also for in-process training
-    os.environ.setdefault("MKL_NUM_THREADS", THREADS)
-    import torch
-
-    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+    one_thread_per_process()  # the runner's thread policy, also for in-process training
     out: dict = {}
     with env_unless_set("HEADCOUNT_STORE", smoke_store_for({"tier": tier})):
         store = default_store()

@@ -58,11 +58,16 @@ def save_figure(fig, table: pd.DataFrame, label: str, meta: dict | None = None,
     return out
 
 
+def _site_root() -> str:
+    """The site's root relative to the page being executed: a page sits in nb/, a variant page in nb/<tier>/."""
+    return "../../" if variant_suffix() else "../"
+
+
 def downloads_markdown(label: str) -> str:
     """Links to a saved figure's files, relative to a page one folder below the book root."""
     # raw HTML anchors: MyST would treat a markdown link to a non-page file as a cross-reference
     label = label + variant_suffix()
-    up = "../../" if variant_suffix() else "../"  # a variant page sits one folder deeper (nb/<tier>/)
+    up = _site_root()
     links = [f'<a href="{up}figures/{label}.{ext}">{ext.upper()}</a>' for ext in ("png", "svg", "pdf", "csv", "json")]
     return f"Download figure `{label}`: " + " · ".join(links)
 
@@ -116,7 +121,7 @@ def rerun_markdown(stem: str, P: dict, example: str = "") -> str:
     """The footer every page ends with: how to re-run it (the same form on every page), where its parameters
     are, and its source. `example`: `-p NAME VALUE` pairs of a meaningful variation (optional)."""
     tier = P.get("tier", "laptop")
-    up = "../../" if variant_suffix() else "../"
+    up = _site_root()
     cmd = f".venv/bin/headcount run {stem} --tier {tier}" + (f" {example}" if example else "")
     return ("**Re-run this page.** "
             f"From a clone of the repository (after `make setup`), this page at its tier, `{tier}`"

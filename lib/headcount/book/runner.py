@@ -23,16 +23,17 @@ from pathlib import Path
 from headcount.book import pagecache
 from headcount.book.pages import NOTEBOOKS, book_notebooks, notebook_path, page_spec, planned_runs  # noqa: F401
 from headcount.engine.progress import PROGRESS_ENV
-from headcount.engine.store import COMMITTED_STORE, STORE_LAYERS_ENV, canonical_json, smoke_store_dir
+from headcount.engine.store import COMMITTED_STORE, READ_ONLY_ENV, STORE_LAYERS_ENV, canonical_json, smoke_store_dir
 
-from headcount.paths import REPO  # noqa: E402
+from headcount.paths import REPO, VARIANT_ENV, env_override  # noqa: E402
 EXECUTED = REPO / "book" / "nb"  # the book renders executed notebooks from here (build output)
 RUNS = REPO / "runs"  # a reader's runs with other parameters than a tier's (never part of the book)
 # Pages that read what the other pages record (the claims ledger): executed after every other page.
 RUN_LAST = ("claims",)
-# The thread policy: each page's kernel computes on one thread (the models are small; on 2 shared cores two threads
-# ran about 10x slower per epoch), and a build runs one page per core. OMP_NUM_THREADS set by the caller wins.
-THREADS = "1"
+# The thread policy (headcount.engine.cluster.THREADS, the same for Dask workers): each page's kernel computes on one
+# thread (the models are small; on 2 shared cores two threads ran about 10x slower per epoch), and a build runs one
+# page per core. OMP_NUM_THREADS set by the caller wins.
+from headcount.engine.cluster import THREADS  # noqa: E402
 
 
 def parameter_names(nb) -> list[str]:
@@ -121,18 +122,9 @@ def run_folder(name: str | Path, params: dict) -> Path:
 def _reader_run_env(folder: Path):
     """Every output of a reader's run goes under `folder`: executed notebook, figures, verdicts and new stored
     runs (folder/results); the committed bundle is read as a read-only layer (HEADCOUNT_STORE_LAYERS)."""
-    settings = {"HEADCOUNT_FIGURES_DIR": str(folder / "figures"), "HEADCOUNT_CLAIMS_DIR": str(folder / "claims"),
-                "HEADCOUNT_STORE": str(folder / "results"), STORE_LAYERS_ENV: str(COMMITTED_STORE)}
-    old = {k: os.environ.get(k) for k in settings}
-    os.environ.update(settings)
-    try:
+    with env_override({"HEADCOUNT_FIGURES_DIR": folder / "figures", "HEADCOUNT_CLAIMS_DIR": folder / "claims",
+                       "HEADCOUNT_STORE": folder / "results", STORE_LAYERS_ENV: COMMITTED_STORE}):
         yield
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def run_reader(name: str | Path, params: dict | None = None, out_dir: Path | None = None, into_book: bool = False,
@@ -223,10 +215,10 @@ def run(name: str | Path, params: dict | None = None, out_dir: Path | None = Non
                 if isinstance(exc, Exception):
                     raise PageFailed(path.stem, _one_line(exc), failed if failed.exists() else None, str(exc)) from None
                 raise
-        _hide_injected_parameters(tmp)  # the page shows its parameters as a table; papermill's cell stays out
-        alt_text_from_captions(tmp)  # every figure's alt text is its caption's first sentence
-        if post is not None:
-            post(tmp)  # e.g. a variant page's labels (run_variant), before the page cache hashes the output
+        # one read and one write of the executed notebook, before the page cache hashes it: papermill's parameters
+        # cell hidden (the page shows its parameters as a table), every figure's alt text from its caption, and
+        # the caller's own edit (a variant page's labels, run_variant)
+        _edit_notebook(tmp, [_hide_injected_parameters, alt_text_from_captions, *([post] if post else [])])
         tmp.replace(out)  # the previous good output is replaced only by a complete run
         (out_dir / f"{path.stem}.failed.ipynb").unlink(missing_ok=True)  # an older failure is history now
         seconds = time.perf_counter() - t0
@@ -258,28 +250,29 @@ def _plain(text: str) -> str:
     return " ".join(text.split())
 
 
-def alt_text_from_captions(ipynb: Path) -> None:
-    """Give every {glue:figure} of a page without an :alt: option the first sentence of its caption as alt text
-    (what a screen reader says, and what shows when the image does not load)."""
+def alt_text_from_captions(nb) -> None:
+    """Give every {glue:figure} of a notebook without an :alt: option the first sentence of its caption as alt
+    text (what a screen reader says, and what shows when the image does not load)."""
+
+    def add(m):
+        if ":alt:" in m.group(2):
+            return m.group(0)
+        first = re.split(r"(?<=[.!?])\s", _plain(m.group(3)), maxsplit=1)[0][:300]
+        return f"{m.group(1)}{m.group(2)}:alt: {first}\n\n{m.group(3)}```"
+
+    for c in nb.cells:
+        if c.cell_type == "markdown" and "{glue:figure}" in c.source:
+            c.source = _FIGURE.sub(add, c.source)
+
+
+def _edit_notebook(path: Path, edits) -> None:
+    """Read a notebook once, apply each edit (a function changing the NotebookNode in place), write it once."""
     import nbformat
 
-    nb = nbformat.read(str(ipynb), as_version=4)
-    changed = False
-    for c in nb.cells:
-        if c.cell_type != "markdown" or "{glue:figure}" not in c.source:
-            continue
-
-        def add(m):
-            if ":alt:" in m.group(2):
-                return m.group(0)
-            first = re.split(r"(?<=[.!?])\s", _plain(m.group(3)), maxsplit=1)[0][:300]
-            return f"{m.group(1)}{m.group(2)}:alt: {first}\n\n{m.group(3)}```"
-
-        new = _FIGURE.sub(add, c.source)
-        if new != c.source:
-            c.source, changed = new, True
-    if changed:
-        nbformat.write(nb, str(ipynb))
+    nb = nbformat.read(str(path), as_version=4)
+    for edit in edits:
+        edit(nb)
+    nbformat.write(nb, str(path))
 
 
 def run_variant(tier: str, stem: str, reuse: bool = False, log_output: bool = False,
@@ -289,39 +282,21 @@ def run_variant(tier: str, stem: str, reuse: bool = False, log_output: bool = Fa
     book/nb/<tier>/, with figure files, ledger and labels carrying the tier (`headcount.paths.VARIANT_ENV`), so
     the book's page at its own tier is left as it is. Whatever tier the book is built at, a variant page
     always shows its own tier's committed results."""
-    from headcount.engine.store import READ_ONLY_ENV
-    from headcount.paths import VARIANT_ENV
-
     out_dir = Path(out_root if out_root is not None else EXECUTED) / tier
-    saved = {k: os.environ.get(k) for k in (VARIANT_ENV, READ_ONLY_ENV, "HEADCOUNT_STORE")}
-    os.environ[VARIANT_ENV], os.environ[READ_ONLY_ENV] = tier, "1"
-    if store_root is None:
-        os.environ.pop("HEADCOUNT_STORE", None)  # the committed bundle, even in a smoke build
-    else:
-        os.environ["HEADCOUNT_STORE"] = str(store_root)  # another bundle, read-only all the same
-    try:
-        out = run(stem, {"tier": tier}, out_dir=out_dir, log_output=log_output, reuse=reuse,
-                  post=lambda p: relabel(p, tier))
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-    return out
+    # the committed bundle (or store_root), read-only, even in a smoke build
+    with env_override({VARIANT_ENV: tier, READ_ONLY_ENV: "1", "HEADCOUNT_STORE": store_root}):
+        return run(stem, {"tier": tier}, out_dir=out_dir, log_output=log_output, reuse=reuse,
+                   post=lambda nb: relabel(nb, tier))
 
 
 _LABEL = re.compile(r"^\(([A-Za-z0-9_.:-]+)\)=\s*$", re.M)
 _NAME = re.compile(r"^(:name:\s*)([A-Za-z0-9_.:-]+)\s*$", re.M)
 
 
-def relabel(ipynb: Path, tier: str) -> None:
-    """Give every label a variant page defines (`(label)=` targets and `:name:` of figures) the suffix -<tier>,
-    and its references to them ({ref}, {numref}) the same, so the variant's labels never clash with the book
-    page's; the first heading says the tier. Idempotent (a reused page is not relabelled twice)."""
-    import nbformat
-
-    nb = nbformat.read(str(ipynb), as_version=4)
+def relabel(nb, tier: str) -> None:
+    """Give every label a variant page's notebook defines (`(label)=` targets and `:name:` of figures) the suffix
+    -<tier>, and its references to them ({ref}, {numref}) the same, so the variant's labels never clash with the
+    book page's; the first heading says the tier. Idempotent (a reused page is not relabelled twice)."""
     suffix = f"-{tier}"
     md = [c for c in nb.cells if c.cell_type == "markdown"]
     labels = {m.group(1) for c in md for m in _LABEL.finditer(c.source)} | {
@@ -336,17 +311,13 @@ def relabel(ipynb: Path, tier: str) -> None:
             src = re.sub(r"(\{(?:ref|numref)\}`[^`<]*<)" + re.escape(x) + r">`", lambda m: f"{m.group(1)}{x}{suffix}>`", src)
             src = re.sub(r"(\{(?:ref|numref)\}`)" + re.escape(x) + r"`", lambda m: f"{m.group(1)}{x}{suffix}`", src)
         c.source = src
-    for c in md:
+    heading = next(((c, i) for c in md for i, line in enumerate(c.source.splitlines()) if line.startswith("# ")), None)
+    if heading is not None:
+        c, i = heading
         lines = c.source.splitlines()
-        for i, line in enumerate(lines):
-            if line.startswith("# ") and f"({tier} tier)" not in line:
-                lines[i] = f"{line} ({tier} tier)"
-                c.source = "\n".join(lines)
-                break
-        else:
-            continue
-        break
-    nbformat.write(nb, str(ipynb))
+        if f"({tier} tier)" not in lines[i]:
+            lines[i] = f"{lines[i]} ({tier} tier)"
+            c.source = "\n".join(lines)
 
 
 class PageFailed(RuntimeError):
@@ -379,20 +350,13 @@ class _KnownParameters(logging.Filter):
 logging.getLogger("papermill").addFilter(_KnownParameters())
 
 
-def _hide_injected_parameters(path: Path) -> None:
+def _hide_injected_parameters(nb) -> None:
     """Tag papermill's injected parameters cell `remove-cell`, so the rendered page does not show it (every page
     prints its parameters as a table; the cell stays in the downloadable notebook)."""
-    import nbformat
-
-    nb = nbformat.read(path, as_version=4)
-    changed = False
     for cell in nb.cells:
         tags = cell.get("metadata", {}).get("tags", [])
         if "injected-parameters" in tags and "remove-cell" not in tags:
             cell.metadata["tags"] = [*tags, "remove-cell"]
-            changed = True
-    if changed:
-        nbformat.write(nb, path)
 
 
 def default_jobs(n_pages: int) -> int:

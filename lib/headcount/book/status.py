@@ -13,7 +13,7 @@ from headcount.book import pagecache
 from headcount.book.pages import NOTEBOOKS, book_notebooks, page_planner
 from headcount.book.runner import EXECUTED, RUN_LAST, env_unless_set, smoke_store_for
 from headcount.book.estimate import estimate, human
-from headcount.engine.store import default_store, run_key
+from headcount.engine.store import default_store
 from headcount.engine.sweep import plan
 
 
@@ -47,11 +47,9 @@ def report(tier: str = "laptop") -> str:
                 lines.append(f"  {name:28s} {exp.name:12s} {p['cached']:5d} cached  {p['missing']:5d} to compute"
                              f"  ({p['stale']} stale: recorded under older code)  code {p['code_hash']}")
                 if p["missing"]:
-                    code = exp.code()
-                    missing = [c for c in configs if store.get(exp.name, run_key(c, code)) is None]
                     if exp.name not in measured:
                         measured[exp.name] = store.records(exp.name)
-                    line, secs = estimate(exp.name, missing, measured[exp.name])
+                    line, secs = estimate(exp.name, p["missing_configs"], measured[exp.name])
                     lines.append(f"  {'':28s} {'':12s} estimate: {line}")
                     est_total += secs or 0.0
                     est_unknown += secs is None

@@ -31,9 +31,11 @@ import contextlib
 import os
 import re
 
+from headcount.paths import env_override
+
 SCHEDULER_ENV = "HEADCOUNT_SCHEDULER"
 RETRIES = 2  # a task that raises is submitted this many more times before the sweep stops
-THREADS = "1"
+THREADS = "1"  # torch threads per training process: page kernels (the runner), Dask workers, headcount compute
 _ADDRESS = re.compile(r"^(tcp|tls|inproc|ucx)://[A-Za-z0-9_.\-\[\]:]+(:\d+)?$")
 
 
@@ -62,18 +64,24 @@ def _require_distributed():
                          "(scripts/setup.sh installs it)") from None
 
 
-def _on_worker(fn, *args):
-    """Runs on the worker: one torch thread (the runner's policy), then the stack."""
+def one_thread_per_process() -> None:
+    """The runner's thread policy for a process that trains: OMP/MKL_NUM_THREADS 1 unless already set, and torch
+    on as many threads (a Dask worker's tasks, `headcount compute`)."""
     os.environ.setdefault("OMP_NUM_THREADS", THREADS)
     os.environ.setdefault("MKL_NUM_THREADS", THREADS)
     import torch
 
     torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+
+
+def _on_worker(fn, *args):
+    """Runs on the worker: one torch thread (the runner's policy), then the stack."""
+    one_thread_per_process()
     return fn(*args)
 
 
 def worker_threads() -> dict:
-    """What a worker reports about its threads (used by the tests and by `describe`)."""
+    """What a worker reports about its threads (the tests check it on a real cluster)."""
     import torch
 
     return {"torch": torch.get_num_threads(), "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
@@ -121,46 +129,26 @@ def cluster(text: str | None):
         return
     _require_distributed()
     if spec[0] == "address":
-        before = os.environ.get(SCHEDULER_ENV)
-        os.environ[SCHEDULER_ENV] = spec[1]
-        try:
-            yield spec[1]
-        finally:
-            _restore(before)
-            _close(spec[1])
+        with env_override({SCHEDULER_ENV: spec[1]}):
+            try:
+                yield spec[1]
+            finally:
+                _close(spec[1])
         return
-    from distributed import LocalCluster
-
-    env = {"OMP_NUM_THREADS": THREADS, "MKL_NUM_THREADS": THREADS}
-    with contextlib.ExitStack() as stack:
-        for k, v in env.items():
-            if os.environ.get(k) is None:  # spawned workers inherit this process's environment
-                stack.enter_context(_env(k, v))
-        lc = stack.enter_context(LocalCluster(n_workers=spec[1], threads_per_worker=1, processes=True,
-                                              dashboard_address=None, silence_logs=40))
-        before = os.environ.get(SCHEDULER_ENV)
-        os.environ[SCHEDULER_ENV] = lc.scheduler_address
+    # spawned workers inherit this process's environment: one thread each unless the caller set otherwise
+    threads = {k: os.environ.get(k) or THREADS for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+    with env_override(threads), _local_cluster(spec[1]) as lc, env_override({SCHEDULER_ENV: lc.scheduler_address}):
         try:
             yield lc.scheduler_address
         finally:
-            _restore(before)
             _close(lc.scheduler_address)  # before the cluster itself closes
 
 
-@contextlib.contextmanager
-def _env(k, v):
-    os.environ[k] = v
-    try:
-        yield
-    finally:
-        os.environ.pop(k, None)
+def _local_cluster(n: int):
+    """A LocalCluster of n worker processes with one thread each, no dashboard, quiet logs."""
+    from distributed import LocalCluster
 
-
-def _restore(before):
-    if before is None:
-        os.environ.pop(SCHEDULER_ENV, None)
-    else:
-        os.environ[SCHEDULER_ENV] = before
+    return LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=40)
 
 
 _CLIENTS: dict[str, DaskExecutor] = {}
@@ -181,14 +169,10 @@ def default_executor():
         return None
     _require_distributed()
     if spec[0] == "local":
-        from distributed import LocalCluster
-
         key = f"local:{spec[1]}"
         if key not in _CLIENTS:
             os.environ.setdefault("OMP_NUM_THREADS", THREADS)
-            lc = LocalCluster(n_workers=spec[1], threads_per_worker=1, processes=True, dashboard_address=None,
-                              silence_logs=40)
-            _CLIENTS[key] = DaskExecutor(lc.get_client())
+            _CLIENTS[key] = DaskExecutor(_local_cluster(spec[1]).get_client())
         return _CLIENTS[key]
     if spec[1] not in _CLIENTS:
         from distributed import Client

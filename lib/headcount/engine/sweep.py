@@ -121,8 +121,8 @@ def records_frame(records: list[dict]) -> pd.DataFrame:
 
 
 def plan(exp: Experiment, configs: list[dict], store: ResultsStore) -> dict:
-    """What a sweep would do: counts of cached and missing runs, and missing runs whose config has
-    records only under other code (stale). Computes nothing."""
+    """What a sweep would do: counts of cached and missing runs (and the missing configs themselves), and
+    missing runs whose config has records only under other code (stale). Computes nothing."""
     code = exp.code()
     cached, missing = [], []
     for c in configs:
@@ -130,7 +130,7 @@ def plan(exp: Experiment, configs: list[dict], store: ResultsStore) -> dict:
     old = {canonical_json(r["config"]) for r in store.records(exp.name) if r.get("code_hash") != code}
     stale = [c for c in missing if canonical_json(c) in old]
     return {"experiment": exp.name, "code_hash": code, "cached": len(cached), "missing": len(missing),
-            "stale": len(stale)}
+            "stale": len(stale), "missing_configs": missing}
 
 
 def _groups(exp: Experiment, configs: list[dict]) -> list[list[int]]:

@@ -43,23 +43,17 @@ def page_spec(stem: str):
         raise
     return getattr(mod, "SPEC", None)
 
-def variant_pages(toc: Path | None = None) -> list[tuple[str, str]]:
-    """(tier, notebook stem) of every entry nb/<tier>/<stem> of the table of contents: a page of the book
-    executed again at another tier, from the committed results, as a page of its own."""
+def _toc_notebooks(toc: Path | None = None) -> list[Path]:
+    """Every table-of-contents entry under nb/ (nb/<stem>, or nb/<tier>/<stem> for a variant page), in order."""
     import yaml
 
-    from headcount.paths import VARIANTS
-
-    found: list[tuple[str, str]] = []
+    found: list[Path] = []
 
     def walk(node):
         if isinstance(node, dict):
             f = node.get("file")
-            if isinstance(f, str) and f.startswith("nb/") and len(Path(f).parts) == 3:
-                tier, stem = Path(f).parts[1], Path(f).stem
-                if tier not in VARIANTS:
-                    raise ValueError(f"table of contents: {f}: nb/<tier>/ takes a tier of {list(VARIANTS)}")
-                found.append((tier, stem))
+            if isinstance(f, str) and f.startswith("nb/"):
+                found.append(Path(f))
             for v in node.values():
                 walk(v)
         elif isinstance(node, list):
@@ -70,26 +64,25 @@ def variant_pages(toc: Path | None = None) -> list[tuple[str, str]]:
     return found
 
 
-def book_notebooks(toc: Path | None = None) -> list[str]:
-    """Notebook stems in the order the book's table of contents lists them (entries under nb/)."""
-    import yaml
+def variant_pages(toc: Path | None = None) -> list[tuple[str, str]]:
+    """(tier, notebook stem) of every entry nb/<tier>/<stem> of the table of contents: a page of the book
+    executed again at another tier, from the committed results, as a page of its own."""
+    from headcount.paths import VARIANTS
 
-    toc = toc or TOC
-    found: list[str] = []
-
-    def walk(node):
-        if isinstance(node, dict):
-            f = node.get("file")
-            if isinstance(f, str) and f.startswith("nb/") and len(Path(f).parts) == 2:  # nb/<tier>/ are variants
-                found.append(Path(f).stem)
-            for v in node.values():
-                walk(v)
-        elif isinstance(node, list):
-            for v in node:
-                walk(v)
-
-    walk(yaml.safe_load(toc.read_text()))
+    found = []
+    for f in _toc_notebooks(toc):
+        if len(f.parts) == 3:
+            if f.parts[1] not in VARIANTS:
+                raise ValueError(f"table of contents: {f}: nb/<tier>/ takes a tier of {list(VARIANTS)}")
+            found.append((f.parts[1], f.stem))
     return found
+
+
+def book_notebooks(toc: Path | None = None) -> list[str]:
+    """Notebook stems in the order the book's table of contents lists them (entries nb/<stem>; the variant
+    pages nb/<tier>/<stem> are `variant_pages`)."""
+    return [f.stem for f in _toc_notebooks(toc) if len(f.parts) == 2]
+
 
 def page_planner(stem: str) -> tuple:
     """(SPEC, sweeps) of a page; sweeps is None for a page that stores no runs (see `status`

@@ -309,7 +309,7 @@ def target_stats(P: dict) -> pd.DataFrame:
         d = make_data(SyntheticRun.from_dict(c))
         yv, yt = d["yva"].double(), d["ytr"].double()
         rows.append({"T": T, "var_val": float(yv.var(unbiased=False)), "meansq_val": float((yv ** 2).mean()),
-                     "mean_val": float(yv.mean()), "var_train": float(yt.var(unbiased=False))})
+                     "var_train": float(yt.var(unbiased=False))})
     return pd.DataFrame(rows)
 
 
