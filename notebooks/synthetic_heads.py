@@ -154,7 +154,8 @@ display(Markdown(page.c16b_markdown(study)))
 # schedule or number of epochs; ours are in the parameter table (`epochs`). The
 # {ref}`zoom and reversal page <ablation-zoom-reversal>` trains the $h = D$ models longer and reports how the
 # error against $T$ changes with the training length. The `paper` tier runs the paper's full grid ($T$ up to
-# 128, five seeds) with longer training.
+# 128, five seeds) with longer training; the book shows this page executed at both tiers from their stored
+# runs: {doc}`at the laptop tier </nb/synthetic_heads>` and {doc}`at the paper tier </nb/paper/synthetic_heads>`.
 
 # %% tags=["remove-input"]
 display(Markdown(rerun_markdown("synthetic_heads", P, example='-p D 3 -p h_grid "[1, 2, 3, 4]" -p T_grid "[8, 32]"')))

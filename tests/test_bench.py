@@ -49,7 +49,9 @@ def test_quick_benchmark_ends_with_the_speedup_line(capsys):
     ratio = bench.main(["--quick", "--repeats", "1"])
     lines = capsys.readouterr().out.strip().splitlines()
     assert re.fullmatch(r"speedup \d+\.\dx", lines[-1]) and lines[-1] == f"speedup {ratio:.1f}x"
-    assert re.fullmatch(r"speedup L2 \d+\.\dx", lines[-2])
+    assert re.fullmatch(r"speedup L2 \d+\.\dx", lines[-3])
+    assert re.fullmatch(r"speedup retrieval \d+\.\d\dx", lines[-2])
+    assert any(line.startswith("T=8: one at a time ") and "GFLOP/s" in line for line in lines)
     assert any(line.startswith("T in [32], h in [1, 2, 3], 1 epoch of 512 sequences each: reference ") for line in lines)
     targets = lines[lines.index("## targets (measured above)") + 1 : -1]
     assert targets[0].startswith("throughput at least 5x") and targets[0].endswith(("met", "not met"))

@@ -59,8 +59,8 @@ def test_a_bad_parameter_is_refused_before_a_kernel_starts(argv, message, capsys
 
 PAGE_RULES = [
     ("msmarco", ["-p", "dropout", "1.0"], "parameter 'dropout': must be below 1"),
-    ("msmarco", ["-p", "n_queries", "100000"], "n_queries = 100000 but source 'dl19' has 43 judged queries"),
-    ("msmarco", ["-p", "source", "toy"], "offers some list only"),
+    ("msmarco", ["-p", "n_queries", "100000"], "source 'devsmall': n_queries = 100000 but the source has 6980 judged"),
+    ("msmarco", ["-p", "source", "toy", "-p", "n_queries", "7", "-p", "n_val_queries", "3"], "offers some list only"),
     ("cifar10", ["-p", "train_per_class", "100000"], "parameter 'train_per_class' must be an integer in [1, 5000]"),
     ("cifar10", ["-p", "dropout", "1.0"], "must be below 1"),
     ("ablation_zoom_reversal", ["-p", "epochs_long", "1"], "epochs_long must be 0 (no check) or more than epochs"),

@@ -237,7 +237,7 @@ def test_scorer_shapes_and_permutation_equivariance(fusion):
     frozen = retrieval.FrozenBertEmbedding(_tiny_tables())
     torch.manual_seed(0)
     model = retrieval.CandidateScorer(run, frozen.d, frozen).eval()
-    assert model.E == 12 and model.encoder.layers[0].self_attn.num_heads == 3
+    assert model.E == 12 and model.layers[0].h == 3 and model.layers[0].W_Q.shape == (3, 4, 12)
     assert retrieval.count_trainable(model) > 0 and all(not b.requires_grad for b in frozen.buffers())
     B, T = 2, 5
     g = torch.Generator().manual_seed(1)
@@ -403,7 +403,9 @@ def test_page_texts_follow_the_numbers():
     text = page.data_text({"queries": 43, "passages": 4103, "qrels": 4102},
                           {"queries": 43, "val_queries": 8, "train_examples": 1182, "val_examples": 320, "pool": 1502})
     assert "43 queries, 4103 passages and 4102 judgments" in text and "35 to train and 8 held out" in text
-    assert "4102 judgments on 4103 passages" in page.paper_tier_gaps({"queries": 43, "passages": 4103, "qrels": 4102})
+    assert "43 TREC DL 2019 queries with 4102 judged positives on 4103 passages" in page.paper_tier_gaps(
+        {"queries": 43, "passages": 4103, "qrels": 4102}, "dl19")
+    assert "6980 MS MARCO dev-small queries" in page.paper_tier_gaps({"queries": 6980, "passages": 6978, "qrels": 6980})
     vs = [page.check_c23b(_summary(acc))]
     assert vs[0].verdict == claims.NOT_TESTABLE and "**not testable at this tier**: C23b" in page.outcome_text(vs)
     assert page.outcome_text([page.check_c23b(_summary({(12, 8): 1.0, (12, 64): 1.0}))]).startswith("Every claim")
@@ -414,7 +416,7 @@ def test_spec_tiers_resolve_and_reject_bad_values():
     for tier in ("smoke", "laptop", "paper"):
         P = page.SPEC.resolve(tier=tier)
         assert 1 in P["fit_exclude_h"]
-    assert "`n` = `2` (paper tier: `32`)" in page.reductions(page.SPEC.resolve(tier="laptop"))
+    assert "`n` = `4` (paper tier: `32`)" in page.reductions(page.SPEC.resolve(tier="laptop"))
     assert "epochs_long" not in page.reductions(page.SPEC.resolve(tier="laptop"))  # an addition, shown elsewhere
     assert page.reductions(page.SPEC.resolve(tier="paper")).startswith("This run uses the `paper` tier's values")
     with pytest.raises(ValueError, match="bm25_fraction"):
@@ -488,7 +490,7 @@ def _fake_lists(T=4, seed=0) -> mm.RetrievalLists:
         cands.append([e, *rng.choice(others, T - 1, replace=False)])
     return mm.RetrievalLists(config=mm.ListsConfig(T=T), qids=[str(q) for q in range(nq)],
                              pids=[str(p) for p in range(nq * per)], candidates=np.array(cands), example_query=ex_q,
-                             is_val=ex_q == 3, query_tokens=q_tok, query_len=np.full(nq, 4),
+                             example_split=(ex_q == 3).astype(np.int64), query_tokens=q_tok, query_len=np.full(nq, 4),
                              passage_tokens=p_tok, passage_len=np.full(nq * per, 5), stats={})
 
 
@@ -603,11 +605,12 @@ def test_run_configs_take_every_run_field_from_the_parameters():
 def test_the_laptop_tiers_runs_keep_their_store_keys():
     """The store keys of the committed runs are hashes of these configs: one changed value or key re-keys them."""
     c = page.run_configs(page.SPEC.resolve("laptop"))[0]
-    assert c == {"source": "dl19", "n_queries": 0, "n_val_queries": 8, "max_positives": 40, "split_seed": 0, "T": 8,
-                 "bm25_fraction": 0.5, "mine_depth": 100, "data_seed": 0, "max_query_tokens": 16,
-                 "max_passage_tokens": 64, "dense_max_tokens": 64, "fusion": "list", "h": 1, "n": 2, "n_layers": 2,
-                 "ffn_mult": 4, "dropout": 0.0, "epochs": 30, "batch_size": 128, "lr": 3e-3, "weight_decay": 0.0,
-                 "warmup_frac": 0.05, "stop_after_perfect": 1, "seed": 0, "device": "auto"}
+    assert c == {"source": "devsmall", "n_queries": 3000, "n_val_queries": 1000, "max_positives": 0, "split_seed": 0,
+                 "T": 8, "bm25_fraction": 0.5, "mine_depth": 100, "data_seed": 0, "max_query_tokens": 16,
+                 "max_passage_tokens": 64, "dense_max_tokens": 64, "test_source": "dl19", "test_max_positives": 40,
+                 "fusion": "list", "h": 1, "n": 4, "n_layers": 2, "ffn_mult": 4, "dropout": 0.0, "epochs": 20,
+                 "batch_size": 128, "lr": 3e-3, "weight_decay": 0.0, "warmup_frac": 0.05, "stop_after_perfect": 1,
+                 "seed": 0, "device": "auto"}
 
 
 def test_the_pages_text_blocks_follow_their_numbers():
@@ -646,7 +649,12 @@ def test_claims_not_reproduced_are_listed_by_verdict():
 
 
 @pytest.mark.parametrize("given", [{"source": "toy"}, {"source": "dl19"}, {"source": "toy", "T_grid": [2, 3]},
-                                   {"source": "dl19", "n_queries": 5, "n_val_queries": 2}])
+                                   {"source": "dl19", "n_queries": 5, "n_val_queries": 2},
+                                   {"source": "dl19", "test_source": "", "n_queries": 7, "n_val_queries": 3,
+                                    "max_positives": 8},
+                                   {"source": "toy", "test_source": "", "n_queries": 7, "n_val_queries": 3,
+                                    "T_grid": [2, 3]},
+                                   {}, {"test_max_positives": 1}, {"n_queries": 12, "n_val_queries": 8}])
 def test_the_data_rule_passes_exactly_when_the_lists_can_be_built(given):
     """The page's rule refuses, before any work, what the list builder would refuse after loading the data."""
     from headcount.book.pages import msmarco as page
@@ -668,7 +676,7 @@ def test_the_data_rule_passes_exactly_when_the_lists_can_be_built(given):
 def test_bad_msmarco_parameters_are_refused_naming_the_parameter():
     from headcount.book.pages import msmarco as page
 
-    with pytest.raises(ValueError, match="n_queries = 100000 but source 'dl19' has 43 judged queries"):
+    with pytest.raises(ValueError, match="source 'devsmall': n_queries = 100000 but the source has 6980 judged queries"):
         page.SPEC.resolve("smoke", n_queries=100000)
     with pytest.raises(ValueError, match="parameter 'dropout': must be below 1"):
         page.SPEC.resolve("smoke", dropout=1.0)

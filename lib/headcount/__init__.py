@@ -7,7 +7,7 @@ Import-only: no work at import time. Three layers, each importing only from thos
   ``analysis``, ``claims``, ``registry``, ``paper`` (transcribed tables), ``params``, ``paths`` (a leaf);
 - the engine, ``headcount.engine.*``: ``train``, ``batched`` (the stacked engine), ``ckernel`` (+ kernels/),
   ``synthetic``, ``retrieval``, ``vit``, ``realdata``, ``sweep``, ``store``, ``cluster`` (Dask), ``progress``,
-  ``bench``;
+  ``bench`` (with ``bench_realdata``);
 - the book, ``headcount.book.*``: ``runner``, ``pagecache``, ``status``, ``estimate``, ``compute``, ``cli``,
   ``plots``, ``judging``, ``gpucheck``, and ``pages.<page>`` (each page's parameters, sweeps, evidence and text).
 """

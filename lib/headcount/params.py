@@ -35,7 +35,8 @@ NAME_MAXIMA: dict[str, float] = {
     "epochs": 10_000, "epochs_long": 10_000, "stop_after_perfect": 10_000, "batch_size": 65_536,
     "n_train": 1_000_000, "n_val": 1_000_000, "n_eval": 1_000_000, "curve_pairs": 100_000,
     "train_per_class": 5000, "val_per_class": 1000,  # CIFAR-10 has 5000 training and 1000 test images a class
-    "n_queries": 1_000_000, "n_val_queries": 1_000_000, "max_positives": 1_000_000, "mine_depth": 10_000,
+    "n_queries": 1_000_000, "n_val_queries": 1_000_000, "max_positives": 1_000_000, "test_max_positives": 1_000_000,
+    "mine_depth": 10_000,
     "max_query_tokens": 512, "max_passage_tokens": 512, "dense_max_tokens": 512,
     **{k: _SEED_MAX for k in ("seed", "seeds", "seeds_long", "seeds_depth", "mech_seeds", "a_seed", "data_seed",
                               "split_seed", "placement_seed")},

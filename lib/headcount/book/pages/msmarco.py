@@ -31,8 +31,13 @@ def _fraction(v: float) -> str | None:
 
 
 PARAMS = [
-    Param("source", "str", "data: the judged queries of the TREC DL 2019 subset of MS MARCO, or the toy triplets",
-          choices=("dl19", "toy")),
+    Param("source", "str", "queries trained and validated on: the 6,980 MS MARCO dev-small queries with one judged "
+          "positive each, the 43 judged queries of the TREC DL 2019 subset, or the toy triplets",
+          choices=("devsmall", "dl19", "toy")),
+    Param("test_source", "str", "held-out test set: the TREC DL 2019 queries with their own pool of judged passages, "
+          "or none ('')", choices=("", "dl19")),
+    Param("test_max_positives", "int", "lists per test query, a seeded sample of its judged positives (0 = all)",
+          minimum=0),
     Param("n_queries", "int", "queries used, a seeded sample (0 = all)", minimum=0),
     Param("n_val_queries", "int", "of those, queries held out with all their passages for validation", minimum=1),
     Param("max_positives", "int", "(query, positive) examples per query, a seeded sample of its judged "
@@ -88,24 +93,29 @@ PARAMS = [
     Param("fit_delta_tol", "float", "C24: our fitted delta is near the paper's when within this of 0.25", minimum=0.0),
 ]
 
-_DATA = dict(source="dl19", split_seed=0, bm25_fraction=0.5, mine_depth=100, data_seed=0, max_query_tokens=16,
-             fusion="list", n_layers=2, ffn_mult=4, dropout=0.0, weight_decay=0.0, warmup_frac=0.05,
-             fit_exclude_h=list(PAPER_FIT_EXCLUDE), chance_margin=0.5, flat_tol=0.01, val_gain_tol=0.02,
-             fit_max_mae=0.3, fit_alpha_tol=0.6, fit_delta_tol=0.15)
+LAPTOP_N, LAPTOP_EPOCHS, LAPTOP_EPOCHS_LONG = 4, 20, 60  # see the laptop tier below
+_DATA = dict(source="devsmall", test_source="dl19", split_seed=0, bm25_fraction=0.5, mine_depth=100, data_seed=0,
+             max_query_tokens=16, max_positives=0, fusion="list", n_layers=2, ffn_mult=4, dropout=0.0, weight_decay=0.0,
+             warmup_frac=0.05, fit_exclude_h=list(PAPER_FIT_EXCLUDE), chance_margin=0.5, flat_tol=0.01,
+             val_gain_tol=0.02, fit_max_mae=0.3, fit_alpha_tol=0.6, fit_delta_tol=0.15)
 SPEC = ParamSpec(
     notebook="msmarco",
     params=PARAMS,
     tiers={
-        "smoke": {**_DATA, "n_queries": 7, "n_val_queries": 3, "max_positives": 8, "T_grid": [4, 8],
+        # seconds: 60 dev-small queries, two test lists per DL19 query; used by the test suite
+        "smoke": {**_DATA, "n_queries": 60, "n_val_queries": 20, "test_max_positives": 2, "T_grid": [4, 8],
                   "epochs_long": 4, "h_grid_long": [1], "T_grid_long": [4, 8],
                   "h_grid": [1, 2], "seeds": [0], "mine_depth": 20, "stop_after_perfect": 0, "max_passage_tokens": 32,
                   "dense_max_tokens": 32, "n": 4, "epochs": 2, "batch_size": 16, "lr": 3e-3},
-        "laptop": {**_DATA, "n_queries": 0, "n_val_queries": 8, "max_positives": 40, "T_grid": [8, 16, 32, 64],
-                   "epochs_long": 120, "h_grid_long": [2, 4], "T_grid_long": [8, 64],
-                   "h_grid": [1, 2, 3, 4, 6, 8, 12], "seeds": [0], "max_passage_tokens": 64, "stop_after_perfect": 1,
-                   "fit_exclude_h": [1, 8, 12],
-                   "dense_max_tokens": 64, "n": 2, "epochs": 30, "batch_size": 128, "lr": 3e-3},
-        "paper": {**_DATA, "n_queries": 0, "n_val_queries": 8, "max_positives": 0, "T_grid": [8, 16, 32, 64],
+        # 2,000 training and 1,000 validation queries of dev-small, DL19 held out (40 lists per query);
+        # choices from measured costs: see the page's section on the data
+        "laptop": {**_DATA, "n_queries": 3000, "n_val_queries": 1000, "test_max_positives": 40,
+                   "T_grid": [8, 16, 32, 64], "epochs_long": LAPTOP_EPOCHS_LONG, "h_grid_long": [2, 4],
+                   "T_grid_long": [8, 32], "h_grid": [1, 2, 3, 4, 6, 8, 12], "seeds": [0], "max_passage_tokens": 64,
+                   "stop_after_perfect": 1, "fit_exclude_h": [1], "dense_max_tokens": 64, "n": LAPTOP_N,
+                   "epochs": LAPTOP_EPOCHS, "batch_size": 128, "lr": 3e-3},
+        # every dev-small query: 4,980 to train, 2,000 held out (the paper: 28,000 and 2,000); every DL19 list
+        "paper": {**_DATA, "n_queries": 0, "n_val_queries": 2000, "test_max_positives": 0, "T_grid": [8, 16, 32, 64],
                   "epochs_long": 0, "h_grid_long": [2, 4], "T_grid_long": [8, 64],
                   "h_grid": [1, 2, 4, 6, 8, 10, 12, 14, 16], "seeds": [0, 1, 2], "max_passage_tokens": 128,
                   "stop_after_perfect": 0,
@@ -165,43 +175,48 @@ def _data_rule(P: dict) -> str | None:
         coll = msmarco.load_source(P["source"])
     except (OSError, ValueError) as exc:
         return f"source {P['source']!r} cannot be read: {str(exc).splitlines()[0]}"
-    qids_all = [q for q in coll.queries if q in coll.qrels]
-    n_use = len(qids_all) if P["n_queries"] == 0 else P["n_queries"]
-    if n_use > len(qids_all):
-        return f"n_queries = {P['n_queries']} but source {P['source']!r} has {len(qids_all)} judged queries"
-    if P["n_val_queries"] >= n_use:
-        return (f"n_val_queries = {P['n_val_queries']} must leave at least one training query of the {n_use} "
-                f"queries of source {P['source']!r}")
-    rng = np.random.default_rng(P["split_seed"])
-    order = rng.permutation(len(qids_all))
-    qids = [qids_all[i] for i in order[:n_use]]
-    val_q = set(qids[:P["n_val_queries"]])
-    kept = {}
-    for q in qids:
-        pos = list(coll.qrels[q])
-        if P["max_positives"] and len(pos) > P["max_positives"]:
-            pos = [pos[i] for i in sorted(rng.choice(len(pos), size=P["max_positives"], replace=False))]
-        kept[q] = pos
+    try:
+        qids, val_q, kept, rng = msmarco.split_queries(coll, P["n_queries"], P["n_val_queries"], P["max_positives"],
+                                                       P["split_seed"])
+    except ValueError as exc:
+        return f"source {P['source']!r}: {exc}"
     pool = list(dict.fromkeys(p for q in qids for p in kept[q]))
     held = {p for q in val_q for p in coll.qrels[q]}
     side = {True: [p for p in pool if p in held], False: [p for p in pool if p not in held]}
     need = max([*P["T_grid"], *(P["T_grid_long"] if P["epochs_long"] else [])]) - 1
-    worst = min(len([p for p in side[q in val_q] if p not in set(coll.qrels[q])]) for q in qids)
+    own = lambda q: set(coll.qrels[q]) | set(coll.judged.get(q, ()))  # noqa: E731
+    worst = min(len([p for p in side[q in val_q] if p not in own(q)]) for q in qids)
     if worst < need:
         return (f"source {P['source']!r} with n_queries = {P['n_queries']}, n_val_queries = {P['n_val_queries']}, "
                 f"max_positives = {P['max_positives']} offers some list only {worst} negatives; the longest T = "
                 f"{need + 1} needs {need}: lower the T grids or use more queries")
+    if P["test_source"]:
+        if P["test_source"] == P["source"]:
+            return f"test_source {P['test_source']!r} is the training source: a test set must be another source"
+        tcoll = msmarco.load_source(P["test_source"])
+        tq = [q for q in tcoll.queries if q in tcoll.qrels]
+        tkept = msmarco.sample_positives(tcoll, tq, P["test_max_positives"], rng)
+        tpool = set(p for q in tq for p in tkept[q])
+        tworst = min(len(tpool - set(tcoll.qrels[q])) for q in tq)
+        if tworst < need:
+            return (f"test_source {P['test_source']!r} with test_max_positives = {P['test_max_positives']} offers "
+                    f"some test list only {tworst} negatives; the longest T = {need + 1} needs {need}: raise "
+                    "test_max_positives (0 = all) or lower the T grids")
     return None
 
 
-def paper_tier_gaps(counts: dict | None = None) -> str:
+SOURCE_NAMES = {"devsmall": "MS MARCO dev-small", "dl19": "TREC DL 2019", "toy": "toy-triplet"}
+
+
+def paper_tier_gaps(counts: dict | None = None, source: str = "devsmall") -> str:
     """What even the `paper` tier cannot match; counts: the loaded collection's `Collection.counts()` (queries,
     passages, judgments), printed when given."""
-    data = (f"{counts['queries']} DL19 queries with {counts['qrels']} judgments on {counts['passages']} passages"
-            if counts else "the DL19 queries and their judged passages")
+    name = SOURCE_NAMES[source]
+    data = (f"{counts['queries']} {name} queries with {counts['qrels']} judged positives on {counts['passages']} "
+            "passages" if counts else f"the {name} queries and their judged passages")
     return (f"Even the `paper` tier differs from the paper: {data} instead of 28,000 training and 2,000 validation "
-            "queries with negatives mined from 8.8M passages, frozen tables 384 wide instead of 768, and a fusion, "
-            "optimiser and schedule of our choosing (the paper states none).")
+            "queries, negatives mined from a pool of judged passages instead of 8.8M passages, frozen tables 384 wide "
+            "instead of 768, and a fusion, optimiser and schedule of our choosing (the paper states none).")
 
 
 LONG_CHECK = ("epochs_long", "h_grid_long", "T_grid_long")  # parameters of the longer-training check
@@ -215,7 +230,7 @@ def reductions(P: dict, counts: dict | None = None) -> str:
             if P[k] != paper[k] and k not in LONG_CHECK]
     head = (f"**What tier `{P['tier']}` reduces** against the `paper` tier: " + "; ".join(diff) + "."
             if diff else "This run uses the `paper` tier's values.")
-    return head + " " + paper_tier_gaps(counts)
+    return head + " " + paper_tier_gaps(counts, P["source"])
 
 
 def run_configs(P: dict) -> list[dict]:
@@ -279,9 +294,12 @@ def longer_training_text(short: pd.DataFrame, long: pd.DataFrame, epochs: int, e
 
 def scale_text(P: dict, stats: dict) -> str:
     """One line that says what this page's numbers were computed on."""
-    return (f"tier {P['tier']}: {stats['queries']} DL19 queries ({stats['queries'] - stats['val_queries']} train / "
-            f"{stats['val_queries']} held out), {stats['train_examples']} training lists, pool of {stats['pool']} "
-            f"passages, n = {P['n']} (E = {P['n']}h), {P['epochs']} epochs, {len(P['seeds'])} seed(s)")
+    test = (f", {stats['test_examples']} {SOURCE_NAMES[stats['test_source']]} test lists of {stats['test_queries']} "
+            "queries" if stats.get("test_source") else "")
+    return (f"tier {P['tier']}: {stats['queries']} {SOURCE_NAMES[P['source']]} queries "
+            f"({stats['queries'] - stats['val_queries']} train / {stats['val_queries']} held out), "
+            f"{stats['train_examples']} training lists, pool of {stats['pool']} passages{test}, n = {P['n']} "
+            f"(E = {P['n']}h), {P['epochs']} epochs, {len(P['seeds'])} seed(s)")
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -293,7 +311,9 @@ def summarise(df: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for (h, T), g in df.groupby(["h", "T"]):
         row = {"h": int(h), "T": int(T), "seeds": len(g)}
-        for m in ("train_acc", "train_mrr", "val_acc", "val_mrr"):
+        for m in ("train_acc", "train_mrr", "val_acc", "val_mrr", "test_acc", "test_mrr"):
+            if m not in g:  # runs without a test set
+                continue
             row[m] = float(g[m].mean())
             row[m + "_std"] = float(g[m].std(ddof=1)) if len(g) > 1 else 0.0
         rows.append(row)
@@ -754,12 +774,21 @@ def reading_text(summary: pd.DataFrame, tol: float = 0.01, h_star: int = PAPER_H
 
 def data_text(counts: dict, stats: dict) -> str:
     """Markdown: the collection loaded (counts from `Collection.counts()`) and what this tier's lists use of it
-    (stats: the lists' `stats`)."""
-    return (f"The collection read: {counts['queries']} queries, {counts['passages']} passages and {counts['qrels']} "
+    (stats: the lists' `stats`), with the share of queries whose own positive BM25 ranks first in its pool."""
+    own = stats.get("bm25_own_first", {})
+    text = (f"The collection read: {counts['queries']} queries, {counts['passages']} passages and {counts['qrels']} "
             f"judgments that call a passage relevant to a query. This tier uses {stats['queries']} queries, "
             f"{stats['queries'] - stats['val_queries']} to train and {stats['val_queries']} held out, giving "
             f"{stats['train_examples']} training and {stats['val_examples']} validation lists over a pool of "
-            f"{stats['pool']} passages.")
+            f"{stats['pool']} passages ({stats.get('pool_train', '?')} on the training side).")
+    if stats.get("test_source"):
+        text += (f" Test set: the {stats['test_queries']} {SOURCE_NAMES[stats['test_source']]} queries, "
+                 f"{stats['test_examples']} lists over their own pool of {stats['pool_test']} judged passages "
+                 f"({stats['test_passages_also_in_pool']} of them also in the training source's pool, by text).")
+    if own:
+        text += (" How easy the pool makes the negatives: BM25 over a split's pool ranks the query's own positive "
+                 "first for " + ", ".join(f"{100 * v:.0f}% of the {k} queries" for k, v in own.items()) + ".")
+    return text
 
 
 def _spearman(x: np.ndarray, y: np.ndarray) -> float:
@@ -833,7 +862,76 @@ def verdicts_text(vs: list[claims.Verdict], summary: pd.DataFrame, P: dict) -> s
             + reading_text(summary, P["flat_tol"], chance_margin=P["chance_margin"]))
 
 
+def data_intro_markdown(P: dict) -> str:
+    """Markdown: the source this run trains on, how its lists are made, and what that changes against the
+    paper (written for the source chosen)."""
+    neg = ("- **Negatives.** No negatives are judged, so the $T-1$ negatives of a list are mined from the pool of "
+           "judged passages on the same side of the split (training, validation or test; never one of the query's "
+           "own judged passages, nor a passage with the same text): a share `bm25_fraction` from the query's BM25 "
+           "ranking (rank-bm25's BM25Okapi, $k_1 = 0.9$, $b = 0.4$) and the rest from its dense ranking (cosine "
+           "similarity of all-MiniLM-L6-v2 sentence embeddings, standing in for the paper's unnamed FAISS encoder; "
+           "computed by the library's own small torch encoder, which the test suite checks against Hugging Face "
+           "transformers' `BertModel` with mean pooling on real DL19 texts, agreeing to 1e-5), each drawn at random "
+           "from the top `mine_depth`. A held-out passage is never a training negative (the model would learn to "
+           "score it low). The paper mines BM25 and FAISS \"global\" negatives from all 8.8M passages in a ratio it "
+           "does not state.")
+    test = ("- **Test set.** With `test_source` = `dl19` the 43 judged queries of the TREC Deep Learning 2019 "
+            "passage track are a held-out test set: `test_max_positives` lists per query (each with one judged "
+            "passage as its positive), their negatives mined the same way from the pool of DL19's own judged "
+            "passages, never from the training source's. Accuracy and MRR there are reported beside validation."
+            if P["test_source"] else "- **Test set.** None at this setting (`test_source` = '').")
+    if P["source"] == "devsmall":
+        head = ("- **Queries.** The 6,980 queries of MS MARCO passage dev-small, each with the text of one "
+                "human-judged positive passage, checked row by row against the official query list and judgments "
+                "(`headcount.engine.realdata.devsmall`). MS MARCO stores a passage as `<title> <passage>`; where the "
+                "title is missing it is written `-`, and that `- ` is stripped (a real title is kept). "
+                "`n_queries` of them (a seeded sample, 0 = all) are used; `n_val_queries` of those are held out "
+                "for validation; every query gives one list.")
+        what = ("**What that changes.** Like the paper, every list is a different real query, and validation is "
+                "on queries never trained on. Unlike the paper, the pool is small: a split's pool holds only the "
+                "positives of that split's queries (a few thousand passages, against the paper's 8.8M), so its "
+                "negatives are easier, as the share of queries whose own positive BM25 ranks first in the pool "
+                "(printed below) shows. Easier negatives make every list easier to fit and to generalise to, so "
+                "accuracies are expected to be higher and the point where accuracy stops depending on $T$ to come "
+                "at fewer heads than on the paper's lists.")
+    elif P["source"] == "dl19":
+        head = ("- **Queries.** The 43 judged queries of the TREC Deep Learning 2019 passage track and their judged "
+                "passages; each (query, judged positive) pair is one list, at most `max_positives` per query (a "
+                "seeded sample, 0 = all). `n_val_queries` queries are held out with all their passages.")
+        what = ("**What that changes.** The lists come from a few dozen topics whose negatives are other topics' "
+                "passages: telling topics apart is an easier function to fit than matching 28,000 queries, and "
+                "validation is on a handful of unseen topics, so its numbers are coarse.")
+    else:
+        head = ("- **Queries.** The 100 MS MARCO training triplets of the toy copy, a test fixture (about 20 "
+                "queries): nothing on this page can be judged on it.")
+        what = "**What that changes.** Everything: the toy source exists to exercise the code."
+    return "\n".join([head, neg, test]) + "\n\n" + what
+
+
 def validation_note(stats: dict) -> str:
-    """How many lists and held-out queries our validation numbers come from."""
-    return (f"Our validation numbers come from {stats['val_examples']} lists of {stats['val_queries']} "
-            "held-out queries, each query's lists sharing their topic, so they are coarse.")
+    """How many lists and held-out queries our validation (and test) numbers come from."""
+    per_query = stats["val_examples"] / max(1, stats["val_queries"])
+    text = (f"Our validation numbers come from {stats['val_examples']} lists of {stats['val_queries']} held-out queries"
+            + (", one list per query, so each list is a different question." if per_query == 1 else
+               f", about {per_query:.0f} lists per query sharing its topic, so they are coarse."))
+    if stats.get("test_source"):
+        text += (f" The {SOURCE_NAMES[stats['test_source']]} test numbers come from {stats['test_examples']} lists of "
+                 f"only {stats['test_queries']} queries (about {stats['test_examples'] / stats['test_queries']:.0f} "
+                 "per query), whose passages and negatives never appear in training; the shared copy flattens "
+                 "DL19's graded judgments to relevant / not relevant, so each judged passage counts as a positive.")
+    return text
+
+
+def test_markdown(summary: pd.DataFrame) -> str:
+    """Markdown: accuracy and MRR on the held-out test set per (h, T), or a line saying there is none."""
+    if "test_acc" not in summary or summary["test_acc"].isna().all():
+        return "No held-out test set at this setting (`test_source` = '')."
+    t = summary.pivot(index="h", columns="T", values="test_acc")
+    r = summary.pivot(index="h", columns="T", values="test_mrr")
+    out = pd.DataFrame({"h": t.index})
+    for T in t.columns:
+        out[f"T={T}: acc"] = [f"{v:.3f}" for v in t[T]]
+        out[f"T={T}: MRR"] = [f"{v:.3f}" for v in r[T]]
+    chance = ", ".join(f"{1 / T:.3f} at T = {T}" for T in t.columns)
+    return ("### Held-out test set: TREC DL 2019\n\nTop-1 accuracy and MRR on the test lists (ours only: the paper "
+            f"reports no held-out test set). Chance accuracy: {chance}.\n\n" + markdown_table(out))

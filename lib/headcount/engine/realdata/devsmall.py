@@ -21,7 +21,7 @@ import hashlib
 import os
 from pathlib import Path
 
-from headcount.engine.realdata.msmarco import Collection, MsMarcoDataError, _read_id_text, _tsv_rows
+from headcount.engine.realdata.msfiles import Collection, MsMarcoDataError, _read_id_text, _read_qrels, _tsv_rows
 from headcount.engine.store import shared_data_dir
 
 DEVSMALL_DIR = "msmarco-devsmall"
@@ -48,26 +48,6 @@ def _check_sha(path: Path) -> None:
                                "or another file (pass check_sha=False to read it anyway)")
 
 
-def _official_qrels(path: Path, queries: dict[str, str]) -> dict[str, list[str]]:
-    if not path.is_file():
-        raise MsMarcoDataError(f"qrels file not found: {path}")
-    out: dict[str, list[str]] = {}
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            cols = line.split()
-            if not cols:
-                continue
-            if len(cols) != 4:
-                raise MsMarcoDataError(f"{path}:{lineno}: expected 4 columns (qid iter pid relevance), found "
-                                       f"{len(cols)}")
-            qid, _, pid, rel = cols
-            if qid not in queries:
-                raise MsMarcoDataError(f"{path}:{lineno}: query id {qid!r} is not in the official query list")
-            if rel.strip() != "0":
-                out.setdefault(qid, []).append(pid)
-    return out
-
-
 def load_devsmall(root: str | os.PathLike | None = None, check_sha: bool | None = None) -> Collection:
     """The dev-small pairs as a Collection (queries, one positive passage per query, its judgment), checked
     against the official query list and judgments (see the module docstring). root defaults to <shared
@@ -85,10 +65,11 @@ def load_devsmall(root: str | os.PathLike | None = None, check_sha: bool | None 
         for p in paths.values():
             _check_sha(p)
     official = _read_id_text(paths["queries"], "official dev-small queries")
-    judged = _official_qrels(paths["qrels"], official)
+    judged = _read_qrels(paths["qrels"], official, what="official query list")
     queries: dict[str, str] = {}
     passages: dict[str, str] = {}
     qrels: dict[str, tuple[str, ...]] = {}
+    also_judged: dict[str, tuple[str, ...]] = {}
     untitled = 0
     rows = _tsv_rows(paths["pairs"], HEADER, "dev-small pairs")
     first = next(rows, None)
@@ -117,9 +98,11 @@ def load_devsmall(root: str | os.PathLike | None = None, check_sha: bool | None 
         queries[qid] = query
         passages.setdefault(key, positive)
         qrels[qid] = (key,)
+        if len(listed) > 1:
+            also_judged[qid] = tuple(listed)
     if len(queries) != len(official):
         missing = [q for q in official if q not in queries][:5]
         raise MsMarcoDataError(f"{paths['pairs']}: {len(queries)} queries, the official list has {len(official)} "
                                f"(missing e.g. {missing})")
-    return Collection(queries=queries, passages=passages, qrels=qrels,
+    return Collection(queries=queries, passages=passages, qrels=qrels, judged=also_judged,
                       source=f"devsmall:{folder} ({untitled} untitled positives, their '- ' stripped)")

