@@ -188,8 +188,8 @@ def test_vit_shapes_per_head(h):
     assert cfg.E == 16 * h
     model = ViT(cfg)
     for blk in model.blocks:
-        assert blk.attn.W_Q.shape == blk.attn.W_K.shape == blk.attn.W_V.shape == (h, 16 * h, 16)
-        assert blk.attn.W_O.shape == (h, 16, 16 * h)
+        assert blk.attn.W_Q.shape == blk.attn.W_K.shape == blk.attn.W_V.shape == (h, 16, 16 * h)
+        assert blk.attn.W_O.shape == (16 * h, 16 * h)
     assert len(model.blocks) == 4 and model.pos.shape == (1, 17, 16 * h)
     x = torch.randn(5, 16, 192)
     assert model(x).shape == (5, 10)
@@ -207,9 +207,9 @@ def test_attention_matches_an_explicit_per_head_loop():
     x = torch.randn(2, 5, 12)
     heads = []
     for i in range(3):
-        q, k, v = (x @ W[i] + b[i] for W, b in ((att.W_Q, att.b_Q), (att.W_K, att.b_K), (att.W_V, att.b_V)))
+        q, k, v = (x @ W[i].T + b[i] for W, b in ((att.W_Q, att.b_Q), (att.W_K, att.b_K), (att.W_V, att.b_V)))
         a = torch.softmax(q @ k.transpose(-1, -2) / 2.0, dim=-1)
-        heads.append(a @ v @ att.W_O[i])
+        heads.append(a @ v @ att.W_O[:, 4 * i:4 * (i + 1)].T)  # head i owns columns i n .. (i + 1) n - 1 of W_O
     assert torch.allclose(att(x), sum(heads) + att.b_O, atol=1e-5)
 
 

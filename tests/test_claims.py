@@ -125,7 +125,7 @@ def test_claims_page_lists_every_registered_claim_with_its_anchor_and_counts_fro
     assert counts[page.NOT_COVERED] == len(registry.CLAIMS) - 2
     assert sum(counts.values()) == len(df)
     md = page.markdown(df)
-    assert "(c15)=" in md and "### C15: reproduced (uncertain)" in md and "{ref}`evidence on its page <fig-synthetic-heads>`" in md
+    assert "(c15)=" in md and "### C15: reproduced (uncertain)" in md and "{ref}`evidence on its page <fig-synthetic-heads-nmse>`" in md
     assert "(c17b)=" in md
     assert "{ref}`C16a <c16a>`" in page.overview(df)
     assert "experiments (" in page.summary(df) and "theory (" in page.summary(df)

@@ -680,3 +680,22 @@ def test_bad_msmarco_parameters_are_refused_naming_the_parameter():
         page.SPEC.resolve("smoke", n_queries=100000)
     with pytest.raises(ValueError, match="parameter 'dropout': must be below 1"):
         page.SPEC.resolve("smoke", dropout=1.0)
+
+
+def test_the_library_toy_reader_names_the_file_and_line_of_bad_bytes(tmp_path):
+    """realdata.msmarco.load_toy called directly (not through the page): bytes that are not UTF-8, a wrong
+    column count and a missing file each raise MsMarcoDataError naming the file (and line)."""
+    src = (mm.shared_data_dir() / mm.TOY_DIR / "triplets" / "raw.tsv").read_bytes().split(b"\n")
+    folder = tmp_path / "toy"
+    (folder / "triplets").mkdir(parents=True)
+    path = folder / "triplets" / "raw.tsv"
+    path.write_bytes(b"\n".join(src[:4] + [src[4][:10] + b"\xff\xfe" + src[4][10:]] + src[5:]))
+    with pytest.raises(mm.MsMarcoDataError, match=r"raw\.tsv:5: the toy triplets file is not UTF-8"):
+        mm.load_toy(folder)
+    path.write_bytes(b"\n".join(src[:2] + [b"only\tone tab"] + src[3:]))
+    with pytest.raises(mm.MsMarcoDataError, match=r"raw\.tsv:3: expected 3 tab-separated columns"):
+        mm.load_toy(folder)
+    path.unlink()
+    with pytest.raises(mm.MsMarcoDataError, match="toy triplets file not found"):
+        mm.load_toy(folder)
+    assert len(mm.load_toy().qrels) > 0  # the shipped copy reads

@@ -73,7 +73,7 @@ def test_a_variant_page_reads_its_bundle_read_only_and_writes_beside_the_book(tm
     out = runner.run_variant("smoke", "synthetic_heads", store_root=store)
     assert out == tmp_path / "nb" / "smoke" / "synthetic_heads.ipynb"
     text = out.read_text()
-    assert "(synthetic-heads-smoke)=" in text and ":name: fig-synthetic-heads-smoke" in text
+    assert "(synthetic-heads-smoke)=" in text and ":name: fig-synthetic-heads-nmse-smoke" in text
     assert (tmp_path / "claims" / "smoke" / "synthetic_heads.json").exists()
     assert not (tmp_path / "claims" / "synthetic_heads.json").exists()
     figs = sorted(p.name for p in (tmp_path / "figures").iterdir())
@@ -150,3 +150,26 @@ def test_a_long_table_shows_its_first_rows_and_keeps_the_rest_one_click_away():
     out = shown_table(long, keep=12)
     first, _, rest = out.partition("*The first 12 of 140 rows; all of them below.*")
     assert first.strip().count("\n") == 1 + 12 and "```{admonition} All 140 rows\n:class: dropdown\n\n" + long in rest
+
+
+def test_a_figures_bibtex_carries_the_hashes_of_its_files(tmp_path):
+    import hashlib
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from headcount.book.plots import figure_bibtex, save_figure
+
+    fig, ax = plt.subplots()
+    ax.plot([1, 2], [2, 1])
+    out = save_figure(fig, pd.DataFrame({"x": [1, 2]}), "cite-me", directory=tmp_path)
+    bib = figure_bibtex("cite-me", tmp_path)
+    for ext in ("png", "csv"):
+        assert f"sha256 of cite-me.{ext} {hashlib.sha256(out[ext].read_bytes()).hexdigest()}" in bib
+    assert bib.startswith("@misc{headcount_fig_cite_me,") and "figure cite-me" in bib
+    assert f"commit {paths.source_version()['commit']}" in bib
+    out["csv"].write_text("x\n3\n")  # another file: another hash
+    assert hashlib.sha256(b"x\n3\n").hexdigest() in figure_bibtex("cite-me", tmp_path)

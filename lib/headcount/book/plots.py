@@ -63,13 +63,47 @@ def _site_root() -> str:
     return "../../" if variant_suffix() else "../"
 
 
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "missing"
+
+
+def figure_bibtex(label: str, directory: str | os.PathLike | None = None) -> str:
+    """A BibTeX entry for one saved figure (its label with the variant suffix, as in its file names): the
+    companion, its version and commit, the figure's label and the sha256 of its PNG and CSV files as saved, so a
+    reader can check that the files cited are the files downloaded."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    d = Path(directory) if directory is not None else figures_dir()
+    try:
+        ver = version("headcount")
+    except PackageNotFoundError:
+        ver = "unknown"
+    src = source_version()
+    commit = src["commit"] or "unknown"
+    if src["uncommitted_changes"]:
+        commit += " (with uncommitted changes)"
+    key = "headcount_fig_" + label.replace("-", "_")
+    return (f"@misc{{{key},\n"
+            f"  title   = {{Figure {label} of headcount, an executable companion to \"The Effect of Attention Head "
+            f"Count on Transformer Approximation\"}},\n"
+            f"  author  = {{{{The headcount contributors}}}},\n  year    = {{{src['date'][:4]}}},\n"
+            f"  version = {{{ver}}},\n  note    = {{commit {commit}; figure {label}; "
+            f"sha256 of {label}.png {_sha256(d / f'{label}.png')}; "
+            f"sha256 of {label}.csv {_sha256(d / f'{label}.csv')}}}\n}}")
+
+
 def downloads_markdown(label: str) -> str:
-    """Links to a saved figure's files, relative to a page one folder below the book root."""
+    """Links to a saved figure's files, relative to a page one folder below the book root, a permalink to the
+    figure on its page, and a collapsed citation block with the figure's BibTeX entry (`figure_bibtex`)."""
     # raw HTML anchors: MyST would treat a markdown link to a non-page file as a cross-reference
     label = label + variant_suffix()
     up = _site_root()
     links = [f'<a href="{up}figures/{label}.{ext}">{ext.upper()}</a>' for ext in ("png", "svg", "pdf", "csv", "json")]
-    return f"Download figure `{label}`: " + " · ".join(links)
+    return (f"Download figure `{label}`: " + " · ".join(links) + f' · <a href="#fig-{label}">permalink</a>\n\n'
+            f"````{{admonition}} Cite figure `{label}` (BibTeX; the hashes are those of the files above)\n"
+            f":class: dropdown\n\n```bibtex\n{figure_bibtex(label)}\n```\n````")
 
 
 def glue_figure(key: str, fig) -> None:

@@ -6,8 +6,8 @@ varies at a fixed per-head width n = 16, so E = n h; and its training on padded 
               x + Drop(MLP(LN(x)))                                     GELU MLP of width mlp_ratio * E
     logits  = W_C LN(x_c0)                                            the class token after the last block
 
-Per-head weights are first-class tensors, W_Q, W_K, W_V of shape (h, E, n) and W_O of shape (h, n, E),
-as in the synthetic model, so h and n vary independently. Shapes are in the comments: B batch, T tokens,
+Per-head weights are first-class tensors, W_Q, W_K, W_V of shape (h, n, E) and W_O of shape (E, h n), as in
+the synthetic model and the retrieval encoder, so h and n vary independently. Shapes are in the comments: B batch, T tokens,
 h heads, n per-head width, E total width.
 
 What the paper leaves open is fixed in `CifarRun` (every field keys the results store): AdamW with a
@@ -61,28 +61,31 @@ class ViTConfig:
 
 
 class HeadAttention(nn.Module):
-    """Multi-head self-attention over all T tokens with per-head weights W_Q, W_K, W_V (h, E, n), W_O (h, n, E)."""
+    """Multi-head self-attention over all T tokens with per-head weights in the layout of the synthetic model
+    (`headcount.model`) and the retrieval encoder: W_Q, W_K, W_V of shape (h, n, E) (head i maps the width E to
+    its n), W_O of shape (E, h n) on the concatenated heads."""
 
     def __init__(self, cfg: ViTConfig):
         super().__init__()
         h, n, E = cfg.h, cfg.n, cfg.E
         self.h, self.n = h, n
-        self.W_Q = nn.Parameter(torch.empty(h, E, n))
-        self.W_K = nn.Parameter(torch.empty(h, E, n))
-        self.W_V = nn.Parameter(torch.empty(h, E, n))
+        # drawn as (h, E, n) and (h, n, E) tensors, then laid out: the same initial values as before the layout
+        # was shared, so a run's numbers do not depend on it
+        drawn = [torch.empty(h, E, n) for _ in range(3)] + [torch.empty(h, n, E)]
+        for w in drawn:
+            nn.init.trunc_normal_(w, std=0.02)
+        self.W_Q, self.W_K, self.W_V = (nn.Parameter(w.transpose(1, 2).contiguous()) for w in drawn[:3])
         self.b_Q = nn.Parameter(torch.zeros(h, n))
         self.b_K = nn.Parameter(torch.zeros(h, n))
         self.b_V = nn.Parameter(torch.zeros(h, n))
-        self.W_O = nn.Parameter(torch.empty(h, n, E))
+        self.W_O = nn.Parameter(drawn[3].reshape(h * n, E).T.contiguous())
         self.b_O = nn.Parameter(torch.zeros(E))
-        for w in (self.W_Q, self.W_K, self.W_V, self.W_O):
-            nn.init.trunc_normal_(w, std=0.02)
 
     def qkv(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        # (B, T, E) x (h, E, n) -> (B, h, T, n) for each of Q, K, V
-        q = torch.einsum("bte,hen->bhtn", x, self.W_Q) + self.b_Q[:, None, :]
-        k = torch.einsum("bte,hen->bhtn", x, self.W_K) + self.b_K[:, None, :]
-        v = torch.einsum("bte,hen->bhtn", x, self.W_V) + self.b_V[:, None, :]
+        # (B, T, E) x (h, n, E) -> (B, h, T, n) for each of Q, K, V
+        q = torch.einsum("bte,hne->bhtn", x, self.W_Q) + self.b_Q[:, None, :]
+        k = torch.einsum("bte,hne->bhtn", x, self.W_K) + self.b_K[:, None, :]
+        v = torch.einsum("bte,hne->bhtn", x, self.W_V) + self.b_V[:, None, :]
         return q, k, v
 
     def weights(self, x: torch.Tensor) -> torch.Tensor:
@@ -93,7 +96,8 @@ class HeadAttention(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         q, k, v = self.qkv(x)
         o = F.scaled_dot_product_attention(q, k, v)  # (B, h, T, n), scale 1/sqrt(n)
-        return torch.einsum("bhtn,hne->bte", o, self.W_O) + self.b_O  # concat over heads, then W_O: (B, T, E)
+        B, T = x.shape[:2]
+        return o.transpose(1, 2).reshape(B, T, self.h * self.n) @ self.W_O.T + self.b_O  # concat, then W_O: (B, T, E)
 
 
 class Block(nn.Module):

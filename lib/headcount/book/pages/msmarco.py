@@ -73,8 +73,8 @@ PARAMS = [
           "consecutive epochs (0 = always run all epochs); saves time on models that already fit everything",
           minimum=0),
     Param("fit_exclude_h", "int_list", "head counts left out of the error-law fit (the paper leaves out h = 1 and "
-          "its saturated 12, 14, 16; the laptop tier leaves out 1 and the head counts that fit the training lists, "
-          "accuracy >= 0.99, at every T but the longest: 8 and 12)",
+          "its saturated 12, 14, 16; the laptop tier leaves out only h = 1, as no head count of its grid fits the "
+          "training lists at every T)",
           minimum=0),
     Param("epochs_long", "int", "longer-training check: the runs at h in h_grid_long and T in T_grid_long trained "
           "again with at most this many epochs, everything else unchanged (0 = no check)", minimum=0),
