@@ -98,7 +98,7 @@ glue_figure("fig-msmarco-accuracy", fig)
 display(Markdown(downloads_markdown("msmarco-accuracy")))
 display(Markdown(page.side_markdown("Training accuracy beside the paper's Table 6", side6)))
 display(Markdown(page.drop_text(summary)))
-display(Markdown(page.narrowest_text(summary, P["n"])))
+display(Markdown(page.narrowest_text(summary, P["n"], chance_margin=P["chance_margin"])))
 side7 = page.side_by_side(summary, "val_acc", page.paper_summary("table7"))
 display(Markdown(page.side_markdown("Validation accuracy beside the paper's Table 7", side7)))
 display(Markdown(page.test_markdown(summary)))
@@ -182,7 +182,7 @@ display(Markdown(downloads_markdown("msmarco-error-law")))
 vs = judging.page_verdicts("msmarco", P, ev)
 claims.record("msmarco", vs)
 display(Markdown(claims.markdown_table(vs)))
-display(Markdown(page.verdicts_text(vs, summary, P)))
+display(Markdown(page.verdicts_text(vs, summary, P, ev["lists_stats"])))
 
 # %% [markdown]
 # ## Reading the result

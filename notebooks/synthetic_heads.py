@@ -68,11 +68,11 @@ display(Markdown(R["store"]))
 # %% tags=["remove-input"]
 fig = page.figure(R["summary"], P["D"], R["paper"], R["scale"])
 save_figure(fig, R["side"], "synthetic-heads-nmse", meta=R["meta"])
-glue_figure("fig-synthetic-heads", fig)
+glue_figure("fig-synthetic-heads-nmse", fig)
 
 # %% [markdown]
-# ```{glue:figure} fig-synthetic-heads
-# :name: fig-synthetic-heads
+# ```{glue:figure} fig-synthetic-heads-nmse
+# :name: fig-synthetic-heads-nmse
 #
 # Validation NMSE against the number of heads $h$, one colour per sequence length $T$. Left, means over
 # seeds: ours solid, with a band from mean − std to mean + std where there are two or more seeds; dotted
@@ -89,11 +89,11 @@ display(Markdown(page.side_markdown(R["side"])))
 # %% tags=["remove-input"]
 fig_T = page.figure_vs_T(R["summary"], P["D"], R["paper"], R["scale"])
 save_figure(fig_T, R["side"], "synthetic-heads-nmse-vs-T", meta=R["meta"])
-glue_figure("fig-synthetic-heads-vs-T", fig_T)
+glue_figure("fig-synthetic-heads-nmse-vs-T", fig_T)
 
 # %% [markdown]
-# ```{glue:figure} fig-synthetic-heads-vs-T
-# :name: fig-synthetic-heads-vs-T
+# ```{glue:figure} fig-synthetic-heads-nmse-vs-T
+# :name: fig-synthetic-heads-nmse-vs-T
 #
 # The same results against $T$ (log-log), one colour per $h$. Left, $h < D$: the theory predicts error
 # growing with $T$ at a fixed model size. Right, $h \ge D$: the error should not grow with $T$. Solid: ours,
