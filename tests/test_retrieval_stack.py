@@ -129,7 +129,20 @@ def test_a_group_stacks_what_it_can_and_trains_the_rest_alone(monkeypatch):
     monkeypatch.setattr(mm, "build_lists", lambda cfg: data)
     monkeypatch.setattr(retrieval, "ListTensors", lambda *a, **k: lists)
     configs = [r.to_dict() for r in _runs(hs=(1, 2))] + [r.to_dict() for r in _runs(hs=(2,), dropout=0.1)]
+    monkeypatch.setattr(retrieval, "stacks_across_heads", lambda device: True)  # as on a GPU
     out = retrieval.run_group(configs)
     assert [m["engine"] for m in out] == ["stacked", "stacked", "single"]
     with pytest.raises(ValueError, match="differ only in h and seed"):
         retrieval.train_stack(_runs(hs=(1,)) + _runs(hs=(2,), lr=1e-3), data, lists)
+
+
+def test_on_a_cpu_a_group_stacks_seeds_and_not_the_head_grid(monkeypatch):
+    data, lists = _lists()
+    monkeypatch.setattr(mm, "build_lists", lambda cfg: data)
+    monkeypatch.setattr(retrieval, "ListTensors", lambda *a, **k: lists)
+    assert not retrieval.stacks_across_heads("cpu") and retrieval.stacks_across_heads("cuda:0")
+    configs = [r.to_dict() for r in _runs(hs=(1, 2), seeds=(0, 1))] + [r.to_dict() for r in _runs(hs=(3,))]
+    out = retrieval.run_group([{**c, "device": "cpu"} for c in configs])
+    assert [m["engine"] for m in out] == ["stacked"] * 4 + ["single"]
+    assert retrieval.stack_key(configs[0], False) != retrieval.stack_key(configs[2], False)
+    assert retrieval.stack_key(configs[0]) == retrieval.stack_key(configs[2])

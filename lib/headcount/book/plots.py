@@ -94,6 +94,13 @@ def figure_bibtex(label: str, directory: str | os.PathLike | None = None) -> str
             f"sha256 of {label}.csv {_sha256(d / f'{label}.csv')}}}\n}}")
 
 
+def _anchor(name: str) -> str:
+    """The HTML id Sphinx gives a target name (docutils' make_id: lower case, other characters as hyphens)."""
+    import re
+
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+
+
 def downloads_markdown(label: str) -> str:
     """Links to a saved figure's files, relative to a page one folder below the book root, a permalink to the
     figure on its page, and a collapsed citation block with the figure's BibTeX entry (`figure_bibtex`)."""
@@ -101,7 +108,7 @@ def downloads_markdown(label: str) -> str:
     label = label + variant_suffix()
     up = _site_root()
     links = [f'<a href="{up}figures/{label}.{ext}">{ext.upper()}</a>' for ext in ("png", "svg", "pdf", "csv", "json")]
-    return (f"Download figure `{label}`: " + " · ".join(links) + f' · <a href="#fig-{label}">permalink</a>\n\n'
+    return (f"Download figure `{label}`: " + " · ".join(links) + f' · <a href="#{_anchor("fig-" + label)}">permalink</a>\n\n'
             f"````{{admonition}} Cite figure `{label}` (BibTeX; the hashes are those of the files above)\n"
             f":class: dropdown\n\n```bibtex\n{figure_bibtex(label)}\n```\n````")
 

@@ -74,6 +74,17 @@ def bench_retrieval(quick: bool, device: torch.device, say, ceiling: float) -> f
             f"GFLOP/s = {100 * fl_stack * steps / tt / ceiling:.1f}% of the ceiling (the models' own "
             f"{fl_single / fl_stack:.0%} of them; the rest is padding to the widest model)")
         t_single, t_stack, samples = t_single + ts, t_stack + tt, samples + n
+        if T == Ts[0]:  # the stack a CPU group uses: the seeds of one h, no padding
+            seeds = [retrieval.RetrievalRun(**row, T=T, h=4, seed=s, device=device.type) for s in (0, 1, 2)]
+            t = time.perf_counter()
+            for r in seeds:
+                retrieval.train_run(r, data, lists)
+            s1 = time.perf_counter() - t
+            t = time.perf_counter()
+            retrieval.train_stack(seeds, data, lists)
+            s2 = time.perf_counter() - t
+            say(f"T={T}, h = 4, seeds 0, 1, 2 (no padding): one at a time {s1:.1f} s, stacked {s2:.1f} s, "
+                f"ratio {s1 / s2:.2f}x")
     ratio = t_single / t_stack
     say(f"row total: one at a time {samples / t_single:,.0f} samples/s, stacked {samples / t_stack:,.0f} samples/s, "
         f"ratio {ratio:.2f}x; peak memory of this process so far "
