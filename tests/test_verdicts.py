@@ -84,8 +84,11 @@ def test_the_guard_fails_on_a_committed_record_with_one_metric_changed(tmp_path)
 @pytest.mark.integration
 def test_a_bundle_that_no_longer_matches_the_store_keys_fails_loudly_without_training(tmp_path):
     store = _copy_bundle(tmp_path)
-    for p in list((store / "synthetic").glob("*/*.json"))[:1]:
-        p.unlink()
+    # one record a laptop page reads (the bundle also holds paper-tier records, which these pages do not read)
+    laptop_epochs = judging.page_module("synthetic_heads").SPEC.resolve(tier="laptop")["epochs"]
+    used = [p for p in sorted((store / "synthetic").glob("*/*.json"))
+            if json.loads(p.read_text())["config"].get("epochs") == laptop_epochs]
+    used[0].unlink()
     with pytest.raises(MissingRuns, match="recompute the bundle"):
         judging.committed_verdicts("laptop", store=ReadOnlyStore(store),
                                    pages=["synthetic_heads", "ablation_width", "ablation_controls", "ablation_zoom_reversal"])
