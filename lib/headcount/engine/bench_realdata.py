@@ -42,6 +42,19 @@ def _step_flops(runs, data, lists) -> tuple[float, float]:
     return float(stacked), float(single)
 
 
+def _both_ways(runs, data, lists) -> tuple[float, float]:
+    """Wall seconds to train the runs one at a time (`retrieval.train_run`) and as one stack (`train_stack`)."""
+    from headcount.engine import retrieval
+
+    t = time.perf_counter()
+    for r in runs:
+        retrieval.train_run(r, data, lists)
+    single = time.perf_counter() - t
+    t = time.perf_counter()
+    retrieval.train_stack(runs, data, lists)
+    return single, time.perf_counter() - t
+
+
 def bench_retrieval(quick: bool, device: torch.device, say, ceiling: float) -> float:
     """Prints the retrieval section and returns the ratio of samples/s (stacked over one at a time)."""
     from headcount.engine import retrieval
@@ -59,13 +72,7 @@ def bench_retrieval(quick: bool, device: torch.device, say, ceiling: float) -> f
         data = msmarco.build_lists(runs[0].lists_config())
         lists = retrieval.ListTensors(data, "list", device.type)
         retrieval.train_stack(runs[:2], data, lists)  # first-call costs out of the timing
-        t = time.perf_counter()
-        for r in runs:
-            retrieval.train_run(r, data, lists)
-        ts = time.perf_counter() - t
-        t = time.perf_counter()
-        retrieval.train_stack(runs, data, lists)
-        tt = time.perf_counter() - t
+        ts, tt = _both_ways(runs, data, lists)
         n = len(data.split("train")) * len(runs)
         fl_stack, fl_single = _step_flops(runs, data, lists)
         steps = -(-len(data.split("train")) // row["batch_size"])
@@ -76,13 +83,7 @@ def bench_retrieval(quick: bool, device: torch.device, say, ceiling: float) -> f
         t_single, t_stack, samples = t_single + ts, t_stack + tt, samples + n
         if T == Ts[0]:  # the stack a CPU group uses: the seeds of one h, no padding
             seeds = [retrieval.RetrievalRun(**row, T=T, h=4, seed=s, device=device.type) for s in (0, 1, 2)]
-            t = time.perf_counter()
-            for r in seeds:
-                retrieval.train_run(r, data, lists)
-            s1 = time.perf_counter() - t
-            t = time.perf_counter()
-            retrieval.train_stack(seeds, data, lists)
-            s2 = time.perf_counter() - t
+            s1, s2 = _both_ways(seeds, data, lists)
             say(f"T={T}, h = 4, seeds 0, 1, 2 (no padding): one at a time {s1:.1f} s, stacked {s2:.1f} s, "
                 f"ratio {s1 / s2:.2f}x")
     ratio = t_single / t_stack
