@@ -55,9 +55,24 @@ def assert_site_is_sound(site: Path) -> None:
     for png in (site / "figures").glob("*.png"):
         assert png.with_suffix(".csv").exists() and png.with_suffix(".svg").exists()
     # no inline script twice on a page (a repeated `const` is a SyntaxError in the console; book/_ext/dedupe_scripts)
+    commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    archive = site / f"headcount-source-{commit[:12]}.tar.gz"
     for page in site.rglob("*.html"):
         text = page.read_text()
-        assert text.count("const THEBE_JS_URL") <= 1, f"{page.relative_to(site)}: sphinx-thebe's script twice"
+        name = page.relative_to(site)
+        assert text.count("const THEBE_JS_URL") <= 1, f"{name}: sphinx-thebe's script twice"
+        if name.parts[0] in ("_static", "_sources") or name.name in ("genindex.html", "search.html"):
+            continue
+        # every page's footer: the commit it was built from and the archive of that commit (book/_ext/provenance.py)
+        assert f"from commit <code>{commit[:12]}</code>" in text and f'{archive.name}">Download the exact source' in text, name
+        assert "mybinder.org" not in text and "colab.research" not in text, f"{name}: a launch button without a repository"
+    import tarfile
+
+    with tarfile.open(archive) as tar:
+        names = set(tar.getnames())
+    prefix = f"headcount-{commit[:12]}/"
+    assert {prefix + "README.md", prefix + "lib/headcount/model.py", prefix + "_config.yml"} <= names
+    assert any(n.startswith(prefix + "data/results/") for n in names)  # the committed results come with it
 
 
 def test_every_notebook_is_in_the_book():

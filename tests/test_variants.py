@@ -173,3 +173,31 @@ def test_a_figures_bibtex_carries_the_hashes_of_its_files(tmp_path):
     assert f"commit {paths.source_version()['commit']}" in bib
     out["csv"].write_text("x\n3\n")  # another file: another hash
     assert hashlib.sha256(b"x\n3\n").hexdigest() in figure_bibtex("cite-me", tmp_path)
+
+
+def test_the_page_embeds_the_download_png_and_refuses_text_below_8_pt(tmp_path, monkeypatch):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from headcount.book import plots
+
+    fig, ax = plt.subplots()
+    ax.plot([1, 2], [2, 1], label="ours")
+    ax.legend(fontsize=8)
+    out = plots.save_figure(fig, pd.DataFrame({"x": [1, 2]}), "embed-me", directory=tmp_path)
+    glued = {}
+    import myst_nb
+
+    monkeypatch.setattr(myst_nb, "glue", lambda key, obj, display: glued.update({key: obj}))
+    plots.glue_figure("embed-me", fig)
+    assert glued["embed-me"].data == out["png"].read_bytes()  # the page's image is the download, byte for byte
+
+    fig, ax = plt.subplots()
+    ax.plot([1, 2], [2, 1], label="tiny legend")
+    ax.legend(fontsize=6)
+    with pytest.raises(ValueError, match=r"embed-tiny: text smaller than 8 pt: 'tiny legend' at 6 pt"):
+        plots.save_figure(fig, pd.DataFrame({"x": [1]}), "embed-tiny", directory=tmp_path)
+    assert not (tmp_path / "embed-tiny.png").exists()

@@ -19,6 +19,8 @@ from headcount.paths import note_written
 from headcount.paths import REPO, env_path, source_version, variant_suffix  # noqa: E402
 PAPER_STYLE = dict(color="black", marker="x", linestyle=":", linewidth=1.0, markersize=6)  # paper series
 OURS_STYLE = dict(marker="o", linewidth=1.6, markersize=4)
+MIN_FONT_PT = 8.0  # no text of a saved figure is smaller (legends, ticks, notes): legible at the embedded size
+PNG_DPI = 150  # the PNG download and the image embedded in the page (the same bytes)
 
 
 def figures_dir() -> Path:
@@ -37,6 +39,9 @@ def save_figure(fig, table: pd.DataFrame, label: str, meta: dict | None = None,
     label = label + variant_suffix()
     if not label.replace("-", "").replace("_", "").isalnum():
         raise ValueError(f"figure label must be letters, digits, '-' or '_'; got {label!r}")
+    small = illegible_texts(fig)
+    if small:
+        raise ValueError(f"figure {label}: text smaller than {MIN_FONT_PT:g} pt: {'; '.join(small[:5])}")
     d = Path(directory) if directory is not None else figures_dir()
     d.mkdir(parents=True, exist_ok=True)
     out = {}
@@ -45,7 +50,7 @@ def save_figure(fig, table: pd.DataFrame, label: str, meta: dict | None = None,
         # byte-stable files: no creation date or software stamp in any format, the SVG's ids salted by the label
         # instead of at random, so the same figure always has the same bytes (and can carry a content hash)
         with plt.rc_context({"svg.hashsalt": label}):
-            fig.savefig(out[ext], dpi=150 if ext == "png" else None, bbox_inches="tight", metadata=_STABLE[ext])
+            fig.savefig(out[ext], dpi=PNG_DPI if ext == "png" else None, bbox_inches="tight", metadata=_STABLE[ext])
     out["csv"] = d / f"{label}.csv"
     table.to_csv(out["csv"], index=False)
     out["json"] = d / f"{label}.json"
@@ -56,6 +61,24 @@ def save_figure(fig, table: pd.DataFrame, label: str, meta: dict | None = None,
     for path in out.values():
         note_written(path)
     return out
+
+
+def illegible_texts(fig) -> list[str]:
+    """The visible, non-empty texts of a figure (legend entries, tick labels, titles, notes) set smaller than
+    MIN_FONT_PT, as 'text' at N pt."""
+    from matplotlib.text import Text
+
+    return [f"{t.get_text()[:40]!r} at {t.get_fontsize():g} pt" for t in fig.findobj(Text)
+            if t.get_visible() and t.get_text().strip() and t.get_fontsize() < MIN_FONT_PT]
+
+
+def png_bytes(fig) -> bytes:
+    """The figure as the PNG download is written (`save_figure`): PNG_DPI, tight box, no software stamp."""
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=PNG_DPI, bbox_inches="tight", metadata=_STABLE["png"])
+    return buf.getvalue()
 
 
 def _site_root() -> str:
@@ -114,11 +137,13 @@ def downloads_markdown(label: str) -> str:
 
 
 def glue_figure(key: str, fig) -> None:
-    """Hand a figure to myst-nb glue (for a `{glue:figure}` on the page) and close it, so the kernel
-    does not also display it where the cell ends."""
+    """Hand a figure to myst-nb glue (for a `{glue:figure}` on the page) as the PNG bytes of its download (so the
+    page shows the figure at the download's resolution), and close it, so the kernel does not also display it
+    where the cell ends."""
+    from IPython.display import Image
     from myst_nb import glue
 
-    glue(key, fig, display=False)
+    glue(key, Image(data=png_bytes(fig), format="png"), display=False)
     plt.close(fig)
 
 

@@ -160,7 +160,7 @@ def figure(summary: pd.DataFrame, paper: pd.DataFrame | None, marks: list[tuple[
     ax.set_title(title, fontsize=9)
     handles, labels = ax.get_legend_handles_labels()
     order = sorted(range(len(labels)), key=lambda i: not labels[i].startswith("ours"))  # ours first, then the paper's
-    ax.legend([handles[i] for i in order], [labels[i] for i in order], fontsize=6, loc="lower left", ncol=2)
+    ax.legend([handles[i] for i in order], [labels[i] for i in order], fontsize=8, loc="lower left", ncol=2)
     return fig
 
 

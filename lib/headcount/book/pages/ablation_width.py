@@ -332,7 +332,7 @@ def figure(summary: pd.DataFrame, P: dict, paper: pd.DataFrame | None, scale: st
         ax.set_xlabel("hidden width N")
         side = "h < D" if h < P["D"] else ("h = D" if h == P["D"] else "h > D")
         ax.set_title(f"h = {h} ({side})", fontsize=10)
-        ax.legend(fontsize=5)
+        ax.legend(fontsize=8)
     axes[0].set_ylabel("validation NMSE (series in the legend)")
     fig.suptitle(f"Sum-of-max task, D = {P['D']}: error against width. {scale}", fontsize=8)
     fig.tight_layout()

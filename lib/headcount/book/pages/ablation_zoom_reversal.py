@@ -317,7 +317,7 @@ def zoom_figure(summary: pd.DataFrame, P: dict, scale: str):
         ax.set_yscale("log")
         ax.set_xlabel("sequence length T")
         ax.set_title(f"h = {h}" + (" = D" if h == D else f" > D = {D}"), fontsize=10)
-        ax.legend(fontsize=6)
+        ax.legend(fontsize=8)
     axes[0].set_ylabel("validation NMSE")
     fig.suptitle(f"After the transition (h >= D = {D}): error against T. {scale}", fontsize=8)
     fig.tight_layout()
@@ -344,7 +344,7 @@ def reversal_figure(table: pd.DataFrame, P: dict, scale: str):
     ax.set_xlabel("number of heads h")
     ax.set_ylabel("weighted reversal score R(h)")
     ax.set_title(f"Weighted reversal score on the synthetic task\n{scale}", fontsize=9)
-    ax.legend(fontsize=6, loc="upper left")
+    ax.legend(fontsize=8, loc="upper left")
     return fig
 
 

@@ -354,7 +354,7 @@ def figure_accuracy(summary: pd.DataFrame, paper: pd.DataFrame | None, scale: st
                 ax.plot(p["h"], p[f"{m}_mean"], alpha=0.85, label=f"paper, T={T}",
                         **{**PAPER_STYLE, "color": c, "marker": markers[T], "markerfacecolor": "none"})
         ax.axvline(PAPER_H_STAR, color="grey", linestyle="--", linewidth=1)
-        ax.text(PAPER_H_STAR, 0.5, "paper's h = 10 ", transform=ax.get_xaxis_transform(), fontsize=7,
+        ax.text(PAPER_H_STAR, 0.5, "paper's h = 10 ", transform=ax.get_xaxis_transform(), fontsize=8,
                 color="grey", rotation=90, ha="right", va="center")
         _h_ticks(ax, summary, paper)
         ax.set_xlabel("number of heads h")
@@ -370,7 +370,7 @@ def _h_ticks(ax, summary: pd.DataFrame, paper: pd.DataFrame | None) -> None:
     hs = sorted(set(summary["h"]) | (set(paper["h"]) if paper is not None else set()))
     ax.set_xticks(hs)
     crowded = {11, 13} if len(hs) > 9 else set()
-    ax.set_xticklabels(["" if h in crowded and h not in set(summary["h"]) else str(h) for h in hs], fontsize=7)
+    ax.set_xticklabels(["" if h in crowded and h not in set(summary["h"]) else str(h) for h in hs], fontsize=8)
 
 
 def figure_reversal(ours: pd.DataFrame, paper: pd.DataFrame | None, scale: str):
@@ -387,7 +387,7 @@ def figure_reversal(ours: pd.DataFrame, paper: pd.DataFrame | None, scale: str):
     ax.set_xlabel("number of heads h")
     ax.set_ylabel("weighted reversal score R(h)")
     ax.set_title(f"Weighted reversal score, err = 1 - training accuracy\n{scale}", fontsize=8)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=8)
     return fig
 
 

@@ -433,8 +433,8 @@ def figure_accuracy(summary: pd.DataFrame, scale: str):
         ax.set_title(title, fontsize=9)
         ax.set_xticks(sorted(set(summary["h"]) | set(paper["h"])))
     axes[0].set_ylabel("top-1 accuracy")
-    axes[1].legend(fontsize=6, ncol=2, loc="upper right")
-    fig.suptitle(scale + "\nfaint dotted horizontal lines: chance 1/T", fontsize=7.5)
+    axes[1].legend(fontsize=8, ncol=2, loc="upper right")
+    fig.suptitle(scale + "\nfaint dotted horizontal lines: chance 1/T", fontsize=8)
     fig.tight_layout()
     return fig
 
@@ -452,8 +452,8 @@ def figure_mrr(summary: pd.DataFrame, scale: str):
     ax.set_xlabel("number of heads h")
     ax.set_ylabel("training MRR")
     ax.set_xticks(sorted(summary["h"].unique()))
-    ax.set_title(textwrap.fill(scale, 95), fontsize=7)
-    ax.legend(fontsize=7)
+    ax.set_title(textwrap.fill(scale, 95), fontsize=8)
+    ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
 
@@ -495,8 +495,8 @@ def figure_fit(summary: pd.DataFrame, fit_table: pd.DataFrame, exclude_h, scale:
                                     f"delta={f['delta']:.2f}, log-MAE={f['log-MAE']:.3f}")
         ax.set_title(title + sub, fontsize=8)
     axes[0].set_ylabel("training error 1 - accuracy (floor 1e-3)")
-    axes[1].legend(fontsize=7)
-    fig.suptitle("Err ~ c T^beta exp(alpha h / T^delta); hollow: left out of the fit\n" + scale, fontsize=7.5)
+    axes[1].legend(fontsize=8)
+    fig.suptitle("Err ~ c T^beta exp(alpha h / T^delta); hollow: left out of the fit\n" + scale, fontsize=8)
     fig.tight_layout()
     return fig
 

@@ -90,7 +90,7 @@ def selector_figure(df: pd.DataFrame, scale: str):
     ax.set_xlabel("selector sharpness q")
     ax.set_ylabel("sup_t,j |x~_q(t)_j - x(t)_j|")
     ax.set_title(f"Lemma 3: smooth selector from subset minima\n{scale}", fontsize=9)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=8)
     return fig
 
 
@@ -142,7 +142,7 @@ def lemma1_figure(res: list[dict], scale: str):
     axes[0].set_ylabel("feature value")
     axes[0].set_title("whole domain", fontsize=9)
     axes[1].set_title("zoom: unique, distinct minimisers (triangles)", fontsize=9)
-    axes[0].legend(fontsize=7)
+    axes[0].legend(fontsize=8)
     fig.suptitle(f"Lemma 1 in one dimension, eta = {res[0]['eta']:g}; {scale}", fontsize=9)
     fig.tight_layout(rect=(0, 0, 1, 0.95))  # keep the panel titles clear of the figure title
     return fig

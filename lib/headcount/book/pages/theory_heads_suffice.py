@@ -162,7 +162,7 @@ def error_figure(df: pd.DataFrame, scale: str):
         ax.set_xlabel("temperature beta")
         ax.set_title(name, fontsize=10)
     axes[0].set_ylabel("sup |y_hat - H| over sequences")
-    axes[0].legend(fontsize=5.5, ncol=2, loc="lower left")
+    axes[0].legend(fontsize=8, ncol=2, loc="lower left")
     fig.suptitle(f"Theorem 2(1) construction, h = D, n = 2: error against beta\n{scale}", fontsize=9)
     fig.tight_layout(rect=(0, 0, 1, 0.95))  # keep the panel titles clear of the figure title
     return fig
@@ -230,7 +230,7 @@ def temperature_figure(df: pd.DataFrame, eps: float, scale: str):
         ax.set_xlabel("sequence length T")
         ax.set_title(f"{name}, eps = {eps:g}", fontsize=10)
     axes[0].set_ylabel("temperature beta needed")
-    axes[0].legend(fontsize=6.5)
+    axes[0].legend(fontsize=8)
     fig.suptitle(scale, fontsize=8)
     fig.tight_layout(rect=(0, 0, 1, 0.95))  # keep the panel titles clear of the figure title
     return fig
@@ -302,7 +302,7 @@ def fitted_figure(df: pd.DataFrame, scale: str):
     ax.set_xlabel("1 / eps")
     ax.set_ylabel("parameters M of P_phi and F")
     ax.set_title(f"Fitted features: M needed for accuracy eps, per T\n{scale}", fontsize=9)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=8)
     return fig
 
 

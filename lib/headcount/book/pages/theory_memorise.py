@@ -138,7 +138,7 @@ def count_figure(df: pd.DataFrame, scale: str):
         ax.set_yscale("log")
         ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
         ax.minorticks_off()
-        ax.legend(fontsize=6.5)
+        ax.legend(fontsize=8)
     axes[0].set_xlabel("1 / eps")
     axes[0].set_ylabel("parameters M (non-zero weights + biases)")
     axes[1].set_xlabel("sequence length T")

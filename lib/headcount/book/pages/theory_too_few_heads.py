@@ -142,7 +142,7 @@ def exponent_figure(curve: pd.DataFrame, scale: str):
         ax.set_xlabel("sequence length T")
         ax.set_title("zoom on the vacuous region" if zoom else "whole range", fontsize=9)
     axes[0].set_ylabel("lower-bound exponent k")
-    axes[0].legend(fontsize=6.5, loc="upper left")
+    axes[0].legend(fontsize=8, loc="upper left")
     fig.suptitle(f"Theorem 2(2): M = Omega(1/eps^k); dotted lines: T = 4((n+2)s + D); {scale}", fontsize=9)
     fig.tight_layout(rect=(0, 0, 1, 0.95))  # keep the panel titles clear of the figure title
     return fig
@@ -209,13 +209,13 @@ def mechanism_figure(df: pd.DataFrame, scale: str, cap: float = 1e15):
         L = g["required_lipschitz"].replace(np.inf, cap)
         ax.plot(g["T"], L, marker=next(markers, "o"), markersize=4, label=name, **styles.get(g["kind"].iloc[0], {}))
     ax.axhline(cap, color="black", linewidth=0.6, linestyle=":")
-    ax.text(df["T"].min(), cap, " infinite: head output identical", va="bottom", fontsize=7)
+    ax.text(df["T"].min(), cap, " infinite: head output identical", va="bottom", fontsize=8)
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xlabel("sequence length T")
     ax.set_ylabel("Lipschitz constant F needs: (|dH| - 2 eps) / ||du||")
     ax.set_title(f"max + min, pairs with targets >= 3 eps apart\n{scale}", fontsize=9)
-    ax.legend(fontsize=6, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
     return fig
 
 

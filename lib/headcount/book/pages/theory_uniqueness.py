@@ -43,14 +43,14 @@ def margin_figure(df: pd.DataFrame, P: dict, scale: str):
     axes[0].set_xlabel("sequence length T")
     axes[0].set_ylabel("k(T; s=D1, n=2, D=D2) - max(D1, D2)")
     axes[0].set_title("margin; dots: T = 50 (D1^2 + D2^2)", fontsize=9)
-    axes[0].legend(fontsize=7)
+    axes[0].legend(fontsize=8)
     axes[1].loglog(df["T_condition"], df["T_first_ok"], "o", markersize=3)
     lim = [df[["T_condition", "T_first_ok"]].min().min() * 0.8, df["T_condition"].max() * 1.2]
     axes[1].plot(lim, lim, "k:", linewidth=1, label="equal")
     axes[1].set_xlabel("T required by D1^2 + D2^2 <= T/50")
     axes[1].set_ylabel("smallest T with k > max(D1, D2)")
     axes[1].set_title(f"all {len(df)} pairs", fontsize=9)
-    axes[1].legend(fontsize=7)
+    axes[1].legend(fontsize=8)
     fig.suptitle(f"Corollary 1 arithmetic ({scale})", fontsize=9)
     fig.tight_layout(rect=(0, 0, 1, 0.95))  # keep the panel titles clear of the figure title
     return fig
