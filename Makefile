@@ -7,7 +7,7 @@ FORCE ?=
 PY := .venv/bin/python
 BUILD_FLAGS := -W -n --keep-going
 
-.PHONY: setup book notebooks html linkcheck smoke-book test test-unit test-integration test-slow bench status run params screenshot clean
+.PHONY: setup book notebooks html linkcheck render-check smoke-book test test-unit test-integration test-slow bench status run params screenshot clean
 
 setup:
 	./scripts/setup.sh
@@ -25,22 +25,27 @@ html: setup
 linkcheck:
 	$(PY) scripts/linkcheck.py _build/html
 
+## Every built page in headless Chromium at 1100 and 390 px: console errors, untypeset math, broken images,
+## requests leaving the site, overflow at phone width (the integration tier runs it on the smoke book).
+render-check: setup
+	$(PY) scripts/render_check.py _build/html
+
 smoke-book:
 	$(MAKE) book TIER=smoke
 
 ## The test suite (what CI runs): the unit tier, then the integration tier (two runs, so a unit failure shows fast).
 test: setup
-	$(PY) -m pytest -q -m "not integration and not slow"
-	$(PY) -m pytest -q -m "integration and not slow"
+	$(PY) -m pytest -q -rs -m "not integration and not slow"
+	$(PY) -m pytest -q -rs -m "integration and not slow"
 
 ## Unit tier (under a minute on two cores): library, store, engine, pages' functions, runner and CLI checks.
 test-unit: setup
-	$(PY) -m pytest -q -m "not integration and not slow"
+	$(PY) -m pytest -q -rs -m "not integration and not slow"
 
 ## Integration tier: every page at the smoke tier under papermill, the book built with -W, papermill runs,
 ## killed processes, and the regression guard over the committed bundle (tests/test_verdicts.py).
 test-integration: setup
-	$(PY) -m pytest -q -m "integration and not slow"
+	$(PY) -m pytest -q -rs -m "integration and not slow"
 
 ## Slow tests: the MS MARCO and CIFAR-10 pipelines end to end outside the pages, and a determinism check.
 test-slow: setup

@@ -36,4 +36,16 @@ if [ ! -f "$dest/tex-mml-chtml.js" ]; then
   cp -r "$cache/package/es5/output/chtml/fonts/woff-v2" "$dest/output/chtml/fonts/"
 fi
 mkdir -p book/_extra/figures book/nb
+
+# Headless Chromium for the render test (tests/test_render.py) and `make screenshot`: Debian's package, installed
+# where missing and possible (root with apt-get); otherwise the render test is skipped and says why.
+if ! command -v chromium >/dev/null 2>&1 && [ "${HEADCOUNT_NO_CHROMIUM:-}" != 1 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing chromium (Debian) for the render test"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null) \
+      || echo "setup: chromium could not be installed; the render test will be skipped"
+  else
+    echo "setup: no chromium and no root to install it; the render test will be skipped (install Debian's chromium)"
+  fi
+fi
 echo "setup: ok (.venv, headcount, MathJax $MJ_VERSION)"

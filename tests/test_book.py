@@ -192,11 +192,18 @@ def test_figures_reach_a_page_only_through_glue(smoke_book, name):
     assert not stray, f"{name}: cells {stray} display a figure outside glue"
 
 
-@pytest.mark.integration
-def test_whole_book_builds_with_warnings_as_errors_and_links_resolve(smoke_book):
+@pytest.fixture(scope="module")
+def smoke_site(smoke_book):
+    """The smoke book built into a site (once for the module)."""
     root, errors = smoke_book
     assert not errors, f"notebooks failed: {sorted(errors)}"
-    site = build(root)
+    return build(root)
+
+
+@pytest.mark.integration
+def test_whole_book_builds_with_warnings_as_errors_and_links_resolve(smoke_book, smoke_site):
+    root, errors = smoke_book
+    site = smoke_site
     for name in NOTEBOOKS:
         assert (site / "nb" / f"{name}.html").exists()
     assert_site_is_sound(site)
@@ -221,3 +228,17 @@ def test_the_smoke_figures_draw_what_their_golden_tables_hold(smoke_book):
     problems = golden_tables.compare(figures)
     assert not problems, "the smoke tier's figure tables changed (tests/golden_tables.py says how to update):\n" + \
         "\n".join(problems)
+
+
+@pytest.mark.integration
+def test_every_page_of_the_smoke_site_renders_cleanly_in_chromium(smoke_site):
+    """A real browser over every built page, at 1100 and 390 px (scripts/render_check.py): no console error, every
+    equation typeset, every image loaded, no request leaving the site, nothing wider than a phone's screen."""
+    render = runpy.run_path(str(REPO / "scripts" / "render_check.py"))
+    if render["find_chromium"]() is None:
+        pytest.skip("no Chromium on this machine (scripts/setup.sh installs Debian's chromium where it can): "
+                    "the pages were not rendered")
+    found, seen = render["check_site"](smoke_site)
+    assert not found, "\n".join(found)
+    assert set(seen) == set(render["pages_of"](smoke_site)) and len(seen) >= len(NOTEBOOKS)
+    assert sum(r[1100]["images"] for r in seen.values()) > 0  # the figures were there to load
