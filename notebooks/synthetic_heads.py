@@ -33,7 +33,7 @@ from IPython.display import Markdown, display
 from headcount import claims
 from headcount.book import judging
 from headcount.book.pages import synthetic_heads as page
-from headcount.book.plots import downloads_markdown, glue_figure, rerun_markdown, save_figure
+from headcount.book.plots import downloads_markdown, glue_figure, rerun_markdown, save_figure, save_interactive
 from headcount.engine.store import default_store
 
 P = page.SPEC.resolve_from(globals())  # the tier's parameters and a run's injected values, validated
@@ -69,6 +69,7 @@ display(Markdown(R["store"]))
 fig = page.figure(R["summary"], P["D"], R["paper"], R["scale"])
 save_figure(fig, R["side"], "synthetic-heads-nmse", meta=R["meta"])
 glue_figure("fig-synthetic-heads-nmse", fig)
+save_interactive(page.interactive_figure(ev["runs"], R["summary"], P["D"], R["paper"], R["scale"]), "synthetic-heads-nmse")
 
 # %% [markdown]
 # ```{glue:figure} fig-synthetic-heads-nmse
@@ -83,7 +84,7 @@ glue_figure("fig-synthetic-heads-nmse", fig)
 # ```
 
 # %% tags=["remove-input"]
-display(Markdown(downloads_markdown("synthetic-heads-nmse")))
+display(Markdown(downloads_markdown("synthetic-heads-nmse", interactive=True)))
 display(Markdown(page.side_markdown(R["side"])))
 
 # %% tags=["remove-input"]

@@ -46,3 +46,24 @@ def test_the_archive_is_the_commit_itself(tmp_path):
         files = {n.split("/", 1)[1] for n in tar.getnames() if tar.getmember(n).isfile()}
     assert files == set(listed)
     assert not list(tmp_path.glob("*.part"))
+
+
+def test_figures_are_numbered_per_chapter_across_parts():
+    ext = runpy.run_path(str(REPO / "book" / "_ext" / "chapter_figures.py"))
+
+    class Env:
+        class config:
+            root_doc = "intro"
+        toctree_includes = {"intro": ["theory", "experiments", "nb/msmarco"],
+                            "theory": ["nb/t1", "nb/t2"], "experiments": ["nb/s1"]}
+
+    book = ext["chapters"](Env)
+    assert book == [["theory", "nb/t1", "nb/t2"], ["experiments", "nb/s1"], ["nb/msmarco"]]
+    glob = {"nb/t1": {"figure": {"a": (1,), "b": (2,)}}, "nb/t2": {"figure": {"c": (3,)}, "table": {"t": (1,)}},
+            "nb/s1": {"figure": {"e": (5,), "d": (4,)}}, "nb/msmarco": {"figure": {"f": (6,)}},
+            "intro": {"figure": {"g": (7,)}}}
+    out = ext["renumber"](glob, book)
+    assert out["nb/t1"]["figure"] == {"a": (1, 1), "b": (1, 2)} and out["nb/t2"]["figure"] == {"c": (1, 3)}
+    assert out["nb/t2"]["table"] == {"t": (1, 1)}
+    assert out["nb/s1"]["figure"] == {"d": (2, 1), "e": (2, 2)} and out["nb/msmarco"]["figure"] == {"f": (3, 1)}
+    assert out["intro"]["figure"] == {"g": (7,)}  # outside every chapter: as Sphinx numbered it

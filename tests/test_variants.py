@@ -77,7 +77,7 @@ def test_a_variant_page_reads_its_bundle_read_only_and_writes_beside_the_book(tm
     assert (tmp_path / "claims" / "smoke" / "synthetic_heads.json").exists()
     assert not (tmp_path / "claims" / "synthetic_heads.json").exists()
     figs = sorted(p.name for p in (tmp_path / "figures").iterdir())
-    assert figs and all("-smoke." in f for f in figs)
+    assert figs and all("-smoke." in f for f in figs if f != "plotly.min.js")  # plotly.js: one copy for every figure
     assert sorted(p.name for p in store.rglob("*.json")) == before  # read-only: nothing trained or written
     assert "HEADCOUNT_VARIANT" not in __import__("os").environ
 
@@ -201,3 +201,25 @@ def test_the_page_embeds_the_download_png_and_refuses_text_below_8_pt(tmp_path, 
     with pytest.raises(ValueError, match=r"embed-tiny: text smaller than 8 pt: 'tiny legend' at 6 pt"):
         plots.save_figure(fig, pd.DataFrame({"x": [1]}), "embed-tiny", directory=tmp_path)
     assert not (tmp_path / "embed-tiny.png").exists()
+
+
+def test_the_headline_figure_has_an_offline_interactive_twin_with_every_seed(tmp_path):
+    import pandas as pd
+
+    from headcount.book import plots
+    from headcount.book.pages import synthetic_heads as page
+
+    runs = pd.DataFrame({"h": [3, 3, 4, 4], "T": [8] * 4, "seed": [0, 1, 0, 1],
+                         "val_nmse": [0.5, 0.25, 1.5e-3, 2.5e-3]})
+    summary = page.analysis.summarise(runs)
+    paper = pd.DataFrame({"h": [3, 4], "T": [8, 8], "mean": [0.3, 2e-3], "std": [0.1, 1e-3]})
+    a = plots.save_interactive(page.interactive_figure(runs, summary, 4, paper, "smoke"), "twin", tmp_path / "a")
+    b = plots.save_interactive(page.interactive_figure(runs, summary, 4, paper, "smoke"), "twin", tmp_path / "b")
+    html = a.read_text()
+    assert a.read_bytes() == b.read_bytes()  # byte-stable: the div id is the label
+    assert '<script charset="utf-8" src="plotly.min.js"></script>' in html and "cdn.plot.ly" not in html
+    assert (tmp_path / "a" / "plotly.min.js").stat().st_size > 1_000_000  # plotly.js itself, served by the site
+    for text in ("seed 0: 1.500e-03", "seed 1: 2.500e-03", "mean 2.000e-03, min 1.500e-03",
+                 "paper (Table 2): 2.000e-03 \\u00b1 1.0e-03"):  # the hover text, JSON-escaped
+        assert text in html, text
+    assert '<a href="../figures/twin.html">interactive' in plots.downloads_markdown("twin", interactive=True)

@@ -81,6 +81,34 @@ def png_bytes(fig) -> bytes:
     return buf.getvalue()
 
 
+PLOTLY_JS = "plotly.min.js"  # served once from the site's figures/ folder, shared by every interactive figure
+
+
+def save_interactive(fig, label: str, directory: str | os.PathLike | None = None) -> Path:
+    """Write a plotly figure as <label>.html beside the static figure's files (a variant page's label with its
+    tier appended), loading plotly.js from figures/plotly.min.js, which is written there once (from the pinned
+    plotly package): the page works offline and asks nothing of another site. Byte-stable: the div id is the
+    label, not a random one."""
+    import plotly
+    import plotly.offline
+
+    label = label + variant_suffix()
+    d = Path(directory) if directory is not None else figures_dir()
+    d.mkdir(parents=True, exist_ok=True)
+    js = d / PLOTLY_JS
+    stamp = f"/* plotly.js of plotly {plotly.__version__} */\n"
+    if not js.is_file() or not js.read_text(errors="replace").startswith(stamp):
+        tmp = js.with_name(js.name + f".{os.getpid()}.part")
+        tmp.write_text(stamp + plotly.offline.get_plotlyjs())
+        os.replace(tmp, js)
+    out = d / f"{label}.html"
+    fig.write_html(out, include_plotlyjs=PLOTLY_JS, full_html=True, div_id=label,
+                   config={"displaylogo": False, "responsive": True})
+    for path in (js, out):
+        note_written(path)
+    return out
+
+
 def _site_root() -> str:
     """The site's root relative to the page being executed: a page sits in nb/, a variant page in nb/<tier>/."""
     return "../../" if variant_suffix() else "../"
@@ -124,13 +152,16 @@ def _anchor(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
 
 
-def downloads_markdown(label: str) -> str:
+def downloads_markdown(label: str, interactive: bool = False) -> str:
     """Links to a saved figure's files, relative to a page one folder below the book root, a permalink to the
-    figure on its page, and a collapsed citation block with the figure's BibTeX entry (`figure_bibtex`)."""
+    figure on its page, and a collapsed citation block with the figure's BibTeX entry (`figure_bibtex`).
+    `interactive`: the figure also has an interactive twin (`save_interactive`), linked first."""
     # raw HTML anchors: MyST would treat a markdown link to a non-page file as a cross-reference
     label = label + variant_suffix()
     up = _site_root()
     links = [f'<a href="{up}figures/{label}.{ext}">{ext.upper()}</a>' for ext in ("png", "svg", "pdf", "csv", "json")]
+    if interactive:
+        links.insert(0, f'<a href="{up}figures/{label}.html">interactive (hover for every seed)</a>')
     return (f"Download figure `{label}`: " + " · ".join(links) + f' · <a href="#{_anchor("fig-" + label)}">permalink</a>\n\n'
             f"````{{admonition}} Cite figure `{label}` (BibTeX; the hashes are those of the files above)\n"
             f":class: dropdown\n\n```bibtex\n{figure_bibtex(label)}\n```\n````")

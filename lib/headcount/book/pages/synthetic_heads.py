@@ -97,6 +97,45 @@ def figure(summary: pd.DataFrame, D: int, paper: pd.DataFrame | None, scale: str
     return fig
 
 
+def interactive_figure(runs: pd.DataFrame, summary: pd.DataFrame, D: int, paper: pd.DataFrame | None, scale: str):
+    """The interactive twin of the NMSE-vs-h figure (plotly): per T, ours (minimum over seeds, solid) and the
+    paper's Table 2 means (dotted, where the page runs the paper's setting), log y; hovering a point of ours
+    shows every seed's NMSE, their mean and minimum, and the paper's mean +- std at that (h, T)."""
+    import plotly.graph_objects as go
+
+    Ts = sorted(summary["T"].unique())
+    colors = dict(zip(Ts, _palette(len(Ts))))
+    hexc = {T: "#%02x%02x%02x" % tuple(int(round(255 * c)) for c in colors[T][:3]) for T in Ts}
+    fig = go.Figure()
+    for T in Ts:
+        s = summary[summary["T"] == T].sort_values("h")
+        hover = []
+        for _, r in s.iterrows():
+            seeds = runs[(runs["T"] == T) & (runs["h"] == r["h"])].sort_values("seed")
+            lines = [f"seed {int(q.seed)}: {q.val_nmse:.3e}" for q in seeds.itertuples()]
+            pap = "" if paper is None else paper[(paper["T"] == T) & (paper["h"] == r["h"])]
+            ptxt = ("<br>paper (Table 2): " + (f"{pap['mean'].iloc[0]:.3e} ± {pap['std'].iloc[0]:.1e}"
+                                               if len(pap) else "—")) if paper is not None else ""
+            hover.append(f"T = {T}, h = {int(r['h'])}<br>" + "<br>".join(lines)
+                         + f"<br>mean {r['mean']:.3e}, min {r['min']:.3e}" + ptxt)
+        fig.add_trace(go.Scatter(x=s["h"], y=s["min"], mode="lines+markers", name=f"ours, min over seeds, T={T}",
+                                 line={"color": hexc[T], "width": 2}, hovertext=hover, hoverinfo="text"))
+        if paper is not None:
+            p = paper[paper["T"] == T].sort_values("h")
+            if len(p):
+                fig.add_trace(go.Scatter(
+                    x=p["h"], y=p["mean"], mode="lines+markers", name=f"paper, Table 2 mean, T={T}",
+                    line={"color": hexc[T], "dash": "dot", "width": 1}, marker={"symbol": "x"},
+                    hovertext=[f"paper (Table 2), T = {T}, h = {int(q.h)}: {q.mean:.3e} ± {q.std:.1e}"
+                               for q in p.itertuples()], hoverinfo="text"))
+    fig.add_vline(x=D, line={"dash": "dash", "color": "grey", "width": 1})
+    fig.update_yaxes(type="log", title="validation NMSE (ours: min over seeds; paper: Table 2 mean)")
+    fig.update_xaxes(title="number of heads h", dtick=1)
+    fig.update_layout(title={"text": f"Sum-of-max task, D = {D}. {scale}", "font": {"size": 13}},
+                      template="plotly_white", legend={"font": {"size": 11}}, hoverlabel={"font": {"size": 12}})
+    return fig
+
+
 def draw_nmse_vs_h(ax, summary: pd.DataFrame, paper: pd.DataFrame | None, Ts: list, paper_col: str,
                    paper_label: str, paper_alpha: float, ours_col: str = "min", ours_label: str = "min over seeds",
                    band: bool = True) -> None:
