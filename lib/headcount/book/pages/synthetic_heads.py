@@ -129,7 +129,7 @@ def interactive_figure(runs: pd.DataFrame, summary: pd.DataFrame, D: int, paper:
                     hovertext=[f"paper (Table 2), T = {T}, h = {int(q.h)}: {q.mean:.3e} ± {q.std:.1e}"
                                for q in p.itertuples()], hoverinfo="text"))
     fig.add_vline(x=D, line={"dash": "dash", "color": "grey", "width": 1})
-    fig.update_yaxes(type="log", title="validation NMSE (ours: min over seeds; paper: Table 2 mean)")
+    fig.update_yaxes(type="log", exponentformat="e", title="validation NMSE (ours: min over seeds; paper: Table 2 mean)")
     fig.update_xaxes(title="number of heads h", dtick=1)
     fig.update_layout(title={"text": f"Sum-of-max task, D = {D}. {scale}", "font": {"size": 13}},
                       template="plotly_white", legend={"font": {"size": 11}}, hoverlabel={"font": {"size": 12}})
